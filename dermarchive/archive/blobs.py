@@ -1,0 +1,197 @@
+"""Encrypted, content-addressed blob store (``blobs/ab/<id>``).
+
+File layout::
+
+    "DAB1" | nonce prefix (7 bytes) | chunk 0 | chunk 1 | … | chunk n-1
+
+Each chunk is AES-256-GCM of up to CHUNK_SIZE plaintext bytes under the blob's own random data
+key, with nonce = prefix ‖ chunk counter (4 bytes, big-endian) ‖ last-chunk flag (1 byte), and AAD
+binding the format tag and the blob id. Reordered, dropped, truncated or altered chunks fail.
+The catalogue row stores the wrapped data key, plaintext size and chunk count, so an older valid
+file swapped in, or a dropped final chunk, is detected too.
+
+Blob id = HMAC-SHA256(blob-id key, plaintext): identical content dedups to one file without
+revealing a plain hash of a known photo. Deleting the row (``secure_delete`` zeroes it) destroys
+the only copy of the data key: crypto-erasure. The file is then unlinked.
+
+Writes are atomic: temp name in ``blobs/``, fsync, rename, fsync the folder; the caller commits the
+catalogue row only after :meth:`BlobStore.put` returned. Files without a row (a crash between the
+two) are swept when the archive is opened by its only user.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .. import log
+from ..errors import BlobIntegrityError
+from .fsutil import TEMP_PREFIX, atomic_write
+from .keys import MasterKey, hmac_hex, unwrap, wrap
+
+MAGIC = b"DAB1"
+PREFIX_LEN = 7
+HEADER_LEN = len(MAGIC) + PREFIX_LEN
+TAG_LEN = 16
+CHUNK_SIZE = 1024 * 1024
+BLOB_DIR = "blobs"
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """What the catalogue row of a blob holds."""
+
+    id: str
+    wrapped_key: bytes
+    size: int
+    chunks: int
+
+
+def _aad(blob_id: str) -> bytes:
+    return MAGIC + b"|" + blob_id.encode("ascii")
+
+
+def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
+    return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
+
+
+def chunk_count(size: int) -> int:
+    return max(1, -(-size // CHUNK_SIZE))
+
+
+def encrypted_length(size: int) -> int:
+    return HEADER_LEN + size + chunk_count(size) * TAG_LEN
+
+
+class BlobStore:
+    def __init__(self, folder: Path, master: MasterKey) -> None:
+        self.root = folder / BLOB_DIR
+        self.root.mkdir(exist_ok=True)
+        self._id_key = master.subkey("blob-id")
+        self._wrap_key = master.subkey("blob-wrap")
+
+    # -- ids and paths ----------------------------------------------------------------------
+    def blob_id(self, data: bytes) -> str:
+        return hmac_hex(self._id_key, data)
+
+    def fingerprint(self, data: bytes) -> str:
+        """Keyed fingerprint of any bytes (e.g. an original phone file) for re-scan detection."""
+        return hmac_hex(self._id_key, b"source|" + data)
+
+    def path(self, blob_id: str) -> Path:
+        if len(blob_id) != 64 or any(c not in "0123456789abcdef" for c in blob_id):
+            raise ValueError("not a blob id")
+        return self.root / blob_id[:2] / blob_id
+
+    def exists(self, blob_id: str) -> bool:
+        return self.path(blob_id).exists()
+
+    # -- write ------------------------------------------------------------------------------
+    def put(self, data: bytes) -> BlobRef:
+        """Encrypt ``data`` into its file (durably) and return the row to commit.
+
+        If the file already exists (same content stored before) it is left as it is and the
+        caller reuses the existing catalogue row, which holds its key.
+        """
+        blob_id = self.blob_id(data)
+        data_key = AESGCM.generate_key(bit_length=256)
+        ref = BlobRef(blob_id, wrap(self._wrap_key, data_key, _aad(blob_id)), len(data), chunk_count(len(data)))
+        atomic_write(self.path(blob_id), self._encrypt(data, data_key, blob_id),
+                     action="store an encrypted image")
+        return ref
+
+    def _encrypt(self, data: bytes, key: bytes, blob_id: str) -> Iterator[bytes]:
+        aead = AESGCM(key)
+        prefix = os.urandom(PREFIX_LEN)
+        aad = _aad(blob_id)
+        yield MAGIC + prefix
+        n = chunk_count(len(data))
+        view = memoryview(data)
+        for i in range(n):
+            part = view[i * CHUNK_SIZE:(i + 1) * CHUNK_SIZE]
+            yield aead.encrypt(_nonce(prefix, i, i == n - 1), bytes(part), aad)
+
+    # -- read -------------------------------------------------------------------------------
+    def iter_plain(self, ref: BlobRef) -> Iterator[bytes]:
+        """Decrypt chunk by chunk (bounded memory); raises BlobIntegrityError on any damage."""
+        path = self.path(ref.id)
+        try:
+            fh = open(path, "rb")
+        except FileNotFoundError:
+            raise BlobIntegrityError(ref.id, "its file is missing") from None
+        with fh:
+            actual = os.fstat(fh.fileno()).st_size
+            expected = HEADER_LEN + ref.size + ref.chunks * TAG_LEN
+            if actual != expected:
+                what = "truncated" if actual < expected else "longer than recorded"
+                raise BlobIntegrityError(ref.id, f"the file is {what} ({actual} of {expected} bytes)")
+            head = fh.read(HEADER_LEN)
+            if head[:4] != MAGIC:
+                raise BlobIntegrityError(ref.id, "the file does not start like a DermArchive blob")
+            try:
+                key = unwrap(self._wrap_key, ref.wrapped_key, _aad(ref.id))
+            except InvalidTag:
+                raise BlobIntegrityError(ref.id, "its key in the catalogue does not fit") from None
+            aead = AESGCM(key)
+            prefix, aad = head[4:], _aad(ref.id)
+            for i in range(ref.chunks):
+                last = i == ref.chunks - 1
+                want = (ref.size - i * CHUNK_SIZE if last else CHUNK_SIZE) + TAG_LEN
+                sealed = fh.read(want)
+                try:
+                    yield aead.decrypt(_nonce(prefix, i, last), sealed, aad)
+                except InvalidTag:
+                    raise BlobIntegrityError(ref.id, f"chunk {i + 1} of {ref.chunks} fails authentication") from None
+
+    def read(self, ref: BlobRef) -> bytes:
+        data = b"".join(self.iter_plain(ref))
+        if len(data) != ref.size:  # pragma: no cover - guarded by the length check above
+            raise BlobIntegrityError(ref.id, "its length differs from the catalogue")
+        return data
+
+    def check(self, ref: BlobRef) -> str | None:
+        """Decrypt fully and confirm the content matches its id; the problem, or None."""
+        try:
+            data = self.read(ref)
+        except BlobIntegrityError as exc:
+            return exc.problem
+        if self.blob_id(data) != ref.id:
+            return "its content does not match its id"
+        return None
+
+    # -- delete and sweep -------------------------------------------------------------------
+    def unlink(self, blob_id: str) -> None:
+        try:
+            self.path(blob_id).unlink()
+        except FileNotFoundError:
+            pass
+
+    def stored_ids(self) -> Iterator[str]:
+        for sub in sorted(self.root.iterdir()):
+            if sub.is_dir() and len(sub.name) == 2:
+                for f in sub.iterdir():
+                    if not f.name.startswith(TEMP_PREFIX):
+                        yield f.name
+
+    def temp_files(self) -> list[Path]:
+        return [p for p in self.root.rglob(f"{TEMP_PREFIX}*") if p.is_file()]
+
+    def sweep(self, known_ids: set[str]) -> int:
+        """Remove temp files and blob files that have no catalogue row; return how many."""
+        removed = 0
+        for tmp in self.temp_files():
+            tmp.unlink(missing_ok=True)
+            removed += 1
+        for blob_id in list(self.stored_ids()):
+            if blob_id not in known_ids:
+                (self.root / blob_id[:2] / blob_id).unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            log.archive.info("orphan sweep removed %d file(s) left by an interrupted write", removed)
+        return removed
+

@@ -1,0 +1,208 @@
+"""The SQLCipher catalogue: keyed connection, hardening pragmas, migrations, transactions.
+
+Opened with a raw 256-bit key (``PRAGMA key = "x'…'"``), so SQLCipher runs no KDF of its own. One
+query runs right after keying, because a wrong key only fails on first read. ``temp_store =
+MEMORY`` keeps SQLite's temp files (which SQLCipher does not encrypt) off disk.
+
+One connection is shared by the threads of one process and serialised with an ``RLock``:
+``with catalogue.transaction() as db:`` for writes, ``catalogue.query(...)`` for reads. The GUI
+never holds the lock across slow work (decryption happens outside it, in the blob store).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from .. import log
+from ..errors import ArchiveCorrupt, StorageError
+from .fsutil import describe_os_error
+from .schema import LATEST, MIGRATIONS
+
+CATALOGUE_NAME = "catalogue.db"
+DatabaseError = sqlcipher3.dbapi2.DatabaseError
+OperationalError = sqlcipher3.dbapi2.OperationalError
+IntegrityError = sqlcipher3.dbapi2.IntegrityError
+Row = sqlcipher3.dbapi2.Row
+
+
+def _raise_storage(exc: Exception, action: str) -> None:
+    text = str(exc).lower()
+    if "full" in text:
+        raise StorageError(f"The disk is full: could not {action}. Nothing was half-written.") from exc
+    if "readonly" in text or "read-only" in text:
+        raise StorageError(f"The archive is on a read-only disk or folder: could not {action}.") from exc
+    if "disk i/o" in text or "unable to open" in text:
+        raise StorageError(f"The archive's disk is not available: could not {action}.") from exc
+
+
+class Catalogue:
+    def __init__(self, path: Path, key: bytes, *, create: bool = False) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        if not create and not path.exists():
+            raise ArchiveCorrupt(f"The catalogue {CATALOGUE_NAME} is missing from the archive.")
+        try:
+            self.conn = sqlcipher3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
+            )
+        except DatabaseError as exc:
+            _raise_storage(exc, "open the catalogue")
+            raise
+        self.conn.row_factory = Row
+        try:
+            self.conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            self.conn.execute("PRAGMA cipher_memory_security = OFF")
+            # A wrong key (or a damaged file) fails here, on the first read.
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            self.conn.execute("PRAGMA temp_store = MEMORY")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA secure_delete = ON")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                log.archive.warning("catalogue journal mode is %s, not WAL", mode)
+            self.conn.execute("PRAGMA synchronous = FULL")
+        except DatabaseError as exc:
+            self.conn.close()
+            _raise_storage(exc, "open the catalogue")
+            raise ArchiveCorrupt(
+                "The catalogue could not be decrypted with this archive's key: catalogue.db is "
+                "damaged or belongs to another archive. Restore it from a backup."
+            ) from None
+        self.migrate()
+
+    # -- schema -----------------------------------------------------------------------------
+    def version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        current = self.version()
+        if current > LATEST:
+            raise ArchiveCorrupt(
+                f"This archive's catalogue is of a newer version ({current}) than this "
+                f"DermArchive understands ({LATEST}); update the application."
+            )
+        for version, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction() as db:
+                db.executescript_in_tx(sql)
+                db.execute(f"PRAGMA user_version = {int(version)}")
+            log.archive.info("catalogue migrated to schema %d", version)
+
+    # -- access -----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[_Tx]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception."""
+        with self.lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except OperationalError as exc:
+                _raise_storage(exc, "write to the catalogue")
+                raise
+            try:
+                yield _Tx(self.conn)
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except DatabaseError:
+                    pass
+                if isinstance(exc, OperationalError):
+                    _raise_storage(exc, "write to the catalogue")
+                raise
+
+    def query(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
+        with self.lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] | dict = ()) -> Row | None:
+        with self.lock:
+            return self.conn.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
+        row = self.query_one(sql, params)
+        return None if row is None else row[0]
+
+    def integrity_problems(self) -> list[str]:
+        with self.lock:
+            rows = self.conn.execute("PRAGMA integrity_check").fetchall()
+            fk = self.conn.execute("PRAGMA foreign_key_check").fetchall()
+        problems = [f"catalogue: {r[0]}" for r in rows if r[0] != "ok"]
+        problems += [f"catalogue: {r[0]} row {r[1]} refers to a missing {r[2]} row" for r in fk]
+        return problems
+
+    def checkpoint(self) -> None:
+        with self.lock:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def backup_to(self, target: Path, key: bytes) -> None:
+        """Consistent online copy into a new SQLCipher file keyed with ``key``."""
+        with self.lock:
+            self.conn.execute(f"ATTACH DATABASE ? AS snapshot KEY \"x'{key.hex()}'\"", (str(target),))
+            try:
+                self.conn.execute("SELECT sqlcipher_export('snapshot')")
+                self.conn.execute(f"PRAGMA snapshot.user_version = {self.version()}")
+            finally:
+                self.conn.execute("DETACH DATABASE snapshot")
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except DatabaseError:
+                pass
+            self.conn.close()
+
+
+class _Tx:
+    """What a transaction body sees: execute/fetch helpers over the locked connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, seq: Any) -> Any:
+        return self.conn.executemany(sql, seq)
+
+    def executescript_in_tx(self, script: str) -> None:
+        # executescript() would COMMIT first; split instead so the migration stays atomic.
+        for statement in _split_sql(script):
+            self.conn.execute(statement)
+
+    def insert(self, sql: str, params: Sequence[Any] | dict = ()) -> int:
+        return int(self.conn.execute(sql, params).lastrowid)
+
+    def query(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] | dict = ()) -> Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+
+def _split_sql(script: str) -> list[str]:
+    statements, buf = [], []
+    for line in script.splitlines():
+        stripped = line.split("--", 1)[0]
+        buf.append(stripped)
+        if stripped.rstrip().endswith(";"):
+            stmt = "\n".join(buf).strip()
+            if sqlcipher3.complete_statement(stmt):
+                statements.append(stmt)
+                buf = []
+    rest = "\n".join(buf).strip()
+    if rest:
+        statements.append(rest)
+    return statements

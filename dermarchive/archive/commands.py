@@ -1,0 +1,161 @@
+"""CLI: init, info, verify, passwd, user add/list, patient add, patients, audit."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..cli import add_archive, emit, kdf_arg, kdf_from, open_archive, read_new_passphrase, read_passphrase
+from . import records
+from .archive import ROLES, Archive
+from .verify import verify
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("init", parents=[parent], help="create a new encrypted archive")
+    add_archive(p)
+    p.add_argument("--role", choices=ROLES, default="admin", help="role of the first user (default admin)")
+    kdf_arg(p)
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("info", parents=[parent], help="what an archive holds (counts, users, format)")
+    add_archive(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("verify", parents=[parent], help="check the archive end to end")
+    add_archive(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("passwd", parents=[parent], help="change your passphrase (rewraps your key slot only)")
+    add_archive(p)
+    p.add_argument("--new-passphrase-file", metavar="F")
+    kdf_arg(p)
+    p.set_defaults(func=cmd_passwd)
+
+    user = sub.add_parser("user", help="archive users").add_subparsers(dest="user_command", metavar="ACTION")
+    p = user.add_parser("add", parents=[parent], help="add a user (admins only)")
+    add_archive(p)
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", choices=ROLES, required=True)
+    p.add_argument("--new-passphrase-file", metavar="F", help="the new user's passphrase")
+    kdf_arg(p)
+    p.set_defaults(func=cmd_user_add)
+    p = user.add_parser("list", parents=[parent], help="list users")
+    add_archive(p)
+    p.set_defaults(func=cmd_user_list)
+
+    patient = sub.add_parser("patient", help="patients").add_subparsers(dest="patient_command", metavar="ACTION")
+    p = patient.add_parser("add", parents=[parent], help="add a patient")
+    add_archive(p)
+    p.add_argument("--nhi", required=True)
+    p.add_argument("--family", required=True)
+    p.add_argument("--given", default="")
+    p.add_argument("--dob", metavar="YYYY-MM-DD")
+    p.set_defaults(func=cmd_patient_add)
+
+    p = sub.add_parser("patients", parents=[parent], help="list or search patients")
+    add_archive(p)
+    p.add_argument("--search", default="", metavar="TEXT", help="NHI or part of a name")
+    p.set_defaults(func=cmd_patients)
+
+    p = sub.add_parser("audit", parents=[parent], help="show the audit log")
+    add_archive(p)
+    p.add_argument("--action", help="only entries of this action")
+    p.add_argument("--last", type=int, metavar="N", help="only the last N entries")
+    p.set_defaults(func=cmd_audit)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    if not args.user:
+        from ..errors import InvalidInput
+        raise InvalidInput("Name the first user with --user NAME.")
+    passphrase = read_passphrase(args) if (args.passphrase_file or _env_pass()) else read_new_passphrase(None, "passphrase")
+    with Archive.create(args.archive, args.user, passphrase, kdf=kdf_from(args), role=args.role) as archive:
+        slot = archive.header.slot_for(args.user)
+        emit(args, {"archive": str(args.archive), "archive_id": archive.archive_id, "user": args.user,
+                    "kdf": slot.kdf.as_json()},
+             f"Created archive {args.archive} (user {args.user}, Argon2id {slot.kdf.iterations} passes, "
+             f"{slot.kdf.memory_kib // 1024} MiB).")
+    return 0
+
+
+def _env_pass() -> bool:
+    import os
+    return bool(os.environ.get("DERMARCHIVE_PASSPHRASE_FILE"))
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with open_archive(args) as a:
+        q = a.catalogue.scalar
+        data = {
+            "archive_id": a.archive_id, "format": a.header.version, "schema": a.catalogue.version(),
+            "created": a.header.created,
+            "users": [{"name": u.name, "role": u.role} for u in a.users()],
+            "patients": q("SELECT count(*) FROM patient"), "lesions": q("SELECT count(*) FROM lesion"),
+            "visits": q("SELECT count(*) FROM visit"), "images": q("SELECT count(*) FROM image"),
+            "blobs": q("SELECT count(*) FROM blob"), "audit_entries": q("SELECT count(*) FROM audit"),
+            "bytes_on_disk": a.disk_usage(),
+        }
+        emit(args, data, [f"{k.replace('_', ' ')}: {v}" for k, v in data.items() if k != "users"]
+             + ["users: " + ", ".join(f"{u['name']} ({u['role']})" for u in data["users"])])
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from ..cli import ProgressBar
+
+    with open_archive(args) as a:
+        problems = verify(a, ProgressBar())
+    emit(args, {"ok": not problems, "problems": problems},
+         problems or ["Archive verified: catalogue, every stored image and the audit chain are intact."])
+    return 1 if problems else 0
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    with open_archive(args) as a:
+        old = read_passphrase(args)
+        a.change_passphrase(old, read_new_passphrase(args.new_passphrase_file), kdf=kdf_from(args))
+        emit(args, {"user": a.user.name, "changed": True}, f"Passphrase of {a.user.name} changed.")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    with open_archive(args) as a:
+        user = a.add_user(args.name, args.role, read_new_passphrase(args.new_passphrase_file, "new user's passphrase"),
+                          kdf=kdf_from(args))
+        emit(args, {"id": user.id, "name": user.name, "role": user.role}, f"Added user {user.name} ({user.role}).")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    with open_archive(args) as a:
+        users = a.users()
+        emit(args, {"users": [{"id": u.id, "name": u.name, "role": u.role} for u in users]},
+             [f"{u.name} ({u.role})" for u in users])
+    return 0
+
+
+def cmd_patient_add(args: argparse.Namespace) -> int:
+    with open_archive(args) as a:
+        p = records.add_patient(a, args.nhi, args.family, args.given, args.dob)
+        emit(args, p.as_json(), f"Added patient {p.nhi} (id {p.id}).")
+    return 0
+
+
+def cmd_patients(args: argparse.Namespace) -> int:
+    with open_archive(args) as a:
+        found = records.find_patients(a, args.search)
+        a.log_event("patient.view", {"patients": [p.id for p in found][:200]},
+                    {"listed": len(found), "search": bool(args.search)})
+        emit(args, {"patients": [p.as_json() for p in found]},
+             [f"{p.nhi}  {p.display_name:<30} {p.dob or '':<10}  {p.image_count} image(s)" for p in found]
+             or ["No patients found."])
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with open_archive(args) as a:
+        entries = a.audit.entries(a.catalogue, action=args.action, limit=args.last)
+        emit(args, {"entries": [e.as_json() for e in entries]},
+             [f"{e.seq:>6} {e.at} {e.user:<12} {e.action:<18} {e.subject} {e.details}" for e in entries])
+    return 0

@@ -1,0 +1,73 @@
+"""Durable, atomic file writes: temp name in the same folder, fsync, rename, fsync the folder.
+
+A crash at any point leaves either the old file or the new one, never half of one. ``OSError``
+from the disk (full, read-only, removed) becomes :class:`StorageError` with a plain message, and
+the temp file is removed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import StorageError
+
+TEMP_PREFIX = ".tmp-"
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def describe_os_error(exc: OSError, action: str) -> str:
+    if exc.errno == errno.ENOSPC:
+        return f"The disk is full: could not {action}. Free some space and try again; nothing was half-written."
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"The disk or folder is read-only or not permitted: could not {action}."
+    if exc.errno in (errno.ENOENT, errno.ENODEV, errno.EIO):
+        return f"The disk or folder is no longer available: could not {action}."
+    return f"Could not {action}: {exc.strerror or exc}."
+
+
+def temp_path_for(final: Path) -> Path:
+    return final.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+
+
+def atomic_write(final: Path, chunks: Iterable[bytes], *, action: str = "write a file") -> int:
+    """Write ``chunks`` to ``final`` atomically; return the number of bytes written."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(final)
+    written = 0
+    try:
+        with open(tmp, "xb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+                written += len(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise StorageError(describe_os_error(exc, action)) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return written
+
+
+def atomic_write_bytes(final: Path, data: bytes, *, action: str = "write a file") -> None:
+    atomic_write(final, [data], action=action)

@@ -1,0 +1,154 @@
+"""Key hierarchy: passphrase → Argon2id → key-encryption key → wrapped master key → HKDF sub-keys.
+
+* One random 256-bit master key per archive.
+* Each user has a key slot: ``Argon2id(passphrase, salt, params)`` gives a KEK that wraps the
+  master key with AES-256-GCM (12-byte random nonce; AAD = archive id ‖ slot id). A wrong
+  passphrase fails at unwrapping, before any database is touched.
+* Argon2id parameters are calibrated at creation to about 0.5–1 s on this machine and stored in
+  the slot. Tests pass cheap parameters explicitly; the default never is cheap.
+* Sub-keys are ``HKDF-SHA256(master, salt=archive id, info="dermarchive/v1/" + label)``. Labels:
+  ``catalogue`` (SQLCipher raw key), ``blob-id`` (HMAC for content ids), ``blob-wrap`` (wraps each
+  blob's own data key), ``audit`` (HMAC chain), ``backup`` (backup manifests), ``settings``
+  (secrets kept in the catalogue, e.g. a PACS password).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import time
+from dataclasses import asdict, dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ..errors import PassphrasePolicyError
+
+KEY_LEN = 32
+NONCE_LEN = 12
+SUBKEY_LABELS = ("catalogue", "blob-id", "blob-wrap", "audit", "backup", "settings")
+
+# Calibration target and bounds. 128 MiB of memory is what OWASP and KeePassXC use on desktops.
+TARGET_SECONDS = 0.7
+DEFAULT_MEMORY_KIB = 128 * 1024
+DEFAULT_LANES = 4
+MIN_ITERATIONS = 2
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    iterations: int
+    memory_kib: int
+    lanes: int
+
+    def derive(self, passphrase: str, salt: bytes) -> bytes:
+        kdf = Argon2id(
+            salt=salt,
+            length=KEY_LEN,
+            iterations=self.iterations,
+            lanes=self.lanes,
+            memory_cost=self.memory_kib,
+        )
+        return kdf.derive(passphrase.encode("utf-8"))
+
+    def as_json(self) -> dict[str, int | str]:
+        return {"name": "argon2id", **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> KdfParams:
+        if data.get("name") != "argon2id":
+            raise ValueError("unsupported key derivation")
+        return cls(int(data["iterations"]), int(data["memory_kib"]), int(data["lanes"]))
+
+
+# For tests and benchmarks only: never used unless passed explicitly.
+CHEAP_TEST_PARAMS = KdfParams(iterations=1, memory_kib=8 * 1024, lanes=1)
+
+
+def calibrate(target_seconds: float = TARGET_SECONDS) -> KdfParams:
+    """Pick Argon2id iterations so one derivation takes about ``target_seconds`` here."""
+    probe = KdfParams(iterations=1, memory_kib=DEFAULT_MEMORY_KIB, lanes=DEFAULT_LANES)
+    start = time.perf_counter()
+    probe.derive("calibration", os.urandom(16))
+    one = max(time.perf_counter() - start, 1e-3)
+    iterations = max(MIN_ITERATIONS, round(target_seconds / one))
+    return KdfParams(iterations=iterations, memory_kib=DEFAULT_MEMORY_KIB, lanes=DEFAULT_LANES)
+
+
+def check_passphrase_policy(passphrase: str) -> None:
+    """At least 10 characters, with letters and digits; raises with the specific rule."""
+    for problem in passphrase_problems(passphrase):
+        raise PassphrasePolicyError(problem)
+
+
+def passphrase_problems(passphrase: str) -> list[str]:
+    """Every rule the passphrase breaks, in plain words (the GUI shows these as you type)."""
+    problems = []
+    if len(passphrase) < 10:
+        problems.append(f"The passphrase must have at least 10 characters (it has {len(passphrase)}).")
+    if not any(c.isalpha() for c in passphrase):
+        problems.append("The passphrase must contain letters.")
+    if not any(c.isdigit() for c in passphrase):
+        problems.append("The passphrase must contain at least one digit.")
+    return problems
+
+
+def wrap(kek: bytes, secret: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE_LEN)
+    return nonce + AESGCM(kek).encrypt(nonce, secret, aad)
+
+
+def unwrap(kek: bytes, wrapped: bytes, aad: bytes) -> bytes:
+    """Raises ``InvalidTag`` when the key is wrong or the data was altered."""
+    if len(wrapped) < NONCE_LEN + 16:
+        raise InvalidTag()
+    return AESGCM(kek).decrypt(wrapped[:NONCE_LEN], wrapped[NONCE_LEN:], aad)
+
+
+class MasterKey:
+    """The unlocked master key and its sub-keys. ``forget()`` drops them (best effort in Python)."""
+
+    def __init__(self, key: bytes, archive_id: str) -> None:
+        if len(key) != KEY_LEN:
+            raise ValueError("master key must be 32 bytes")
+        self._key = bytearray(key)
+        self.archive_id = archive_id
+        self._subkeys: dict[str, bytearray] = {}
+
+    @classmethod
+    def generate(cls, archive_id: str) -> MasterKey:
+        return cls(os.urandom(KEY_LEN), archive_id)
+
+    @property
+    def raw(self) -> bytes:
+        if not self._key:
+            raise RuntimeError("master key was forgotten")
+        return bytes(self._key)
+
+    def subkey(self, label: str) -> bytes:
+        if label not in SUBKEY_LABELS:
+            raise ValueError(f"unknown sub-key label {label!r}")
+        if label not in self._subkeys:
+            hkdf = HKDF(
+                algorithm=hashes.SHA256(),
+                length=KEY_LEN,
+                salt=bytes.fromhex(self.archive_id),
+                info=b"dermarchive/v1/" + label.encode(),
+            )
+            self._subkeys[label] = bytearray(hkdf.derive(self.raw))
+        return bytes(self._subkeys[label])
+
+    def forget(self) -> None:
+        for buf in [self._key, *self._subkeys.values()]:
+            for i in range(len(buf)):
+                buf[i] = 0
+        self._key = bytearray()
+        self._subkeys.clear()
+
+
+def hmac_hex(key: bytes, data: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()

@@ -1,0 +1,176 @@
+"""``dermarchive …``: headless commands over the same core the GUI uses.
+
+Each feature area registers its sub-commands from its own module (COMMAND_MODULES); this module
+holds what they share: the archive argument, passphrase reading, ``--json`` output, a progress
+bar, and turning :class:`DermArchiveError` into a message and an exit code (never a traceback).
+
+Passphrase: ``--passphrase-file F``, else ``$DERMARCHIVE_PASSPHRASE_FILE``, else a hidden prompt.
+User: ``--user NAME``, else ``$DERMARCHIVE_USER``, else the archive's only user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import DermArchiveError, InvalidInput
+
+COMMAND_MODULES = (
+    "dermarchive.archive.commands",
+    "dermarchive.ingest.commands",
+    "dermarchive.consent.commands",
+    "dermarchive.exports.commands",
+    "dermarchive.demo",
+)
+
+
+# -- shared argument helpers -------------------------------------------------------------------
+def common_parent() -> argparse.ArgumentParser:
+    """Options every archive command accepts (also after the sub-command name)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--passphrase-file", metavar="F", help="read the passphrase from file F")
+    p.add_argument("--user", metavar="NAME", help="archive user (default: $DERMARCHIVE_USER or the only user)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def add_archive(p: argparse.ArgumentParser) -> None:
+    p.add_argument("archive", metavar="ARCHIVE", type=Path, help="archive folder")
+
+
+def kdf_arg(p: argparse.ArgumentParser) -> None:
+    # For tests and benchmarks only: explicit, never a default.
+    p.add_argument("--kdf-params", metavar="ITER,MEM_KIB,LANES", help=argparse.SUPPRESS)
+
+
+def kdf_from(args: argparse.Namespace) -> Any:
+    from .archive.keys import KdfParams
+
+    if not getattr(args, "kdf_params", None):
+        return None
+    try:
+        t, m, p = (int(x) for x in args.kdf_params.split(","))
+    except ValueError:
+        raise InvalidInput("--kdf-params is ITERATIONS,MEMORY_KIB,LANES") from None
+    return KdfParams(t, m, p)
+
+
+def read_secret_file(path: str | os.PathLike[str], what: str = "passphrase") -> str:
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read the {what} file {path}: {exc.strerror}.") from None
+    return text.rstrip("\r\n")
+
+
+def read_passphrase(args: argparse.Namespace, prompt: str = "Passphrase: ") -> str:
+    path = getattr(args, "passphrase_file", None) or os.environ.get("DERMARCHIVE_PASSPHRASE_FILE")
+    if path:
+        return read_secret_file(path)
+    if not sys.stdin.isatty():
+        raise InvalidInput("No passphrase: give --passphrase-file F or set DERMARCHIVE_PASSPHRASE_FILE.")
+    return getpass.getpass(prompt)
+
+
+def read_new_passphrase(path: str | None, what: str = "new passphrase") -> str:
+    if path:
+        return read_secret_file(path, what)
+    if not sys.stdin.isatty():
+        raise InvalidInput(f"No {what}: give it in a file (see --help).")
+    first = getpass.getpass(f"{what.capitalize()}: ")
+    if getpass.getpass("Again: ") != first:
+        raise InvalidInput("The two passphrases differ.")
+    return first
+
+
+def user_for(args: argparse.Namespace, archive_path: Path) -> str:
+    from .archive import Archive
+
+    name = getattr(args, "user", None) or os.environ.get("DERMARCHIVE_USER")
+    if name:
+        return name
+    users = Archive.users_of(archive_path)
+    if len(users) == 1:
+        return users[0]
+    raise InvalidInput(f"This archive has several users ({', '.join(users)}): say which with --user.")
+
+
+def open_archive(args: argparse.Namespace, path: Path | None = None) -> Any:
+    from .archive import Archive
+
+    path = path or args.archive
+    user = user_for(args, path)
+    return Archive.open(path, user, read_passphrase(args))
+
+
+def emit(args: argparse.Namespace, data: Any, text: str | Sequence[str] = "") -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(text if isinstance(text, str) else "\n".join(text))
+
+
+class ProgressBar:
+    """``progress(done, total, message)`` for the terminal (stderr), silent when not a tty."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.cancel = threading.Event()
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / total) if total else width
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {message[:40]:<40}")
+        if total and done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+# -- entry point -------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dermarchive", description="Encrypted clinical photo archive.")
+    parser.add_argument("--version", action="version", version=f"DermArchive {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parent = common_parent()
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, parent)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] == "gui":
+        from .gui.app import main as gui_main  # the only place the CLI reaches the GUI
+
+        return gui_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except DermArchiveError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc), "type": type(exc).__name__}), file=sys.stdout)
+        print(f"dermarchive: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("dermarchive: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

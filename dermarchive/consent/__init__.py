@@ -1,0 +1,1 @@
+"""Consent: scopes, versioned consent records per visit, and the one policy every export asks."""

@@ -1,0 +1,143 @@
+"""The consent policy: the single place that decides what may be done with each image.
+
+Every export path (referral PDF, de-identified export, DICOM/PACS, patient access) calls
+:func:`check` (or :func:`require`) before it writes a byte. Rules (DESIGN §4):
+
+* The latest consent version of the image's visit decides.
+* No consent record at all: only ``clinical.documentation``.
+* Withdrawn consent: only ``clinical.documentation``.
+* Exemption (reason recorded): the clinical purposes; nothing else.
+* Without written consent (signature or photographed form), only clinical purposes, even if the
+  record lists more.
+* ``clinical.documentation`` (keeping the photo in the record) is always allowed.
+* Patient access (the patient's own copy) is always allowed.
+* There is no override.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DermArchiveError
+from .scopes import CLINICAL, PATIENT_ACCESS, PURPOSES, WRITTEN_METHODS
+
+
+@dataclass(frozen=True)
+class CurrentConsent:
+    """What the policy needs to know of a visit's latest consent version."""
+
+    visit_id: int
+    version: int
+    scopes: frozenset[str]
+    method: str
+    withdrawn: bool
+
+
+@dataclass(frozen=True)
+class Refusal:
+    image_id: int
+    purpose: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"image {self.image_id} lacks '{self.purpose}': {self.reason}"
+
+
+class ConsentRefused(DermArchiveError):
+    """An export was refused; names every image and the scope it lacks. Nothing was written."""
+
+    exit_code = 3
+
+    def __init__(self, purpose: str, refusals: list[Refusal]) -> None:
+        lines = "\n".join(f"  - {r}" for r in refusals)
+        super().__init__(
+            f"Export refused: {len(refusals)} image(s) may not be used for '{purpose}'. "
+            f"Nothing was written.\n{lines}"
+        )
+        self.purpose = purpose
+        self.refusals = refusals
+
+
+def allowed_purposes(consent: CurrentConsent | None) -> frozenset[str]:
+    if consent is None or consent.withdrawn:
+        return frozenset({"clinical.documentation"})
+    if consent.method == "exemption":
+        return frozenset(CLINICAL)
+    granted = consent.scopes & frozenset(PURPOSES)
+    if consent.method not in WRITTEN_METHODS:
+        granted &= frozenset(CLINICAL)
+    # Keeping the photo in the patient's own clinical record is always allowed.
+    return granted | {"clinical.documentation"}
+
+
+def _why_not(consent: CurrentConsent | None, purpose: str) -> str:
+    if consent is None:
+        return "no consent is recorded for its visit"
+    if consent.withdrawn:
+        return f"consent for its visit was withdrawn (version {consent.version})"
+    if consent.method == "exemption":
+        return "its visit is covered by an exemption, which allows clinical purposes only"
+    if purpose in consent.scopes and consent.method not in WRITTEN_METHODS:
+        return f"consent was {consent.method}, and only written consent allows non-clinical use"
+    return f"the consent for its visit (version {consent.version}) does not grant it"
+
+
+def current_consents(archive: Any, visit_ids: list[int]) -> dict[int, CurrentConsent]:
+    if not visit_ids:
+        return {}
+    marks = ",".join("?" * len(visit_ids))
+    rows = archive.catalogue.query(
+        f"SELECT c.visit_id, c.version, c.scopes, c.method, c.withdrawn_at FROM consent c "
+        f"WHERE c.visit_id IN ({marks}) AND c.version = "
+        f"(SELECT max(version) FROM consent WHERE visit_id = c.visit_id)", list(visit_ids))
+    return {r["visit_id"]: CurrentConsent(r["visit_id"], r["version"], frozenset(json.loads(r["scopes"])),
+                                          r["method"], r["withdrawn_at"] is not None) for r in rows}
+
+
+def _visits_of(archive: Any, image_ids: list[int]) -> dict[int, int]:
+    if not image_ids:
+        return {}
+    marks = ",".join("?" * len(image_ids))
+    rows = archive.catalogue.query(f"SELECT id, visit_id FROM image WHERE id IN ({marks})", list(image_ids))
+    return {r["id"]: r["visit_id"] for r in rows}
+
+
+def allowed(archive: Any, image_id: int, purpose: str) -> bool:
+    return not check(archive, [image_id], purpose)
+
+
+def check(archive: Any, image_ids: list[int], purpose: str) -> list[Refusal]:
+    """Every image of ``image_ids`` that may not be used for ``purpose``, with the reason."""
+    if purpose == PATIENT_ACCESS:
+        return []
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}")
+    visit_of = _visits_of(archive, image_ids)
+    consents = current_consents(archive, sorted(set(visit_of.values())))
+    refusals = []
+    for image_id in image_ids:
+        if image_id not in visit_of:
+            refusals.append(Refusal(image_id, purpose, "it is not in this archive"))
+            continue
+        consent = consents.get(visit_of[image_id])
+        if purpose not in allowed_purposes(consent):
+            refusals.append(Refusal(image_id, purpose, _why_not(consent, purpose)))
+    return refusals
+
+
+def require(archive: Any, image_ids: list[int], purpose: str) -> None:
+    """Raise :class:`ConsentRefused` (and audit the refusal) unless every image is allowed."""
+    refusals = check(archive, image_ids, purpose)
+    if refusals:
+        archive.log_event("export.refused", {"images": [r.image_id for r in refusals]},
+                          {"purpose": purpose, "count": len(refusals)})
+        raise ConsentRefused(purpose, refusals)
+
+
+def image_scopes(archive: Any, image_ids: list[int]) -> dict[int, frozenset[str]]:
+    """Allowed purposes per image (for badges in the GUI and the image panel)."""
+    visit_of = _visits_of(archive, image_ids)
+    consents = current_consents(archive, sorted(set(visit_of.values())))
+    return {i: allowed_purposes(consents.get(v)) for i, v in visit_of.items()}

@@ -1,0 +1,1 @@
+"""Everything that leaves the archive: patient copy, de-identified sets, referral PDF, backup."""

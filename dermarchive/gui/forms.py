@@ -1,0 +1,63 @@
+"""Loading Designer forms from ``ui/`` — the one place it is done (QUiLoader at run time).
+
+``load_form("unlock_dialog", parent)`` returns the form's top widget; child widgets are found by
+their ``objectName`` with :func:`child` (tests find them the same way). Dynamic widgets (thumbnail
+grid, viewer, signature pad) are Python classes placed into placeholder widgets of the form.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TypeVar
+
+from PySide6.QtCore import QFile, QIODevice
+from PySide6.QtUiTools import QUiLoader
+from PySide6.QtWidgets import QLayout, QVBoxLayout, QWidget
+
+T = TypeVar("T")
+
+
+def project_dir(name: str) -> Path:
+    """``ui`` or ``resources``: beside the package in a checkout, or inside a PyInstaller bundle."""
+    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
+    return base / name
+
+
+def ui_path(name: str) -> Path:
+    return project_dir("ui") / f"{name}.ui"
+
+
+def resource_path(*parts: str) -> Path:
+    return project_dir("resources").joinpath(*parts)
+
+
+def load_form(name: str, parent: QWidget | None = None) -> QWidget:
+    path = ui_path(name)
+    f = QFile(str(path))
+    if not f.open(QIODevice.OpenModeFlag.ReadOnly):
+        raise FileNotFoundError(f"Designer form missing: {path}")
+    try:
+        widget = QUiLoader().load(f, parent)
+    finally:
+        f.close()
+    if widget is None:
+        raise RuntimeError(f"Designer form could not be loaded: {path}")
+    return widget
+
+
+def child(parent: QWidget, cls: type[T], name: str) -> T:
+    found = parent.findChild(cls, name)
+    if found is None:
+        raise LookupError(f"form has no {cls.__name__} named {name!r}")
+    return found
+
+
+def place(placeholder: QWidget, widget: QWidget) -> QWidget:
+    """Put a Python-built widget into an empty placeholder widget of a form."""
+    layout: QLayout | None = placeholder.layout()
+    if layout is None:
+        layout = QVBoxLayout(placeholder)
+        layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(widget)
+    return widget
