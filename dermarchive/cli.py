@@ -29,6 +29,9 @@ COMMAND_MODULES = (
     "dermarchive.ingest.commands",
     "dermarchive.consent.commands",
     "dermarchive.exports.commands",
+    "dermarchive.exports.referral_commands",
+    "dermarchive.exports.backup_commands",
+    "dermarchive.exports.dicom_commands",
     "dermarchive.demo",
 )
 
