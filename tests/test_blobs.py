@@ -1,0 +1,117 @@
+"""Encrypted blob store: round trip, chunking, tamper/truncate/swap detection, crypto-erasure, verify."""
+
+import os
+
+import pytest
+
+from dermarchive.archive import records
+from dermarchive.archive.blobs import CHUNK_SIZE, HEADER_LEN
+from dermarchive.archive.verify import verify
+from dermarchive.errors import BlobIntegrityError
+
+from .helpers import store_photo
+
+
+@pytest.fixture
+def patient(archive):
+    return records.add_patient(archive, "ZZZ0016", "Ngata", "Hine")
+
+
+def _store(archive, data):
+    with archive.transaction() as tx:
+        return archive.store_blob(tx, data)
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 17])
+def test_round_trip_across_chunk_boundaries(archive, size):
+    data = os.urandom(size)
+    blob_id = _store(archive, data)
+    assert archive.read_blob(blob_id) == data
+    ref = archive.blob_ref(blob_id)
+    assert ref.chunks == max(1, -(-size // CHUNK_SIZE))
+    assert archive.blobs.path(blob_id).stat().st_size == HEADER_LEN + size + 16 * ref.chunks
+
+
+def test_same_content_is_stored_once_and_ids_are_keyed(make_archive):
+    a, b = make_archive(), make_archive()
+    data = os.urandom(5000)
+    first, second = _store(a, data), _store(a, data)
+    assert first == second
+    assert len(list(a.blobs.stored_ids())) == 1
+    import hashlib
+    assert first != hashlib.sha256(data).hexdigest()  # not a plain hash of a known photo
+    assert _store(b, data) != first  # another archive, another key
+
+
+def test_flipped_byte_is_named_by_verify_and_refused_on_read(archive, patient, corpus):
+    image_id = store_photo(archive, patient.id, corpus / "jolla.jpg")
+    img = records.get_image(archive, image_id)
+    path = archive.blobs.path(img.blob_id)
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(BlobIntegrityError, match="fails authentication"):
+        records.image_bytes(archive, img)
+    problems = verify(archive)
+    assert any(p.startswith(f"image {image_id} (original)") and "damaged" in p for p in problems)
+    # listing still works and the thumbnail still shows
+    assert [i.id for i in records.images(archive, patient_id=patient.id)] == [image_id]
+    assert records.image_bytes(archive, img, "thumb")[:2] == b"\xff\xd8"
+
+
+def test_truncated_and_missing_blobs_are_named(archive, patient, corpus):
+    one = store_photo(archive, patient.id, corpus / "jolla.jpg")
+    two = store_photo(archive, patient.id, corpus / "noexif.jpg")
+    p1 = archive.blobs.path(records.get_image(archive, one).blob_id)
+    p1.write_bytes(p1.read_bytes()[:-100])
+    archive.blobs.path(records.get_image(archive, two).blob_id).unlink()
+    problems = verify(archive)
+    assert any(f"image {one} (original)" in p and "truncated" in p for p in problems)
+    assert any(f"image {two} (original)" in p and "missing" in p for p in problems)
+
+
+def test_older_valid_blob_swapped_in_is_detected(archive, patient, corpus):
+    one = store_photo(archive, patient.id, corpus / "jolla.jpg")
+    two = store_photo(archive, patient.id, corpus / "iphone_hdr_NO.jpg")
+    a, b = (records.get_image(archive, i) for i in (one, two))
+    archive.blobs.path(a.thumb_blob_id).write_bytes(archive.blobs.path(b.thumb_blob_id).read_bytes())
+    with pytest.raises(BlobIntegrityError):
+        records.image_bytes(archive, a, "thumb")
+    assert any(f"image {one} (thumbnail)" in p for p in verify(archive))
+
+
+def test_dropped_final_chunk_is_detected(archive):
+    data = os.urandom(2 * CHUNK_SIZE + 10)
+    blob_id = _store(archive, data)
+    path = archive.blobs.path(blob_id)
+    path.write_bytes(path.read_bytes()[: HEADER_LEN + 2 * (CHUNK_SIZE + 16)])
+    with pytest.raises(BlobIntegrityError, match="truncated"):
+        archive.read_blob(blob_id)
+
+
+def test_delete_is_crypto_erasure_and_verify_stays_clean(archive, patient, corpus):
+    keep = store_photo(archive, patient.id, corpus / "noexif.jpg")
+    gone = store_photo(archive, patient.id, corpus / "jolla.jpg")
+    img = records.get_image(archive, gone)
+    records.delete_images(archive, [gone], reason="consent withdrawn")
+    assert archive.catalogue.scalar("SELECT count(*) FROM blob WHERE id = ?", (img.blob_id,)) == 0
+    assert not archive.blobs.path(img.blob_id).exists()
+    assert [i.id for i in records.images(archive, patient_id=patient.id)] == [keep]
+    assert verify(archive) == []
+    entry = archive.audit.entries(archive.catalogue, action="image.delete")[-1]
+    assert entry.subject["images"] == [gone] and entry.details["blobs_erased"] == 3
+
+
+def test_orphans_from_an_interrupted_write_are_swept_on_open(make_archive, tmp_path):
+    from dermarchive.archive import Archive
+
+    from .conftest import PASSPHRASE, USER
+    a = make_archive(tmp_path / "arch")
+    kept = _store(a, b"kept" * 100)
+    a.blobs.put(b"written but never committed")  # file durable, row never committed
+    (a.blobs.root / ".tmp-deadbeef").write_bytes(b"half a write")
+    a.close()
+    with Archive.open(tmp_path / "arch", USER, PASSPHRASE) as b:
+        assert b.swept == 2
+        assert list(b.blobs.stored_ids()) == [kept]
+        assert verify(b) == []
