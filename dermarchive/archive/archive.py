@@ -17,11 +17,12 @@ from typing import Any
 
 from .. import log
 from ..errors import (ArchiveExists, ArchiveLocked, InvalidInput, NotFound, PermissionDenied,
-                      WrongPassphrase)
+                      StorageError, WrongPassphrase)
 from . import unlock_failures
 from .audit import AuditLog
 from .blobs import BlobRef, BlobStore
 from .catalogue import CATALOGUE_NAME, Catalogue
+from .fsutil import describe_os_error
 from .header import Header, KeySlot, now_iso
 from .keys import KdfParams, MasterKey, calibrate, check_passphrase_policy
 
@@ -105,6 +106,9 @@ class Archive:
         created_folder = not path.exists()
         try:
             path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(describe_os_error(exc, f"create the archive folder {path}")) from None
+        try:
             header = Header.new()
             master = MasterKey.generate(header.archive_id)
             slot = KeySlot.create(user, passphrase, master, kdf or calibrate())
@@ -134,6 +138,7 @@ class Archive:
             unlock_failures.note(header.archive_id, slot.user, "wrong passphrase")
             log.archive.info("unlock failed for slot %s", slot.slot_id)
             raise
+        _require_writable(path)
         archive = cls(path, header, master, slot.user)
         with archive.catalogue.transaction() as tx:
             for failed in unlock_failures.pending(header.archive_id):
@@ -307,6 +312,20 @@ class Archive:
         for root, _dirs, files in os.walk(self.path):
             total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
         return total
+
+
+def _require_writable(path: Path) -> None:
+    read_only = not os.access(path, os.W_OK)
+    try:
+        read_only = read_only or bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # pragma: no cover - no statvfs on Windows
+        pass
+    if read_only:
+        raise StorageError(
+            f"The archive at {path} is on a read-only disk or folder. DermArchive records every "
+            "access in the archive's audit log, so it cannot open it there: copy the archive to a "
+            "writable disk (or open a backup with 'dermarchive restore')."
+        )
 
 
 def _check_user_name(name: str) -> str:

@@ -80,9 +80,10 @@ def calibrate(target_seconds: float = TARGET_SECONDS) -> KdfParams:
 
 
 def check_passphrase_policy(passphrase: str) -> None:
-    """At least 10 characters, with letters and digits; raises with the specific rule."""
-    for problem in passphrase_problems(passphrase):
-        raise PassphrasePolicyError(problem)
+    """At least 10 characters, with letters and digits; raises naming every rule it breaks."""
+    problems = passphrase_problems(passphrase)
+    if problems:
+        raise PassphrasePolicyError(" ".join(problems))
 
 
 def passphrase_problems(passphrase: str) -> list[str]:
