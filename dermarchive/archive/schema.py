@@ -131,8 +131,36 @@ CREATE TABLE setting (
 );
 """
 
+# 50 (DICOM export, issue 10): dermoscopy acquisition attributes per image (NULL = the archive's
+# default, see dermarchive.exports.dicom_store), and the DICOM UIDs of visits (studies), series
+# and images, kept so that exporting or sending again reuses them (idempotent in a PACS).
+V50 = """
+ALTER TABLE image ADD COLUMN dermoscopy_polarization TEXT DEFAULT NULL;
+ALTER TABLE image ADD COLUMN dermoscopy_contact TEXT DEFAULT NULL;
+ALTER TABLE image ADD COLUMN dermoscopy_immersion TEXT DEFAULT NULL;
+ALTER TABLE image ADD COLUMN dermoscopy_magnification REAL DEFAULT NULL;
+
+CREATE TABLE dicom_study (
+    visit_id    INTEGER PRIMARY KEY REFERENCES visit(id) ON DELETE CASCADE,
+    study_uid   TEXT NOT NULL UNIQUE
+);
+CREATE TABLE dicom_series (
+    visit_id    INTEGER NOT NULL REFERENCES visit(id) ON DELETE CASCADE,
+    modality    TEXT NOT NULL,
+    series_uid  TEXT NOT NULL UNIQUE,
+    PRIMARY KEY (visit_id, modality)
+);
+CREATE TABLE dicom_instance (
+    image_id          INTEGER PRIMARY KEY REFERENCES image(id) ON DELETE CASCADE,
+    sop_instance_uid  TEXT NOT NULL UNIQUE,
+    sent_at           TEXT,                -- last successful STOW-RS to the PACS target
+    sent_to           TEXT                 -- that target's URL
+);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
+    (50, V50),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# CI: a real local PACS for the DICOM/PACS tests (issue 10), and the DICOM validator.
+#   orthanc           - the Orthanc DICOM server (the tests start their own instance on loopback)
+#   orthanc-dicomweb  - its DICOMweb plugin (STOW-RS / QIDO-RS / WADO-RS)
+#   dicom3tools       - dciodvfy, the IOD validator the tests run over generated files
+# Idempotent and quiet: installs only what is missing. The packaged Orthanc service is not used
+# (the tests start Orthanc with a temporary configuration), so it is stopped if the package
+# started it.
+set -euo pipefail
+
+packages=(orthanc orthanc-dicomweb dicom3tools)
+missing=()
+for pkg in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The package's own service (if an init system started it) would hold port 8042/4242.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet orthanc 2>/dev/null; then
+        $SUDO systemctl stop orthanc || true
+    fi
+fi
+
+command -v Orthanc >/dev/null
+ls /usr/share/orthanc/plugins/libOrthancDicomWeb.so* >/dev/null 2>&1 \
+    || ls /usr/lib/orthanc/libOrthancDicomWeb.so* >/dev/null 2>&1 \
+    || { echo "orthanc-dicomweb plugin not found" >&2; exit 1; }
+command -v dciodvfy >/dev/null
+echo "orthanc $(dpkg-query -W -f='${Version}' orthanc), orthanc-dicomweb $(dpkg-query -W -f='${Version}' orthanc-dicomweb), dicom3tools $(dpkg-query -W -f='${Version}' dicom3tools)"
