@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -33,7 +34,7 @@ NONCE_LEN = 12
 SUBKEY_LABELS = ("catalogue", "blob-id", "blob-wrap", "audit", "backup", "settings")
 
 # Calibration target and bounds. 128 MiB of memory is what OWASP and KeePassXC use on desktops.
-TARGET_SECONDS = 0.7
+TARGET_SECONDS = 0.8
 DEFAULT_MEMORY_KIB = 128 * 1024
 DEFAULT_LANES = 4
 MIN_ITERATIONS = 2
@@ -71,11 +72,11 @@ CHEAP_TEST_PARAMS = KdfParams(iterations=1, memory_kib=8 * 1024, lanes=1)
 
 def calibrate(target_seconds: float = TARGET_SECONDS) -> KdfParams:
     """Pick Argon2id iterations so one derivation takes about ``target_seconds`` here."""
-    probe = KdfParams(iterations=1, memory_kib=DEFAULT_MEMORY_KIB, lanes=DEFAULT_LANES)
+    probe = KdfParams(iterations=2, memory_kib=DEFAULT_MEMORY_KIB, lanes=DEFAULT_LANES)
     start = time.perf_counter()
     probe.derive("calibration", os.urandom(16))
-    one = max(time.perf_counter() - start, 1e-3)
-    iterations = max(MIN_ITERATIONS, round(target_seconds / one))
+    per_pass = max((time.perf_counter() - start) / 2, 1e-3)
+    iterations = max(MIN_ITERATIONS, math.ceil(target_seconds / per_pass))
     return KdfParams(iterations=iterations, memory_kib=DEFAULT_MEMORY_KIB, lanes=DEFAULT_LANES)
 
 
