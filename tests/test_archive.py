@@ -37,6 +37,7 @@ def test_hardening_pragmas_are_on(archive):
     assert q("PRAGMA foreign_keys") == 1
     assert q("PRAGMA journal_mode") == "wal"
     assert q("PRAGMA temp_store") == 2  # MEMORY
+    assert q("PRAGMA cipher_memory_security") == "1"
 
 
 def test_wrong_passphrase_is_refused_and_changes_no_file(make_archive, tmp_path):
