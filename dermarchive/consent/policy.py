@@ -8,7 +8,11 @@ Every export path (referral PDF, de-identified export, DICOM/PACS, patient acces
 * Withdrawn consent: only ``clinical.documentation``.
 * Exemption (reason recorded): the clinical purposes; nothing else.
 * Without written consent (signature or photographed form), only clinical purposes, even if the
-  record lists more.
+  record lists more. "Written" needs its evidence: a stored signature or a signature recorded as
+  being on paper, or a consent-form photo that is still in the archive (deleting the form photo
+  takes the non-clinical scopes with it).
+* A photo of a consent form carries the patient's name and signature: it is never used for
+  education, publication, research or promotion, whatever the consent says.
 * ``clinical.documentation`` (keeping the photo in the record) is always allowed.
 * Patient access (the patient's own copy) is always allowed.
 * There is no override.
@@ -33,6 +37,8 @@ class CurrentConsent:
     scopes: frozenset[str]
     method: str
     withdrawn: bool
+    # Written consent with its evidence (signature image, signature on paper, or form photo).
+    written: bool = True
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ def allowed_purposes(consent: CurrentConsent | None) -> frozenset[str]:
     if consent.method == "exemption":
         return frozenset(CLINICAL)
     granted = consent.scopes & frozenset(PURPOSES)
-    if consent.method not in WRITTEN_METHODS:
+    if consent.method not in WRITTEN_METHODS or not consent.written:
         granted &= frozenset(CLINICAL)
     # Keeping the photo in the patient's own clinical record is always allowed.
     return granted | {"clinical.documentation"}
@@ -81,6 +87,8 @@ def _why_not(consent: CurrentConsent | None, purpose: str) -> str:
         return "its visit is covered by an exemption, which allows clinical purposes only"
     if purpose in consent.scopes and consent.method not in WRITTEN_METHODS:
         return f"consent was {consent.method}, and only written consent allows non-clinical use"
+    if purpose in consent.scopes and not consent.written:
+        return "the written consent's signature or form photo is no longer in the archive"
     return f"the consent for its visit (version {consent.version}) does not grant it"
 
 
@@ -89,19 +97,36 @@ def current_consents(archive: Any, visit_ids: list[int]) -> dict[int, CurrentCon
         return {}
     marks = ",".join("?" * len(visit_ids))
     rows = archive.catalogue.query(
-        f"SELECT c.visit_id, c.version, c.scopes, c.method, c.withdrawn_at FROM consent c "
+        f"SELECT c.visit_id, c.version, c.scopes, c.method, c.withdrawn_at, c.signature_blob_id, "
+        f"c.signature_on_paper, c.form_image_id FROM consent c "
         f"WHERE c.visit_id IN ({marks}) AND c.version = "
         f"(SELECT max(version) FROM consent WHERE visit_id = c.visit_id)", list(visit_ids))
     return {r["visit_id"]: CurrentConsent(r["visit_id"], r["version"], frozenset(json.loads(r["scopes"])),
-                                          r["method"], r["withdrawn_at"] is not None) for r in rows}
+                                          r["method"], r["withdrawn_at"] is not None, _has_evidence(r))
+            for r in rows}
 
 
-def _visits_of(archive: Any, image_ids: list[int]) -> dict[int, int]:
+def _has_evidence(row: Any) -> bool:
+    if row["method"] == "written-signature":
+        return bool(row["signature_blob_id"] or row["signature_on_paper"])
+    if row["method"] == "photographed-form":
+        return row["form_image_id"] is not None
+    return False
+
+
+def _images_of(archive: Any, image_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """image id → (visit id, kind) for the images that exist."""
     if not image_ids:
         return {}
-    marks = ",".join("?" * len(image_ids))
-    rows = archive.catalogue.query(f"SELECT id, visit_id FROM image WHERE id IN ({marks})", list(image_ids))
-    return {r["id"]: r["visit_id"] for r in rows}
+    ids = sorted(set(image_ids))
+    marks = ",".join("?" * len(ids))
+    rows = archive.catalogue.query(f"SELECT id, visit_id, kind FROM image WHERE id IN ({marks})", ids)
+    return {r["id"]: (r["visit_id"], r["kind"]) for r in rows}
+
+
+def _allowed_for_image(consent: CurrentConsent | None, kind: str) -> frozenset[str]:
+    purposes = allowed_purposes(consent)
+    return purposes & frozenset(CLINICAL) if kind == "consent-form" else purposes
 
 
 def allowed(archive: Any, image_id: int, purpose: str) -> bool:
@@ -114,16 +139,19 @@ def check(archive: Any, image_ids: list[int], purpose: str) -> list[Refusal]:
         return []
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")
-    visit_of = _visits_of(archive, image_ids)
-    consents = current_consents(archive, sorted(set(visit_of.values())))
+    found = _images_of(archive, image_ids)
+    consents = current_consents(archive, sorted({v for v, _k in found.values()}))
     refusals = []
     for image_id in image_ids:
-        if image_id not in visit_of:
+        if image_id not in found:
             refusals.append(Refusal(image_id, purpose, "it is not in this archive"))
             continue
-        consent = consents.get(visit_of[image_id])
-        if purpose not in allowed_purposes(consent):
-            refusals.append(Refusal(image_id, purpose, _why_not(consent, purpose)))
+        visit_id, kind = found[image_id]
+        consent = consents.get(visit_id)
+        if purpose not in _allowed_for_image(consent, kind):
+            reason = (_why_not(consent, purpose) if purpose not in allowed_purposes(consent)
+                      else "it is a photo of a consent form, which identifies the patient")
+            refusals.append(Refusal(image_id, purpose, reason))
     return refusals
 
 
@@ -138,6 +166,6 @@ def require(archive: Any, image_ids: list[int], purpose: str) -> None:
 
 def image_scopes(archive: Any, image_ids: list[int]) -> dict[int, frozenset[str]]:
     """Allowed purposes per image (for badges in the GUI and the image panel)."""
-    visit_of = _visits_of(archive, image_ids)
-    consents = current_consents(archive, sorted(set(visit_of.values())))
-    return {i: allowed_purposes(consents.get(v)) for i, v in visit_of.items()}
+    found = _images_of(archive, image_ids)
+    consents = current_consents(archive, sorted({v for v, _k in found.values()}))
+    return {i: _allowed_for_image(consents.get(v), k) for i, (v, k) in found.items()}
