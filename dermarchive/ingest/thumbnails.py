@@ -46,3 +46,34 @@ def make_thumbnails(img: Image.Image) -> Thumbnails:
 def make_thumbnails_from_bytes(data: bytes) -> Thumbnails:
     with Image.open(io.BytesIO(data)) as img:
         return make_thumbnails(img)
+
+
+def open_decodable(data: bytes, fmt: str) -> Image.Image:
+    """A Pillow image of a photo's first frame, ready for thumbnails (``fmt`` from the scan).
+
+    JPEG/MPO/PNG/TIFF/WebP stay lazy (JPEG can then draft-decode); HEIC is decoded by
+    pillow-heif, which has already applied the file's rotation, so its EXIF is dropped here and
+    nothing is rotated twice.
+    """
+    from .metadata import open_heif, open_pil
+
+    if fmt == "HEIC":
+        img = open_heif(data)[0].to_pillow()
+        img.info.pop("exif", None)
+        return img
+    return open_pil(data, fmt)
+
+
+def make_thumbnails_for(data: bytes, fmt: str) -> Thumbnails:
+    with open_decodable(data, fmt) as img:
+        return make_thumbnails(img)
+
+
+def render_jpeg(data: bytes, fmt: str, size: int) -> bytes:
+    """One oriented JPEG no larger than ``size`` pixels (for previews in the wizard's grid)."""
+    with open_decodable(data, fmt) as img:
+        if img.format in ("JPEG", "MPO"):
+            img.draft("RGB", (size, size))
+        oriented = ImageOps.exif_transpose(img)
+        oriented.thumbnail((size, size), Image.Resampling.LANCZOS)
+        return _encode(oriented, 85)

@@ -1,0 +1,281 @@
+"""JPEG and MPO at the segment level: structure check and lossless metadata cleaning.
+
+A JPEG is a list of marker segments (APPn metadata, quantisation and Huffman tables, frame
+header, scans of entropy-coded data) ending in EOI. Cleaning rebuilds the file from the *same*
+coding segments and scan bytes, dropping metadata segments and replacing the EXIF block with a
+new one built from an allow-list. The compressed image data is copied byte for byte, so the
+decoded pixels are identical by construction; :func:`coding_digest` (a SHA-256 of everything
+that decides the pixels) is compared before and after as the proof at import time, and the tests
+compare decoded pixels.
+
+Kept: JFIF APP0 (without its thumbnail), ICC profile (APP2 ``ICC_PROFILE``), MPF (APP2 ``MPF``,
+with its offsets rewritten), Adobe APP14 (it decides the colour transform), and the EXIF tags of
+:data:`EXIF_KEEP`. Dropped: XMP (incl. extended XMP and its GPS), IPTC/Photoshop (APP13), COM
+comments, every other APPn (maker blocks, FlashPix, C2PA/JUMBF…), the EXIF thumbnail (IFD1), GPS,
+maker notes, artist, descriptions, serial numbers, and any bytes after the last frame's EOI
+(e.g. a "motion photo" video appended by some Android cameras).
+
+MPO (stereo pairs, iPhone HDR gain maps) is a JPEG followed by more JPEG frames; the first frame's
+MPF segment records each frame's size and offset. Every frame is cleaned the same way and the
+MPF entries are rewritten for the new sizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from dataclasses import dataclass
+
+import piexif
+
+SOI = b"\xff\xd8"
+_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # a real marker inside entropy-coded data
+_STANDALONE = {0xD8, 0x01} | set(range(0xD0, 0xD8))
+
+EXIF_HEADER = b"Exif\x00\x00"
+XMP_HEADERS = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
+
+# EXIF tags that survive cleaning: what the catalogue and a correct display need, nothing else.
+EXIF_KEEP = {
+    "0th": (piexif.ImageIFD.Orientation, piexif.ImageIFD.Make, piexif.ImageIFD.Model,
+            piexif.ImageIFD.XResolution, piexif.ImageIFD.YResolution, piexif.ImageIFD.ResolutionUnit),
+    "Exif": (piexif.ExifIFD.DateTimeOriginal, piexif.ExifIFD.DateTimeDigitized,
+             piexif.ExifIFD.OffsetTimeOriginal, piexif.ExifIFD.SubSecTimeOriginal,
+             piexif.ExifIFD.ColorSpace),
+}
+# piexif raises these on a malformed EXIF block (DESIGN §2): that file is rejected, never the batch.
+EXIF_ERRORS = (struct.error, ValueError, TypeError, MemoryError, KeyError, IndexError)
+
+
+class JpegStructureError(ValueError):
+    """The file is not a complete JPEG; ``str`` is a plain-language reason."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    marker: int
+    start: int          # offset of the 0xFF of the marker
+    end: int            # offset just past the segment (for SOS: past its entropy-coded data)
+
+    def payload(self, data: bytes) -> bytes:
+        """Segment content after marker and length (for SOS: header and scan data)."""
+        return data[self.start + 4:self.end]
+
+
+@dataclass(frozen=True)
+class Frame:
+    start: int
+    end: int            # just past EOI
+    segments: tuple[Segment, ...]
+
+
+def parse_frame(data: bytes, start: int = 0) -> Frame:
+    """Walk one JPEG stream from its SOI to its EOI; raise JpegStructureError if incomplete."""
+    if data[start:start + 2] != SOI:
+        raise JpegStructureError("it does not start like a JPEG file")
+    segments: list[Segment] = []
+    pos, n = start + 2, len(data)
+    while True:
+        while pos < n and data[pos] == 0xFF and pos + 1 < n and data[pos + 1] == 0xFF:
+            pos += 1  # fill bytes
+        if pos + 2 > n:
+            raise JpegStructureError("the file ends before the picture does (truncated, or still syncing)")
+        if data[pos] != 0xFF:
+            raise JpegStructureError("its internal structure is damaged (corrupt file)")
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return Frame(start, pos + 2, tuple(segments))
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        if pos + 4 > n:
+            raise JpegStructureError("the file ends before the picture does (truncated, or still syncing)")
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        end = pos + 2 + length
+        if length < 2 or end > n:
+            raise JpegStructureError("the file ends before the picture does (truncated, or still syncing)")
+        if marker == 0xDA:  # scan: entropy-coded data follows up to the next real marker
+            found = _MARKER.search(data, end)
+            if found is None:
+                raise JpegStructureError("the file ends before the picture does (truncated, or still syncing)")
+            end = found.start()
+        segments.append(Segment(marker, pos, end))
+        pos = end
+
+
+def _app_kind(data: bytes, seg: Segment) -> str:
+    body = data[seg.start + 4:seg.start + 4 + 40]
+    m = seg.marker
+    if m == 0xE0:
+        return "jfif" if body.startswith(b"JFIF\x00") else "app0-other"
+    if m == 0xE1:
+        if body.startswith(EXIF_HEADER):
+            return "exif"
+        return "xmp" if body.startswith(XMP_HEADERS) else "app1-other"
+    if m == 0xE2:
+        if body.startswith(b"ICC_PROFILE\x00"):
+            return "icc"
+        return "mpf" if body.startswith(b"MPF\x00") else "app2-other"
+    if m == 0xED:
+        return "iptc"
+    if m == 0xEE and body.startswith(b"Adobe"):
+        return "adobe"
+    if m == 0xFE:
+        return "comment"
+    if 0xE0 <= m <= 0xEF:
+        return f"app{m - 0xE0}"
+    return "coding"
+
+
+def kinds(data: bytes, frame: Frame) -> list[str]:
+    return [_app_kind(data, s) for s in frame.segments]
+
+
+def exif_block(data: bytes, frame: Frame) -> bytes | None:
+    """The first EXIF block of a frame (``Exif\\0\\0`` + TIFF), or None."""
+    for seg in frame.segments:
+        if _app_kind(data, seg) == "exif":
+            return seg.payload(data)
+    return None
+
+
+def coding_digest(data: bytes, frame: Frame) -> str:
+    """SHA-256 over every segment that decides the decoded pixels (tables, frame, scans)."""
+    h = hashlib.sha256()
+    for seg in frame.segments:
+        if _app_kind(data, seg) in ("coding", "adobe"):
+            h.update(data[seg.start:seg.end])
+    return h.hexdigest()
+
+
+def rebuild_exif(exif: dict, *, orientation: int | None = None) -> bytes | None:
+    """A new EXIF block holding only the :data:`EXIF_KEEP` tags (None when nothing is left)."""
+    new: dict[str, dict] = {}
+    for ifd, tags in EXIF_KEEP.items():
+        kept = {t: exif[ifd][t] for t in tags if t in exif.get(ifd, {})}
+        if kept:
+            new[ifd] = kept
+    if orientation is not None:
+        new.setdefault("0th", {})[piexif.ImageIFD.Orientation] = orientation
+    if not new:
+        return None
+    return piexif.dump(new)
+
+
+def load_exif(block: bytes) -> dict:
+    """piexif's dict of a block; raises one of :data:`EXIF_ERRORS` when it is malformed."""
+    return piexif.load(block)
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    if len(payload) + 2 > 0xFFFF:
+        raise JpegStructureError("a metadata block is too large to rewrite")
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _clean_frame(data: bytes, frame: Frame) -> tuple[bytes, int | None]:
+    """Cleaned bytes of one frame, and the offset of its MPF TIFF header within them (or None)."""
+    out = bytearray(SOI)
+    mpf_at: int | None = None
+    exif_done = False
+    for seg in frame.segments:
+        kind = _app_kind(data, seg)
+        if kind in ("coding", "adobe", "icc"):
+            out += data[seg.start:seg.end]
+        elif kind == "jfif":
+            body = seg.payload(data)[:14]
+            if len(body) == 14:
+                out += _segment(0xE0, body[:12] + b"\x00\x00")  # same header, no thumbnail
+        elif kind == "exif" and not exif_done:
+            exif_done = True
+            block = rebuild_exif(load_exif(seg.payload(data)))
+            if block:
+                out += _segment(0xE1, block)
+        elif kind == "mpf":
+            mpf_at = len(out) + 8  # FF E2 len(2) "MPF\0" then the TIFF header
+            out += data[seg.start:seg.end]
+        # everything else (XMP, IPTC, comments, other APPn, duplicate EXIF) is dropped
+    out += b"\xff\xd9"
+    return bytes(out), mpf_at
+
+
+# -- MPO --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _MpEntries:
+    endian: str
+    entries_at: int      # absolute offset of the first 16-byte MP entry in the file
+    count: int
+
+
+def _mp_entries(data: bytes, frame: Frame) -> _MpEntries | None:
+    for seg in frame.segments:
+        if _app_kind(data, seg) != "mpf":
+            continue
+        base = seg.start + 8
+        try:
+            order = data[base:base + 2]
+            endian = {b"II": "<", b"MM": ">"}[order]
+            ifd = base + struct.unpack(endian + "I", data[base + 4:base + 8])[0]
+            (n_tags,) = struct.unpack(endian + "H", data[ifd:ifd + 2])
+            for i in range(n_tags):
+                tag, typ, count, value = struct.unpack(endian + "HHII", data[ifd + 2 + 12 * i:ifd + 14 + 12 * i])
+                if tag == 0xB002 and count % 16 == 0 and count >= 32 and base + value + count <= seg.end:
+                    return _MpEntries(endian, base + value, count // 16)
+        except (KeyError, struct.error):
+            return None
+    return None
+
+
+def frames(data: bytes) -> list[Frame]:
+    """Every frame of a JPEG or MPO file; a bad MP index means a single-frame JPEG."""
+    first = parse_frame(data, 0)
+    mp = _mp_entries(data, first)
+    if mp is None:
+        return [first]
+    base = mp.entries_at
+    tiff = next(s.start + 8 for s in first.segments if _app_kind(data, s) == "mpf")
+    result = [first]
+    for i in range(1, mp.count):
+        _attr, size, offset, _d1, _d2 = struct.unpack(mp.endian + "IIIHH", data[base + 16 * i:base + 16 * i + 16])
+        start = tiff + offset
+        if offset == 0 or data[start:start + 2] != SOI:
+            return [first]  # the index does not point at a frame: treat as a plain JPEG
+        result.append(parse_frame(data, start))
+    return result
+
+
+@dataclass(frozen=True)
+class CleanedJpeg:
+    data: bytes
+    frames: int
+    digest: str          # coding digest of all frames, identical before and after
+
+
+def clean(data: bytes) -> CleanedJpeg:
+    """Lossless cleaning of a JPEG/MPO (see module docstring). Raises JpegStructureError or one
+    of :data:`EXIF_ERRORS`."""
+    parts = frames(data)
+    cleaned = [_clean_frame(data, f) for f in parts]
+    before = "".join(coding_digest(data, f) for f in parts)
+    if len(parts) > 1:
+        mp = _mp_entries(cleaned[0][0], parse_frame(cleaned[0][0]))
+        if mp is None or cleaned[0][1] is None:
+            raise JpegStructureError("its multi-picture index is damaged")
+        first = bytearray(cleaned[0][0])
+        tiff = cleaned[0][1]
+        rel = mp.entries_at
+        position = len(first)
+        for i, (frame_bytes, _mpf) in enumerate(cleaned):
+            off = rel + 16 * i
+            size_offset = (len(frame_bytes), 0 if i == 0 else position - tiff)
+            first[off + 4:off + 12] = struct.pack(mp.endian + "II", *size_offset)
+            if i:
+                position += len(frame_bytes)
+        out = bytes(first) + b"".join(f for f, _ in cleaned[1:])
+    else:
+        out = cleaned[0][0]
+    after = "".join(coding_digest(out, f) for f in frames(out))
+    if after != before:  # pragma: no cover - would be a bug in this module
+        raise AssertionError("JPEG cleaning changed the coded image data")
+    return CleanedJpeg(out, len(parts), hashlib.sha256(before.encode()).hexdigest())

@@ -1,0 +1,351 @@
+"""What a photo says about itself: format, size, capture time, orientation, device, location and
+other identifying metadata (DESIGN §5). Read from bytes in memory; nothing is decoded in full.
+
+Formats are recognised by content (:func:`sniff`), and Pillow only ever opens a photo with the
+allow-list :data:`PIL_FORMATS` and under :data:`PIXEL_CAP`. EXIF is read with piexif; a malformed
+EXIF block raises :class:`UnreadablePhoto` (that file is rejected, never the batch).
+
+Capture time: EXIF DateTimeOriginal with OffsetTimeOriginal (``exif-offset``), else without an
+offset (``exif-local``: the phone's clock, zone unknown), else DateTimeDigitized, else the file's
+modification time (``file-time``, said so in the plan), else ``unknown``. ``0000:00:00`` and other
+impossible dates count as absent.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import piexif
+from PIL import Image
+
+from . import jpeg
+
+PIL_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")  # MPO frames are read as JPEG
+PIXEL_CAP = 210_000_000        # a 200 MP phone photo fits; JPEG is only ever draft-decoded
+FULL_DECODE_CAP = 120_000_000  # formats decoded in full (HEIC, PNG, TIFF, WebP)
+SUPPORTED = ("JPEG", "MPO", "HEIC", "PNG", "TIFF", "WEBP")
+
+# A JPEG whose multi-picture index is damaged is read as the plain JPEG it starts with; the scan
+# does the same on purpose (jpeg.frames), so Pillow's warning about it is noise.
+warnings.filterwarnings("ignore", message="Image appears to be a malformed MPO file", category=UserWarning)
+
+
+class UnreadablePhoto(Exception):
+    """Looks like a photo but cannot be used; ``str`` is the plain-language reason."""
+
+
+def sniff(head: bytes) -> str | None:
+    """Format by content (first 32 bytes), or None when it is no image format we know."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"heif"):
+            return "HEIC"
+        if brand in (b"avif", b"avis"):
+            return "AVIF"
+        return "VIDEO"  # mp4/mov/3gp family
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:2] == b"BM":
+        return "BMP"
+    return None
+
+
+@dataclass(frozen=True)
+class PhotoMetadata:
+    format: str                      # JPEG, MPO, HEIC, PNG, TIFF, WEBP
+    width: int                       # of the stored pixels (before orientation)
+    height: int
+    orientation: int = 1             # EXIF orientation to apply when showing (HEIC: already applied)
+    taken_at: str | None = None      # ISO 8601, with offset when known
+    taken_at_source: str = "unknown"  # exif-offset, exif-local, file-time, unknown
+    device_make: str = ""
+    device_model: str = ""
+    has_location: bool = False       # GPS latitude/longitude present (EXIF or XMP)
+    location: dict[str, float] | None = field(default=None, repr=False)  # only kept if asked
+    identifying: tuple[str, ...] = ()  # other identifying metadata found (removed on import)
+    frames: int = 1
+    has_icc: bool = False
+
+    @property
+    def device(self) -> str:
+        make, model = self.device_make.strip(), self.device_model.strip()
+        if model.lower().startswith(make.lower()):
+            return model
+        return f"{make} {model}".strip()
+
+    @property
+    def megapixels(self) -> float:
+        return round(self.width * self.height / 1e6, 1)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"format": self.format, "width": self.width, "height": self.height,
+                "orientation": self.orientation, "taken_at": self.taken_at,
+                "taken_at_source": self.taken_at_source, "device": self.device,
+                "has_location": self.has_location, "identifying": list(self.identifying),
+                "frames": self.frames}
+
+
+# -- EXIF fields ------------------------------------------------------------------------------
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.split(b"\x00", 1)[0].decode("utf-8", "replace")
+    return str(value or "").strip()
+
+
+def _exif_time(value: Any, offset: Any) -> str | None:
+    text = _text(value)
+    try:
+        when = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None  # absent, 0000:00:00, or nonsense
+    if when.year < 1990:
+        return None
+    off = _text(offset)
+    if len(off) == 6 and off[0] in "+-" and off[3] == ":":
+        try:
+            return datetime.fromisoformat(when.isoformat() + off).isoformat()
+        except ValueError:
+            pass
+    return when.isoformat()
+
+
+def _rational(value: Any) -> float:
+    num, den = value
+    return num / den if den else float("nan")
+
+
+def _gps(gps: dict[int, Any]) -> tuple[bool, dict[str, float] | None]:
+    lat, lon = gps.get(piexif.GPSIFD.GPSLatitude), gps.get(piexif.GPSIFD.GPSLongitude)
+    present = bool(lat) or bool(lon)
+    try:
+        if not (lat and lon and len(lat) == 3 and len(lon) == 3):
+            return present, None
+        la = sum(_rational(v) / d for v, d in zip(lat, (1, 60, 3600)))
+        lo = sum(_rational(v) / d for v, d in zip(lon, (1, 60, 3600)))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return present, None
+    if _text(gps.get(piexif.GPSIFD.GPSLatitudeRef)).upper() == "S":
+        la = -la
+    if _text(gps.get(piexif.GPSIFD.GPSLongitudeRef)).upper() == "W":
+        lo = -lo
+    if la != la or lo != lo:  # NaN from a zero denominator
+        return present, None
+    return present, {"lat": round(la, 7), "lon": round(lo, 7)}
+
+
+_IDENTIFYING_TAGS = {
+    ("Exif", piexif.ExifIFD.MakerNote): "maker notes",
+    ("Exif", piexif.ExifIFD.UserComment): "comment",
+    ("0th", piexif.ImageIFD.ImageDescription): "description",
+    ("0th", piexif.ImageIFD.Artist): "artist",
+    ("0th", piexif.ImageIFD.Copyright): "copyright",
+    ("0th", piexif.ImageIFD.XPComment): "comment",
+    ("0th", piexif.ImageIFD.XPAuthor): "artist",
+    ("Exif", piexif.ExifIFD.BodySerialNumber): "serial number",
+    ("Exif", piexif.ExifIFD.CameraOwnerName): "owner name",
+    ("Exif", piexif.ExifIFD.ImageUniqueID): "unique id",
+}
+
+
+@dataclass
+class _ExifFacts:
+    orientation: int = 1
+    taken_at: str | None = None
+    source: str = "unknown"
+    make: str = ""
+    model: str = ""
+    has_location: bool = False
+    location: dict[str, float] | None = None
+    identifying: set[str] = field(default_factory=set)
+
+
+def _exif_facts(block: bytes | None) -> _ExifFacts:
+    facts = _ExifFacts()
+    if not block:
+        return facts
+    try:
+        exif = jpeg.load_exif(block)
+    except jpeg.EXIF_ERRORS:
+        raise UnreadablePhoto("its EXIF metadata block is damaged, so it cannot be checked for a "
+                              "location or cleaned safely; save a fresh copy on the phone and import that") from None
+    zeroth, sub = exif.get("0th", {}), exif.get("Exif", {})
+    orientation = zeroth.get(piexif.ImageIFD.Orientation, 1)
+    facts.orientation = orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+    facts.make, facts.model = _text(zeroth.get(piexif.ImageIFD.Make)), _text(zeroth.get(piexif.ImageIFD.Model))
+    original = _exif_time(sub.get(piexif.ExifIFD.DateTimeOriginal), sub.get(piexif.ExifIFD.OffsetTimeOriginal))
+    if original:
+        facts.taken_at = original
+        facts.source = "exif-offset" if ("+" in original[10:] or "-" in original[10:]) else "exif-local"
+    else:
+        digitized = _exif_time(sub.get(piexif.ExifIFD.DateTimeDigitized), None)
+        if digitized:
+            facts.taken_at, facts.source = digitized, "exif-local"
+    facts.has_location, facts.location = _gps(exif.get("GPS") or {})
+    for (ifd, tag), what in _IDENTIFYING_TAGS.items():
+        if exif.get(ifd, {}).get(tag):
+            facts.identifying.add(what)
+    if exif.get("thumbnail") or exif.get("1st"):
+        facts.identifying.add("embedded thumbnail")
+    if exif.get("GPS") and not facts.has_location:
+        facts.identifying.add("GPS block without coordinates")
+    return facts
+
+
+def _xmp_facts(xmp: bytes | None, facts: _ExifFacts) -> None:
+    if not xmp:
+        return
+    facts.identifying.add("XMP")
+    if b"GPSLatitude" in xmp or b"GPSLongitude" in xmp:
+        facts.has_location = True
+
+
+def _file_time(mtime: float | None, facts: _ExifFacts) -> None:
+    if facts.taken_at is None and mtime is not None:
+        facts.taken_at = datetime.fromtimestamp(mtime, timezone.utc).astimezone().isoformat(timespec="seconds")
+        facts.source = "file-time"
+
+
+# -- per format ---------------------------------------------------------------------------------
+def _jpeg(data: bytes) -> tuple[PhotoMetadata, _ExifFacts]:
+    try:
+        parts = jpeg.frames(data)
+    except jpeg.JpegStructureError as exc:
+        raise UnreadablePhoto(str(exc)) from None
+    first = parts[0]
+    facts = _exif_facts(jpeg.exif_block(data, first))
+    all_kinds = [k for f in parts for k in jpeg.kinds(data, f)]
+    for f in parts[1:]:  # later frames (MPO) carry their own EXIF, GPS included
+        more = _exif_facts(jpeg.exif_block(data, f))
+        facts.identifying |= more.identifying
+        facts.has_location = facts.has_location or more.has_location
+    for kind, what in (("xmp", "XMP"), ("iptc", "IPTC"), ("comment", "comment")):
+        if kind in all_kinds:
+            facts.identifying.add(what)
+    if any(k.startswith("app") and k not in ("app14",) for k in all_kinds):
+        facts.identifying.add("other maker blocks")
+    for f in parts:
+        for seg in f.segments:
+            if jpeg._app_kind(data, seg) == "xmp":
+                _xmp_facts(seg.payload(data), facts)
+    with open_pil(data, "JPEG") as img:
+        width, height = img.size
+    meta = PhotoMetadata("MPO" if len(parts) > 1 else "JPEG", width, height, frames=len(parts),
+                         has_icc="icc" in all_kinds)
+    return meta, facts
+
+
+def open_pil(data: bytes, fmt: str) -> Image.Image:
+    """Open with Pillow, allowing only the format the content was recognised as."""
+    Image.init()
+    try:
+        img = Image.open(io.BytesIO(data), formats=[fmt if fmt != "MPO" else "JPEG"])
+    except Image.DecompressionBombError:
+        raise UnreadablePhoto("it claims an impossibly large picture (a decompression bomb)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise UnreadablePhoto(f"it is damaged and cannot be read ({type(exc).__name__})") from None
+    cap = PIXEL_CAP if img.format in ("JPEG", "MPO") else FULL_DECODE_CAP
+    if img.size[0] * img.size[1] > cap:
+        img.close()
+        raise UnreadablePhoto(f"it claims {img.size[0]}×{img.size[1]} pixels, more than DermArchive "
+                              f"opens ({cap // 1_000_000} megapixels): treated as a decompression bomb")
+    return img
+
+
+def open_heif(data: bytes) -> Any:
+    import pillow_heif
+
+    try:
+        heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+    except (ValueError, RuntimeError, OSError, SyntaxError):
+        raise UnreadablePhoto("it is damaged and cannot be read as HEIC/HEIF") from None
+    width, height = heif.size
+    if width * height > FULL_DECODE_CAP:
+        raise UnreadablePhoto(f"it claims {width}×{height} pixels, more than DermArchive opens")
+    return heif
+
+
+def _heic(data: bytes) -> tuple[PhotoMetadata, _ExifFacts]:
+    heif = open_heif(data)
+    try:  # secondary top-level images (bursts) are small or rare; a truncated one shows here
+        for i in range(1, len(heif)):
+            heif[i].data  # noqa: B018 - decodes
+    except (ValueError, RuntimeError, OSError):
+        raise UnreadablePhoto("the file ends before the picture does (truncated, or still syncing)") from None
+    info = heif.info
+    facts = _exif_facts(info.get("exif"))
+    facts.orientation = 1  # libheif applies the file's rotation while decoding
+    _xmp_facts(info.get("xmp"), facts)
+    if info.get("thumbnails"):
+        facts.identifying.add("embedded thumbnail")
+    if info.get("depth_images"):
+        facts.identifying.add("depth map")
+    width, height = heif.size
+    return PhotoMetadata("HEIC", width, height, frames=len(heif), has_icc=bool(info.get("icc_profile"))), facts
+
+
+def _check_complete(data: bytes, fmt: str) -> None:
+    """PNG: every chunk up to IEND is there; WebP: the RIFF size fits the file."""
+    truncated = UnreadablePhoto("the file ends before the picture does (truncated, or still syncing)")
+    if fmt == "PNG":
+        pos = 8
+        while True:
+            if pos + 8 > len(data):
+                raise truncated
+            length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+            pos += 12 + length
+            if pos > len(data):
+                raise truncated
+            if kind == b"IEND":
+                return
+    if fmt == "WEBP" and int.from_bytes(data[4:8], "little") + 8 > len(data):
+        raise truncated
+
+
+def _other(data: bytes, fmt: str) -> tuple[PhotoMetadata, _ExifFacts]:
+    _check_complete(data, fmt)
+    with open_pil(data, fmt) as img:
+        exif = img.info.get("exif")
+        if exif and not exif.startswith(jpeg.EXIF_HEADER):
+            exif = jpeg.EXIF_HEADER + exif
+        facts = _exif_facts(exif)
+        xmp = img.info.get("xmp") or img.info.get("XML:com.adobe.xmp")
+        _xmp_facts(xmp.encode() if isinstance(xmp, str) else xmp, facts)
+        text_keys = set(img.info) - {"exif", "xmp", "XML:com.adobe.xmp", "icc_profile", "dpi", "gamma",
+                                     "srgb", "transparency", "compression", "resolution", "aspect",
+                                     "chromaticity", "loop", "duration", "background", "timestamp"}
+        if img.format == "TIFF":
+            text_keys = {k for k in text_keys if isinstance(k, str) and k.lower() in ("description", "artist")}
+        if text_keys:
+            facts.identifying.add("text fields")
+        meta = PhotoMetadata(img.format, img.size[0], img.size[1], frames=getattr(img, "n_frames", 1),
+                             has_icc=bool(img.info.get("icc_profile")))
+    return meta, facts
+
+
+def read_metadata(data: bytes, fmt: str, mtime: float | None = None) -> PhotoMetadata:
+    """Metadata of a photo in memory; ``fmt`` from :func:`sniff`. Raises :class:`UnreadablePhoto`."""
+    if fmt == "JPEG":
+        meta, facts = _jpeg(data)
+    elif fmt == "HEIC":
+        meta, facts = _heic(data)
+    elif fmt in ("PNG", "TIFF", "WEBP"):
+        meta, facts = _other(data, fmt)
+    else:
+        raise UnreadablePhoto(f"{fmt} is not a photo format DermArchive imports")
+    _file_time(mtime, facts)
+    return PhotoMetadata(
+        meta.format, meta.width, meta.height, facts.orientation, facts.taken_at, facts.source,
+        facts.make, facts.model, facts.has_location, facts.location, tuple(sorted(facts.identifying)),
+        meta.frames, meta.has_icc)

@@ -1,0 +1,291 @@
+"""Scan a phone folder into an :class:`ImportPlan`: every file with a status and, when it is not
+imported, a plain-language reason.
+
+Statuses: ``new`` (will be imported), ``already-imported`` (the same original file was imported
+before: its keyed fingerprint is in the catalogue), ``duplicate`` (same bytes as another file of
+this folder, named in ``duplicate_of``), ``skipped`` (not a photo: video, Live-Photo movie, edit
+sidecar, text, trash, iCloud placeholder, hidden or system file) and ``rejected`` (looks like a
+photo but cannot be used: empty, truncated/still syncing, corrupt, not what its name says,
+decompression bomb, damaged EXIF, unsupported format).
+
+Scanning reads each candidate once (fingerprint, structure walk, header and EXIF; no full decode)
+on a small thread pool, so it is cheap enough to fill the wizard's review table. Memory is bounded
+by the pool: only the files being looked at are in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .. import log
+from ..errors import Cancelled, InvalidInput
+from .metadata import PhotoMetadata, UnreadablePhoto, read_metadata, sniff
+
+Progress = Callable[[int, int, str], None]
+Cancelled_ = Callable[[], bool]
+
+STATUSES = ("new", "already-imported", "duplicate", "skipped", "rejected")
+
+PHOTO_EXT = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".mpo": "JPEG",
+             ".heic": "HEIC", ".heif": "HEIC", ".hif": "HEIC", ".png": "PNG", ".tif": "TIFF",
+             ".tiff": "TIFF", ".webp": "WEBP"}
+VIDEO_EXT = {".mov", ".mp4", ".m4v", ".3gp", ".avi", ".mkv", ".webm", ".mts", ".m2ts"}
+SIDECAR_EXT = {".aae": "an Apple Photos edit file (the photo itself is imported, without the edit)",
+               ".xmp": "a metadata sidecar file", ".json": "a metadata file (e.g. from Google Photos)",
+               ".thm": "a video thumbnail file"}
+UNSUPPORTED_EXT = {".gif": "GIF", ".bmp": "BMP", ".dng": "RAW (DNG)", ".cr2": "RAW", ".cr3": "RAW",
+                   ".nef": "RAW", ".arw": "RAW", ".orf": "RAW", ".rw2": "RAW", ".raf": "RAW",
+                   ".avif": "AVIF", ".jxl": "JPEG XL", ".psd": "Photoshop", ".svg": "SVG"}
+SYSTEM_NAMES = {"thumbs.db", "desktop.ini", ".ds_store", ".nomedia"}
+FORMAT_WORDS = {"JPEG": "a JPEG", "HEIC": "an HEIC", "PNG": "a PNG", "TIFF": "a TIFF", "WEBP": "a WebP",
+                "GIF": "a GIF", "BMP": "a BMP", "VIDEO": "a video", "AVIF": "an AVIF"}
+
+
+@dataclass
+class PlanEntry:
+    """One file of the folder. ``metadata`` is set for photos that could be read."""
+
+    path: Path                       # absolute
+    rel: str                         # relative to the scanned folder, with '/'
+    status: str
+    reason: str = ""
+    duplicate_of: str | None = None
+    metadata: PhotoMetadata | None = None
+    size: int = 0
+    mtime: float | None = None
+    fingerprint: str | None = field(default=None, repr=False)  # keyed HMAC of the bytes (SHA-256 without archive)
+    existing_image_id: int | None = None                     # for already-imported
+
+    @property
+    def is_photo(self) -> bool:
+        return self.metadata is not None
+
+    def as_json(self) -> dict[str, Any]:
+        meta = self.metadata
+        data: dict[str, Any] = {"path": self.rel, "status": self.status, "reason": self.reason,
+                                "duplicate_of": self.duplicate_of, "size": self.size}
+        if meta is not None:
+            data.update(meta.as_json())
+        else:
+            data.update({"taken_at": None, "device": "", "orientation": None, "has_location": False})
+        if self.existing_image_id is not None:
+            data["existing_image_id"] = self.existing_image_id
+        return data
+
+
+@dataclass
+class ImportPlan:
+    folder: Path
+    entries: list[PlanEntry]
+    keyed: bool = False  # fingerprints are the archive's keyed HMACs
+
+    def new_entries(self) -> list[PlanEntry]:
+        return [e for e in self.entries if e.status == "new"]
+
+    def by_status(self, status: str) -> list[PlanEntry]:
+        return [e for e in self.entries if e.status == status]
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for e in self.entries if e.status == s) for s in STATUSES}
+
+    def entry(self, rel: str) -> PlanEntry:
+        for e in self.entries:
+            if e.rel == rel:
+                return e
+        raise KeyError(rel)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"folder": str(self.folder), "counts": self.counts(), "entries": [e.as_json() for e in self.entries]}
+
+
+# -- classification by name -------------------------------------------------------------------
+def _skip_reason(rel: str, photo_stems: set[str]) -> str | None:
+    parts = rel.split("/")
+    name = parts[-1]
+    lower = name.lower()
+    ext = os.path.splitext(lower)[1]
+    if any(p.startswith(".") for p in parts[:-1]):
+        return "it is in a hidden folder (phone caches and trash live there)"
+    if lower.startswith(".trashed-"):
+        return "it is in the phone's trash (deleted on the phone)"
+    if lower.endswith(".icloud"):
+        return "it is an iCloud placeholder: the photo is not downloaded to this computer yet"
+    if lower in SYSTEM_NAMES:
+        return "it is a system file, not a photo"
+    if name.startswith("."):
+        return "it is a hidden file"
+    if ext in VIDEO_EXT:
+        stem = "/".join(parts[:-1] + [os.path.splitext(name)[0].lower()])
+        if stem in photo_stems:
+            return "it is the movie part of a Live Photo (the still photo is imported)"
+        return "it is a video; DermArchive imports photos only"
+    if ext in SIDECAR_EXT:
+        return f"it is {SIDECAR_EXT[ext]}"
+    return None
+
+
+def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntry:
+    """Read one candidate file and decide what it is (runs on the pool)."""
+    ext = os.path.splitext(rel.lower())[1]
+    try:
+        st = path.stat()
+        data = path.read_bytes()
+    except OSError as exc:
+        return PlanEntry(path, rel, "rejected", f"it cannot be read ({exc.strerror or 'read error'})")
+    entry = PlanEntry(path, rel, "new", size=len(data), mtime=st.st_mtime)
+    named = PHOTO_EXT.get(ext)
+    if not data:
+        entry.status, entry.reason = "rejected", ("it is empty (0 bytes): the phone or cloud folder may "
+                                                  "still be syncing it")
+        return entry
+    actual = sniff(data[:32])
+    if ext in UNSUPPORTED_EXT or actual in ("GIF", "BMP", "AVIF") and named is None:
+        entry.status = "rejected"
+        what = UNSUPPORTED_EXT.get(ext) or actual
+        entry.reason = f"{what} files are not supported; save the photo as JPEG, HEIC or PNG"
+        if actual == "GIF" and len(data) >= 10:
+            w, h = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+            if w * h > 100_000_000:
+                entry.reason = f"it claims {w}×{h} pixels (a decompression bomb), and GIF is not supported"
+        return entry
+    if named is None:
+        if actual in PHOTO_EXT.values():
+            entry.status = "rejected"
+            entry.reason = (f"it is {FORMAT_WORDS[actual]} picture but its name ends in '{ext or '(nothing)'}'; "
+                            "rename it and scan again")
+        else:
+            entry.status = "skipped"
+            entry.reason = f"it is not a photo ({ext or 'no'} file)"
+        return entry
+    if actual != named:
+        entry.status = "rejected"
+        found = FORMAT_WORDS.get(actual or "", "not a picture")
+        entry.reason = (f"its name says {named} but it is {found}" +
+                        (" file" if actual else " file (damaged, or not a photo)"))
+        return entry
+    try:
+        entry.metadata = read_metadata(data, actual, st.st_mtime)
+    except UnreadablePhoto as exc:
+        entry.status, entry.reason = "rejected", str(exc)
+        return entry
+    entry.fingerprint = fingerprint(data)
+    return entry
+
+
+def scan(folder: Path | str, archive: Any = None, *, progress: Progress | None = None,
+         cancelled: Cancelled_ | None = None, workers: int | None = None) -> ImportPlan:
+    """Every file under ``folder`` with its status; with ``archive``, marks already-imported files."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InvalidInput(f"The folder {folder} does not exist or is not a folder.")
+    rels: list[str] = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs.sort()
+        base = Path(root).relative_to(folder)
+        for name in sorted(files):
+            rels.append((base / name).as_posix() if str(base) != "." else name)
+    photo_stems = {os.path.splitext(r.lower())[0] for r in rels if os.path.splitext(r.lower())[1] in PHOTO_EXT}
+    if archive is not None:
+        fingerprint: Callable[[bytes], str] = archive.blobs.fingerprint
+    else:
+        import hashlib
+
+        def fingerprint(data: bytes) -> str:
+            return hashlib.sha256(data).hexdigest()
+
+    entries: dict[str, PlanEntry] = {}
+    todo = []
+    for rel in rels:
+        reason = _skip_reason(rel, photo_stems)
+        if reason:
+            entries[rel] = PlanEntry(folder / rel, rel, "skipped", reason)
+        else:
+            todo.append(rel)
+    total, done = len(rels), len(rels) - len(todo)
+    pool = ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 2),
+                              thread_name_prefix="scan")
+    try:
+        for entry in pool.map(lambda r: _look(folder / r, r, fingerprint), todo):
+            if cancelled is not None and cancelled():
+                raise Cancelled("Scanning the folder")
+            entries[entry.rel] = entry
+            done += 1
+            if progress:
+                progress(done, total, "Reading photos")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    ordered = [entries[r] for r in rels]
+    _mark_duplicates(ordered, archive)
+    plan = ImportPlan(folder, ordered, keyed=archive is not None)
+    log.ingest.info("scanned a folder: %s", plan.counts())
+    return plan
+
+
+def _mark_duplicates(entries: list[PlanEntry], archive: Any) -> None:
+    from ..archive.records import source_already_imported
+
+    first: dict[str, PlanEntry] = {}
+    for e in entries:
+        if e.status != "new" or not e.fingerprint:
+            continue
+        if e.fingerprint in first:
+            e.status, e.duplicate_of = "duplicate", first[e.fingerprint].rel
+            e.reason = f"it has the same content as {e.duplicate_of}"
+            continue
+        first[e.fingerprint] = e
+        if archive is not None:
+            existing = source_already_imported(archive, e.fingerprint)
+            if existing is not None:
+                e.status, e.existing_image_id = "already-imported", existing
+                e.reason = f"this photo was imported before (image {existing})"
+
+
+# -- visits -----------------------------------------------------------------------------------
+def wall_time(entry: PlanEntry) -> datetime | None:
+    """Capture time as the phone's wall clock (offsets dropped), for grouping and sorting."""
+    meta = entry.metadata
+    if meta is None or not meta.taken_at:
+        return None
+    try:
+        return datetime.fromisoformat(meta.taken_at).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def suggest_visits(entries: list[PlanEntry], gap_hours: float = 4) -> list[list[PlanEntry]]:
+    """Group photos into capture sessions: a gap of more than ``gap_hours`` starts a new visit.
+
+    Photos without any time go together in a last group."""
+    timed = sorted((e for e in entries if wall_time(e) is not None), key=lambda e: (wall_time(e), e.rel))
+    groups: list[list[PlanEntry]] = []
+    last: datetime | None = None
+    for e in timed:
+        when = wall_time(e)
+        assert when is not None
+        if last is None or when - last > timedelta(hours=gap_hours):
+            groups.append([])
+        groups[-1].append(e)
+        last = when
+    untimed = [e for e in entries if wall_time(e) is None]
+    if untimed:
+        groups.append(untimed)
+    return groups
+
+
+def preview_thumbnail(entry: PlanEntry, size: int = 320) -> bytes:
+    """A JPEG (in memory, oriented, no metadata) of the entry's photo for the wizard's grid."""
+    from .thumbnails import render_jpeg
+
+    if entry.metadata is None:
+        raise InvalidInput("Only photos that can be read have a preview.")
+    try:
+        data = entry.path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"The photo can no longer be read ({exc.strerror}).") from None
+    return render_jpeg(data, entry.metadata.format, size)
