@@ -1,0 +1,134 @@
+"""Entry point of the bundled app: ``dermarchive [COMMAND …]`` exactly as the installed command.
+
+Without arguments it opens the desktop app (``dermarchive.cli.main`` does that). One extra,
+hidden argument exists only here: ``--bundle-self-test`` checks, inside the bundle, the things a
+frozen build most often loses — native libraries (SQLCipher, libheif + HEVC codecs, libjpeg),
+modules loaded by name, Qt plugins (platform, SVG image format and icon engine) and the ``ui/``
+forms — and prints one JSON object. The smoke check runs it; it touches no archive.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def _check_versions(report: dict[str, Any]) -> None:
+    from dermarchive.versions import UNKNOWN, component_versions
+
+    versions = component_versions()
+    report["versions"] = versions
+    missing = [k for k, v in versions.items() if v.startswith(UNKNOWN)]
+    assert not missing, f"components not loadable: {missing}"
+    assert versions["SQLCipher"].startswith("4."), f"SQLCipher is {versions['SQLCipher']}"
+
+
+def _check_encrypted_database(report: dict[str, Any]) -> None:
+    # A keyed in-memory database: proves the cipher code (and its crypto provider) is present,
+    # not just the SQL engine.
+    from sqlcipher3 import dbapi2
+
+    conn = dbapi2.connect(":memory:")
+    try:
+        conn.execute("PRAGMA key = \"x'" + "ab" * 32 + "'\"")
+        conn.execute("CREATE TABLE t(x)")
+        conn.execute("INSERT INTO t VALUES (42)")
+        provider = conn.execute("PRAGMA cipher_provider").fetchone()
+        assert conn.execute("SELECT x FROM t").fetchone()[0] == 42
+    finally:
+        conn.close()
+    report["cipher_provider"] = provider[0] if provider else None
+    assert provider and provider[0], "SQLCipher reports no crypto provider"
+
+
+def _check_images(report: dict[str, Any]) -> None:
+    # HEIC round trip in memory (x265 encodes, libde265 decodes) and a JPEG one: the codecs a
+    # phone import needs. Synthetic pixels; nothing is written to disk.
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    original = Image.new("RGB", (64, 48), (180, 120, 100))
+    for fmt, open_as in (("HEIF", ["HEIF"]), ("JPEG", ["JPEG"])):
+        buf = io.BytesIO()
+        original.save(buf, format=fmt, quality=90)
+        buf.seek(0)
+        with Image.open(buf, formats=open_as) as decoded:
+            decoded.load()
+            assert decoded.size == (64, 48), f"{fmt} decoded to {decoded.size}"
+            pixel = decoded.convert("RGB").getpixel((32, 24))
+            assert all(abs(a - b) < 12 for a, b in zip(pixel, (180, 120, 100))), f"{fmt} pixel {pixel}"
+    report["image_codecs"] = ["HEIF", "JPEG"]
+
+
+def _check_commands(report: dict[str, Any]) -> None:
+    # cli.COMMAND_MODULES are imported by name: a module PyInstaller missed fails here.
+    from dermarchive import cli
+
+    parser = cli.build_parser()
+    commands = sorted(next(a for a in parser._actions if a.dest == "command").choices)  # noqa: SLF001
+    report["commands"] = commands
+    assert "verify" in commands, "the verify command is missing"
+
+
+def _check_qt(report: dict[str, Any]) -> None:
+    from PySide6.QtCore import qVersion
+    from PySide6.QtGui import QIcon, QImageReader, QPixmap
+    from PySide6.QtSvg import QSvgRenderer
+    from PySide6.QtWidgets import QApplication
+
+    from dermarchive.gui import forms
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    report["qt"] = {"version": qVersion(), "platform": app.platformName()}
+    formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
+    assert {"svg", "jpeg", "png"} <= formats, f"Qt image formats: {sorted(formats)}"
+
+    svg = forms.resource_path("app-icon", "dermarchive.svg")
+    assert QSvgRenderer(str(svg)).isValid(), f"icon SVG not renderable: {svg}"
+    icon_pixmap: QPixmap = QIcon(str(svg)).pixmap(64, 64)   # goes through the SVG icon engine
+    assert not icon_pixmap.isNull(), "SVG icon engine plugin missing"
+
+    loaded = []
+    for ui in sorted(forms.project_dir("ui").glob("*.ui")):
+        widget = forms.load_form(ui.stem)
+        loaded.append(ui.stem)
+        widget.deleteLater()
+    report["forms"] = loaded
+
+
+CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...] = (
+    ("versions", _check_versions),
+    ("encrypted database", _check_encrypted_database),
+    ("image codecs", _check_images),
+    ("commands", _check_commands),
+    ("qt", _check_qt),
+)
+
+
+def self_test() -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    report: dict[str, Any] = {"frozen": bool(getattr(sys, "frozen", False)), "failures": []}
+    for name, check in CHECKS:
+        try:
+            check(report)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, then exit 1
+            report["failures"].append(f"{name}: {type(exc).__name__}: {exc}")
+    print(json.dumps(report, indent=2))
+    return 1 if report["failures"] else 0
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--bundle-self-test"]:
+        return self_test()
+    from dermarchive.cli import main as cli_main
+
+    return cli_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
