@@ -423,12 +423,16 @@ def backup(archive: Archive, dest: Path | str, *, create: bool = False, recheck:
         progress(0, 1, "Taking a snapshot of the catalogue")
         for _attempt in range(3):
             snap = _take_snapshot(archive, dest)
+            copy = _BlobCopy(archive, dest, previous, recheck, progress, cancelled)
             try:
-                copy = _BlobCopy(archive, dest, previous, recheck, progress, cancelled)
                 if copy.run(snap):
                     break
-            except BaseException:
+            except StorageError:
                 _remove_temp_db(snap.temp)
+                copy.remove_added()  # give a full disk its space back; the previous set is untouched
+                raise
+            except BaseException:
+                _remove_temp_db(snap.temp)  # blobs copied so far are kept: the next run reuses them
                 raise
             _remove_temp_db(snap.temp)  # a blob was deleted while copying: take a new snapshot
         else:
@@ -439,7 +443,11 @@ def backup(archive: Archive, dest: Path | str, *, create: bool = False, recheck:
             raise Cancelled("The backup")
         created = now_iso()
         sequence = (previous.sequence + 1) if previous else 1
-        manifest = _commit(archive, dest, identity, snap, copy.entries, created, sequence, backup_key)
+        try:
+            manifest = _commit(archive, dest, identity, snap, copy.entries, created, sequence, backup_key)
+        except StorageError:
+            copy.remove_added()  # not committed: the previous manifest and its files stand
+            raise
         removed_blobs = _remove_unlisted(dest, manifest, previous)
     removed_images = sorted(set(previous.images) - set(snap.images)) if previous else []
     summary = BackupSummary(
@@ -525,6 +533,11 @@ class _BlobCopy:
         self.entries: dict[str, list[Any]] = {}
         self.problems: list[str] = []
         self.copied = self.copied_bytes = self.repaired = 0
+        self.added: list[Path] = []
+
+    def remove_added(self) -> None:
+        for path in self.added:
+            _unlink_quietly(path)
 
     def run(self, snap: _Snapshot) -> bool:
         """Copy what is missing; False when a blob vanished (deleted meanwhile: re-snapshot)."""
@@ -571,6 +584,8 @@ class _BlobCopy:
         except OSError as exc:
             raise StorageError(describe_os_error(exc, "copy a photo to the backup")) from None
         self.entries[blob_id] = [size, digest]
+        if old is None:
+            self.added.append(target)
         self.copied += 1
         self.copied_bytes += size
         self.repaired += old is not None
@@ -617,7 +632,10 @@ def _commit(archive: Archive, dest: Path, identity: tuple[int, int], snap: _Snap
     )
     manifest.mac = manifest.compute_mac(key)
     _put(dest / MANIFEST_NAME, [manifest.to_bytes()], "write the backup manifest")
-    fsync_dir(dest)
+    try:
+        fsync_dir(dest)
+    except OSError:  # committed already; the rename itself is durable on every journaling fs
+        log.exports.warning("could not fsync the backup folder after the commit")
     return manifest
 
 
