@@ -1,0 +1,712 @@
+"""The referral letter: a consent-checked PDF with the lesion photos (issue 7).
+
+    build_referral(archive, patient_id, to=..., question=..., out=Path("referral.pdf"))
+
+Three steps, each usable on its own:
+
+1. :func:`draft_letter` gathers what the letter says (letterhead, patient, lesions, photos) from
+   the archive, after the consent policy allowed every photo for ``clinical.referral``. Photos
+   are decoded in memory, turned upright (EXIF orientation), converted to sRGB, downsampled to
+   about 200 dpi at the size they are printed, and re-encoded as baseline JPEG with no metadata.
+2. :func:`render_letter` is the pure layout (reportlab Platypus): a :class:`ReferralLetter` in,
+   PDF bytes out. Nothing touches the archive or the disk, so the dialog previews exactly what
+   is saved (:func:`render_page_png` draws page 1 in memory with PDFium).
+3. :func:`build_referral` adds the rules: refuse before anything is written, optional AES-256
+   password, atomic write (temp + rename in the target folder), one ``export`` audit entry
+   (ids, purpose, recipient; never names, NHIs or the file name the user chose).
+
+PDF document properties are neutral (no patient identifiers). reportlab's file /ID is an MD5 of a
+fixed string, the time stamp and those neutral properties, so it carries nothing about the patient.
+
+Password protection uses pypdf (AES-256, PDF 2.0 security handler revision 6), run in memory
+after reportlab: reportlab's own AES-256 is the deprecated revision 5 (weaker password check)
+and needs the unmaintained pure-Python ``pyaes``.
+
+The practice letterhead lives in the archive setting ``practice.letterhead`` (see
+:data:`LETTERHEAD_KEY`): ``{"name": str, "address": str (lines), "phone": str, "email": str}``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from .. import __version__, log
+from ..archive import bodysites, records
+from ..archive.archive import Archive
+from ..archive.fsutil import atomic_write_bytes
+from ..consent import policy
+from ..errors import Cancelled, DermArchiveError, InvalidInput
+
+PURPOSE = "clinical.referral"
+LETTERHEAD_KEY = "practice.letterhead"
+URGENCIES = {"routine": "Routine", "soon": "Soon", "urgent": "Urgent"}
+DEFAULT_KINDS = ("clinical", "dermoscopic")
+KIND_LABELS = {"clinical": "Clinical", "dermoscopic": "Dermoscopic", "consent-form": "Consent form",
+               "other": "Other"}
+PRINT_DPI = 200
+MIN_PASSWORD = 6
+# Decoders allowed for stored images (DESIGN §2: Pillow opens only an allow-list). MPO files open
+# through the JPEG decoder (first frame).
+_FORMATS = ["JPEG", "PNG", "TIFF", "WEBP", "HEIF"]
+_MAX_PIXELS = 200_000_000
+
+Progress = Callable[[int, int, str], None]
+CancelCheck = Callable[[], bool]
+
+
+class PhotoUnreadable(DermArchiveError):
+    pass
+
+
+# -- letterhead --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Letterhead:
+    name: str = ""
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.name or self.address or self.phone or self.email)
+
+    def as_json(self) -> dict[str, str]:
+        return {"name": self.name, "address": self.address, "phone": self.phone, "email": self.email}
+
+
+def letterhead(archive: Archive) -> Letterhead:
+    value = archive.setting(LETTERHEAD_KEY, {}) or {}
+    return Letterhead(**{k: str(value.get(k, "")) for k in ("name", "address", "phone", "email")})
+
+
+def set_letterhead(archive: Archive, *, name: str | None = None, address: str | None = None,
+                   phone: str | None = None, email: str | None = None) -> Letterhead:
+    """Change the given parts of the practice letterhead (``None`` keeps a part as it is)."""
+    current = letterhead(archive).as_json()
+    for key, value in (("name", name), ("address", address), ("phone", phone), ("email", email)):
+        if value is not None:
+            current[key] = "\n".join(line.strip() for line in value.strip().splitlines() if line.strip())
+    if len(current["name"]) > 120 or any(len(v) > 400 for v in current.values()):
+        raise InvalidInput("The practice letterhead is too long: keep the name under 120 characters "
+                           "and each other part under 400.")
+    with archive.transaction() as tx:
+        archive.set_setting(tx, LETTERHEAD_KEY, current)
+    return Letterhead(**current)
+
+
+# -- what the letter says ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Photo:
+    """One photo as printed: metadata-free JPEG, its pixel size, and its printed size in points."""
+
+    image_id: int
+    jpeg: bytes
+    pixels: tuple[int, int]
+    size_pt: tuple[float, float]
+    caption: str
+    figure: int = 0
+
+
+@dataclass(frozen=True)
+class LesionSection:
+    title: str          # "L1 · Left forearm", or "Other photographs"
+    diagnosis: str
+    notes: str
+    photos: tuple[Photo, ...]
+
+
+@dataclass(frozen=True)
+class ReferralLetter:
+    letterhead: Letterhead
+    letter_date: date
+    to: str
+    referrer: str
+    urgency: str
+    nhi: str
+    patient_name: str
+    dob: str | None
+    age: int | None
+    question: str
+    history: str
+    sections: tuple[LesionSection, ...] = ()
+
+    @property
+    def photo_count(self) -> int:
+        return sum(len(s.photos) for s in self.sections)
+
+
+@dataclass
+class Rendered:
+    pdf: bytes
+    pages: int
+
+
+@dataclass
+class ReferralPreview:
+    png: bytes
+    pages: int
+    photos: int
+
+
+# -- photos ------------------------------------------------------------------------------------
+# Printed photo boxes: two to a row across the text frame (see the layout below).
+PAGE_W, PAGE_H = 595.2756, 841.8898  # A4 in points
+MARGIN = 54.0
+TOP, BOTTOM = 50.0, 58.0
+FRAME_W = PAGE_W - 2 * MARGIN
+GUTTER = 14.0
+PHOTO_BOX = ((FRAME_W - GUTTER) / 2 - 4, 205.0)
+
+_heif_ready = False
+
+
+def _open_image(data: bytes) -> Any:
+    global _heif_ready
+    from PIL import Image
+
+    if not _heif_ready:
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+        _heif_ready = True
+    return Image.open(io.BytesIO(data), formats=_FORMATS)
+
+
+def print_photo(data: bytes, box: tuple[float, float] = PHOTO_BOX, dpi: int = PRINT_DPI) -> tuple[bytes, tuple[int, int], tuple[float, float]]:
+    """Stored image bytes → (JPEG without metadata, pixel size, printed size in points).
+
+    Upright (EXIF orientation applied), sRGB, fitted into ``box`` points and sampled at ``dpi``
+    (never upsampled). Raises :class:`PhotoUnreadable` for data Pillow cannot decode.
+    """
+    from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+    try:
+        with _open_image(data) as img:
+            w, h = img.size
+            if w * h > _MAX_PIXELS:
+                raise PhotoUnreadable("the image is too large to print")
+            orientation = img.getexif().get(0x0112, 1) if img.format in ("JPEG", "MPO", "TIFF", "WEBP") else 1
+            upright = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+            scale = min(box[0] / upright[0], box[1] / upright[1])
+            size_pt = (upright[0] * scale, upright[1] * scale)
+            want = (max(1, min(upright[0], round(size_pt[0] / 72 * dpi))),
+                    max(1, min(upright[1], round(size_pt[1] / 72 * dpi))))
+            if img.format in ("JPEG", "MPO"):
+                # Let the decoder scale by 1/2…1/8 while decoding (in stored orientation).
+                img.draft("RGB", want if upright == (w, h) else (want[1], want[0]))
+            icc = img.info.get("icc_profile")
+            out = ImageOps.exif_transpose(img)
+            if out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info):
+                rgba = out.convert("RGBA")
+                out = Image.new("RGB", rgba.size, "white")
+                out.paste(rgba, mask=rgba.getchannel("A"))
+            if icc and out.mode in ("RGB", "CMYK"):
+                try:
+                    src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                    out = ImageCms.profileToProfile(out, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+                except (ImageCms.PyCMSError, OSError, ValueError):
+                    pass  # a broken profile: print the pixels as they are
+            if out.mode != "RGB":
+                out = out.convert("RGB")
+            if out.size != want:
+                out = out.resize(want, Image.Resampling.LANCZOS, reducing_gap=2.0)
+            buf = io.BytesIO()
+            out.save(buf, "JPEG", quality=86, optimize=True)  # no exif=, no icc_profile=: no metadata
+            return buf.getvalue(), out.size, size_pt
+    except PhotoUnreadable:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise PhotoUnreadable(f"the stored image could not be decoded ({type(exc).__name__})") from None
+
+
+def _when(img: records.ImageRecord) -> str:
+    taken = records.parse_iso(img.taken_at)
+    if taken is not None:
+        return f"{taken.day} {taken:%b %Y, %H:%M}"
+    visit = date.fromisoformat(img.visit_date[:10])
+    return f"{visit.day} {visit:%b %Y} (visit date)"
+
+
+def _caption(img: records.ImageRecord, site: str) -> str:
+    return " · ".join(p for p in (_when(img), KIND_LABELS.get(img.kind, img.kind), site) if p)
+
+
+# -- gathering ---------------------------------------------------------------------------------
+def default_image_ids(archive: Archive, patient_id: int) -> list[int]:
+    """The patient's clinical and dermoscopic photos whose consent allows referral."""
+    candidates = [i.id for i in records.images(archive, patient_id=patient_id, kinds=DEFAULT_KINDS)]
+    refused = {r.image_id for r in policy.check(archive, candidates, PURPOSE)}
+    return [i for i in candidates if i not in refused]
+
+
+def _select_images(archive: Archive, patient_id: int, image_ids: list[int] | None) -> list[records.ImageRecord]:
+    if image_ids is None:
+        ids = default_image_ids(archive, patient_id)
+        if not ids:
+            total = len(records.images(archive, patient_id=patient_id, kinds=DEFAULT_KINDS))
+            raise InvalidInput(
+                "This patient has no clinical or dermoscopic photos that may be sent with a referral "
+                f"({total} photo(s) lack '{PURPOSE}' consent). Record consent, or choose photos with --image.")
+        return records.images(archive, image_ids=ids)
+    ids = list(dict.fromkeys(int(i) for i in image_ids))
+    found = {i.id: i for i in records.images(archive, image_ids=ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput(f"Image(s) {', '.join(map(str, missing))} are not in this archive.")
+    others = [i for i in ids if found[i].patient_id != patient_id]
+    if others:
+        raise InvalidInput(f"Image(s) {', '.join(map(str, others))} belong to another patient; "
+                           "a referral carries one patient's photos only.")
+    return sorted(found.values(), key=lambda i: i.sort_key)
+
+
+def _check_text(to: str, question: str, urgency: str, history: str, referrer: str) -> None:
+    if not to.strip():
+        raise InvalidInput("Say who the referral is to (the recipient and their practice or service).")
+    if not question.strip():
+        raise InvalidInput("A referral needs a clinical question: what you are asking the recipient.")
+    if urgency not in URGENCIES:
+        raise InvalidInput(f"Urgency must be one of {', '.join(URGENCIES)} (got '{urgency}').")
+    for name, text, limit in (("recipient", to, 600), ("clinical question", question, 4000),
+                              ("history and findings", history, 12000), ("referrer", referrer, 300)):
+        if len(text) > limit:
+            raise InvalidInput(f"The {name} is too long ({len(text)} characters; at most {limit}).")
+
+
+def draft_letter(archive: Archive, patient_id: int, *, image_ids: list[int] | None = None, to: str,
+                 question: str, history: str = "", urgency: str = "routine", referrer: str | None = None,
+                 letter_date: date | None = None, audit_refusal: bool = True,
+                 photo_cache: dict[int, Photo] | None = None, progress: Progress | None = None,
+                 cancelled: CancelCheck | None = None) -> ReferralLetter:
+    """Everything the letter says, photos prepared; raises ConsentRefused before any photo is read.
+
+    ``audit_refusal`` is False for previews (a refusal is audited when someone tries to save).
+    ``photo_cache`` (owned by the caller, e.g. the dialog) keeps prepared photos between previews.
+    """
+    referrer = (referrer if referrer is not None else archive.user.name).strip()
+    _check_text(to, question, urgency, history, referrer)
+    patient = records.get_patient(archive, patient_id)
+    chosen = _select_images(archive, patient_id, image_ids)
+    ids = [i.id for i in chosen]
+    if audit_refusal:
+        policy.require(archive, ids, PURPOSE)
+    else:
+        refusals = policy.check(archive, ids, PURPOSE)
+        if refusals:
+            raise policy.ConsentRefused(PURPOSE, refusals)
+
+    lesions = {l.id: l for l in records.lesions(archive, patient_id)}
+    order = sorted({i.lesion_id for i in chosen if i.lesion_id in lesions},
+                   key=lambda lid: (lesions[lid].label.casefold(), lid))
+    groups: list[tuple[records.Lesion | None, list[records.ImageRecord]]] = [
+        (lesions[lid], [i for i in chosen if i.lesion_id == lid]) for lid in order]
+    loose = [i for i in chosen if i.lesion_id not in lesions]
+    if loose:
+        groups.append((None, loose))
+
+    total, done, figure = len(chosen), 0, 0
+    sections = []
+    for lesion, imgs in groups:
+        site = lesion.site_label if lesion else ""
+        photos = []
+        for img in imgs:
+            if cancelled and cancelled():
+                raise Cancelled("Creating the referral")
+            if progress:
+                progress(done, total, f"Preparing photo {done + 1} of {total}")
+            figure += 1
+            cached = photo_cache.get(img.id) if photo_cache is not None else None
+            if cached is None:
+                try:
+                    jpeg, pixels, size_pt = print_photo(records.image_bytes(archive, img))
+                except PhotoUnreadable as exc:
+                    raise PhotoUnreadable(f"Image {img.id} cannot be printed: {exc}. Nothing was written.") from None
+                cached = Photo(img.id, jpeg, pixels, size_pt, "")
+                if photo_cache is not None:
+                    photo_cache[img.id] = cached
+            photos.append(Photo(img.id, cached.jpeg, cached.pixels, cached.size_pt,
+                                _caption(img, site or "site not recorded"), figure))
+            done += 1
+        if lesion is not None:
+            title = f"{lesion.label} · {site}" if lesion.site or lesion.site_text else lesion.label
+            sections.append(LesionSection(title, lesion.diagnosis, lesion.notes, tuple(photos)))
+        else:
+            sections.append(LesionSection("Other photographs", "", "", tuple(photos)))
+    if progress:
+        progress(total, total, "Laying out the letter")
+    return ReferralLetter(
+        letterhead=letterhead(archive), letter_date=letter_date or date.today(), to=to.strip(),
+        referrer=referrer, urgency=urgency, nhi=patient.nhi, patient_name=patient.display_name,
+        dob=patient.dob, age=patient.age(), question=question.strip(), history=history.strip(),
+        sections=tuple(sections))
+
+
+# -- layout (pure) -----------------------------------------------------------------------------
+INK = "#1d2b36"
+ACCENT = "#0f5e73"
+MUTED = "#5b6b75"
+RULE = "#c9d5db"
+PANEL = "#eef4f6"
+URGENCY_COLOURS = {"routine": "#4d6b7a", "soon": "#b26a00", "urgent": "#b3261e"}
+
+# TrueType families with Latin Extended-A (Māori macrons); first found wins. Helvetica is the
+# last resort, and then text is folded to what its WinAnsi encoding can show (ā → a).
+_FONT_CANDIDATES = (
+    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Oblique.ttf"),
+    ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+     "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+     "/usr/share/fonts/truetype/liberation/LiberationSans-Italic.ttf"),
+    (os.path.join(os.environ.get("WINDIR", r"C:\Windows"), "Fonts", "arial.ttf"),
+     os.path.join(os.environ.get("WINDIR", r"C:\Windows"), "Fonts", "arialbd.ttf"),
+     os.path.join(os.environ.get("WINDIR", r"C:\Windows"), "Fonts", "ariali.ttf")),
+    ("/System/Library/Fonts/Supplemental/Arial.ttf", "/System/Library/Fonts/Supplemental/Arial Bold.ttf",
+     "/System/Library/Fonts/Supplemental/Arial Italic.ttf"),
+)
+_fonts: tuple[str, str, str, bool] | None = None
+
+
+def _letter_fonts() -> tuple[str, str, str, bool]:
+    """(regular, bold, italic, unicode) font names, registered once."""
+    global _fonts
+    if _fonts is None:
+        from reportlab.lib.fonts import addMapping
+        from reportlab.pdfbase import pdfmetrics
+        from reportlab.pdfbase.ttfonts import TTFont
+
+        _fonts = ("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", False)
+        extra = os.environ.get("DERMARCHIVE_LETTER_FONTS")  # "regular.ttf:bold.ttf:italic.ttf"
+        candidates = ((tuple(extra.split(os.pathsep)),) if extra else ()) + _FONT_CANDIDATES
+        for regular, bold, italic in candidates:
+            if not (os.path.exists(regular) and os.path.exists(bold)):
+                continue
+            try:
+                pdfmetrics.registerFont(TTFont("Letter", regular))
+                pdfmetrics.registerFont(TTFont("Letter-Bold", bold))
+                pdfmetrics.registerFont(TTFont("Letter-Italic", italic if os.path.exists(italic) else regular))
+            except Exception:  # noqa: BLE001 - an unreadable font file: try the next
+                continue
+            addMapping("Letter", 0, 0, "Letter")
+            addMapping("Letter", 1, 0, "Letter-Bold")
+            addMapping("Letter", 0, 1, "Letter-Italic")
+            addMapping("Letter", 1, 1, "Letter-Bold")
+            _fonts = ("Letter", "Letter-Bold", "Letter-Italic", True)
+            break
+        else:
+            log.exports.warning("no Unicode TrueType font found; the referral uses Helvetica")
+    return _fonts
+
+
+def _fold(text: str) -> str:
+    """For Helvetica only: characters outside Latin-1 become their base letter (ā → a)."""
+    out = []
+    for ch in text:
+        if ord(ch) < 256 or ch in "–—‘’“”•…€":
+            out.append(ch)
+        else:
+            out.append("".join(c for c in unicodedata.normalize("NFKD", ch) if ord(c) < 256) or "?")
+    return "".join(out)
+
+
+def _para_text(text: str, unicode_font: bool) -> str:
+    text = text if unicode_font else _fold(text)
+    return "<br/>".join(escape(line) for line in text.strip().splitlines())
+
+
+def _styles(fonts: tuple[str, str, str, bool]) -> dict[str, Any]:
+    from reportlab.lib.colors import HexColor
+    from reportlab.lib.enums import TA_RIGHT
+    from reportlab.lib.styles import ParagraphStyle
+
+    regular, bold, italic, _ = fonts
+    base = ParagraphStyle("body", fontName=regular, fontSize=9.6, leading=13.4, textColor=HexColor(INK))
+    return {
+        "body": base,
+        "practice": ParagraphStyle("practice", base, fontName=bold, fontSize=15, leading=18,
+                                   textColor=HexColor(ACCENT)),
+        "contact": ParagraphStyle("contact", base, fontSize=8.4, leading=11, alignment=TA_RIGHT,
+                                  textColor=HexColor(MUTED)),
+        "title": ParagraphStyle("title", base, fontName=bold, fontSize=17, leading=21),
+        "label": ParagraphStyle("label", base, fontName=bold, fontSize=8, leading=13.4,
+                                textColor=HexColor(MUTED)),
+        "value": base,
+        "strong": ParagraphStyle("strong", base, fontName=bold),
+        "h2": ParagraphStyle("h2", base, fontName=bold, fontSize=11.5, leading=15, spaceBefore=12,
+                             spaceAfter=4, textColor=HexColor(ACCENT), keepWithNext=1),
+        "h3": ParagraphStyle("h3", base, fontName=bold, fontSize=10.4, leading=14, spaceBefore=8,
+                             spaceAfter=2, keepWithNext=1),
+        "caption": ParagraphStyle("caption", base, fontName=italic, fontSize=7.8, leading=10,
+                                  textColor=HexColor(MUTED)),
+        "badge": ParagraphStyle("badge", base, fontName=bold, fontSize=9.5, leading=12,
+                                textColor=HexColor("#ffffff"), alignment=1),
+    }
+
+
+def _fmt_date(d: date) -> str:
+    return f"{d.day} {d:%B %Y}"
+
+
+def layout_story(letter: ReferralLetter) -> list[Any]:
+    """The letter as Platypus flowables (pure: no archive, no disk)."""
+    from reportlab.lib.colors import HexColor
+    from reportlab.platypus import HRFlowable, Image, KeepTogether, Paragraph, Spacer, Table, TableStyle
+
+    fonts = _letter_fonts()
+    st = _styles(fonts)
+
+    def para(text: str, style: str = "body") -> Any:
+        return Paragraph(_para_text(text, fonts[3]), st[style])
+
+    story: list[Any] = []
+    lh = letter.letterhead
+    contact = [lh.address, f"Phone {lh.phone}" if lh.phone else "", lh.email]
+    head = Table([[para(lh.name or "Practice name not set", "practice"),
+                   para("\n".join(c for c in contact if c), "contact")]],
+                 colWidths=[FRAME_W * 0.55, FRAME_W * 0.45])
+    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                              ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    story += [head, Spacer(1, 6), HRFlowable(width="100%", thickness=1.6, color=HexColor(ACCENT)), Spacer(1, 14)]
+
+    badge = Table([[Paragraph(URGENCIES[letter.urgency].upper(), st["badge"])]], colWidths=[78])
+    badge.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), HexColor(URGENCY_COLOURS[letter.urgency])),
+                               ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]))
+    title = Table([[Paragraph("Dermatology referral", st["title"]), badge]], colWidths=[FRAME_W - 80, 80])
+    title.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("ALIGN", (1, 0), (1, 0), "RIGHT"),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    story += [title, Spacer(1, 10)]
+
+    rows = [("Date", _fmt_date(letter.letter_date)), ("To", letter.to), ("From", letter.referrer)]
+    meta = Table([[para(k.upper(), "label"), para(v)] for k, v in rows], colWidths=[70, FRAME_W - 70])
+    meta.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                              ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
+    story += [meta, Spacer(1, 12)]
+
+    born = "not recorded"
+    if letter.dob:
+        born = _fmt_date(date.fromisoformat(letter.dob)) + (f" (age {letter.age})" if letter.age is not None else "")
+    name_w, nhi_w = FRAME_W * 0.44, FRAME_W * 0.2
+    patient = Table([[para("PATIENT", "label"), para("NHI", "label"), para("DATE OF BIRTH", "label")],
+                     [para(letter.patient_name, "strong"), para(letter.nhi, "strong"), para(born)]],
+                    colWidths=[name_w, nhi_w, FRAME_W - name_w - nhi_w])
+    patient.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), HexColor(PANEL)),
+                                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                 ("LEFTPADDING", (0, 0), (-1, -1), 10), ("TOPPADDING", (0, 0), (-1, 0), 6),
+                                 ("BOTTOMPADDING", (0, 0), (-1, 0), 0), ("TOPPADDING", (0, 1), (-1, 1), 0),
+                                 ("BOTTOMPADDING", (0, -1), (-1, -1), 8),
+                                 ("LINEBEFORE", (0, 0), (0, -1), 3, HexColor(ACCENT))]))
+    story += [patient]
+
+    story += [Paragraph("Clinical question", st["h2"]), para(letter.question)]
+    if letter.history:
+        story += [Paragraph("History and findings", st["h2"]), para(letter.history)]
+
+    sign = f"Referred by {letter.referrer}"
+    if lh.name:
+        sign += f", {lh.name}"
+    if lh.phone:
+        sign += f". Questions about this referral: phone {lh.phone}"
+    story += [Spacer(1, 12), para(sign + ".")]
+
+    if letter.sections:
+        n = letter.photo_count
+        story += [Paragraph("Lesions and photographs", st["h2"]),
+                  para(f"{n} photograph{'s' if n != 1 else ''}, shown upright; figure numbers below.")]
+    for section in letter.sections:
+        block: list[Any] = [Paragraph(_para_text(section.title, fonts[3]), st["h3"])]
+        facts = [("Diagnosis / differential", section.diagnosis), ("Notes", section.notes)]
+        facts = [(k, v) for k, v in facts if v.strip()]
+        if facts:
+            ft = Table([[para(k.upper(), "label"), para(v)] for k, v in facts], colWidths=[130, FRAME_W - 130])
+            ft.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                    ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+            block += [ft]
+        block.append(Spacer(1, 6))
+        cells = []
+        for photo in section.photos:
+            picture = Image(io.BytesIO(photo.jpeg), width=photo.size_pt[0], height=photo.size_pt[1])
+            cells.append([picture, Spacer(1, 3),
+                          Paragraph(f"<b>Fig. {photo.figure}</b>  " + _para_text(photo.caption, fonts[3]),
+                                    st["caption"])])
+        col = (FRAME_W - GUTTER) / 2
+        rows2 = [cells[i:i + 2] + ([""] if len(cells[i:i + 2]) == 1 else []) for i in range(0, len(cells), 2)]
+        for r, row in enumerate(rows2):
+            t = Table([row], colWidths=[col + GUTTER / 2, col + GUTTER / 2])
+            t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                   ("RIGHTPADDING", (0, 0), (-1, -1), GUTTER / 2),
+                                   ("BOTTOMPADDING", (0, 0), (-1, -1), 10)]))
+            if r == 0:
+                story.append(KeepTogether(block + [t]))
+            else:
+                story.append(t)
+        if not rows2:
+            story.append(KeepTogether(block))
+
+    return story
+
+
+def render_letter(letter: ReferralLetter) -> Rendered:
+    """PDF bytes of the letter, with neutral document properties and 'Page x of y'."""
+    from reportlab.lib.colors import HexColor
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
+
+    fonts = _letter_fonts()
+    fold = (lambda s: s) if fonts[3] else _fold
+    running = fold(f"{letter.patient_name} · NHI {letter.nhi}")
+
+    class NumberedCanvas(Canvas):
+        """Keeps each page until the end so the footer can say 'Page x of y'."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 - reportlab's name
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, 1):
+                self.__dict__.update(state)
+                self._decorate(number, total)
+                super().showPage()
+            super().save()
+
+        def _decorate(self, number: int, total: int) -> None:
+            self.saveState()
+            self.setStrokeColor(HexColor(RULE))
+            self.setLineWidth(0.6)
+            self.line(MARGIN, 40, PAGE_W - MARGIN, 40)
+            self.setFillColor(HexColor(MUTED))
+            self.setFont(fonts[1], 7.2)
+            self.drawString(MARGIN, 29, "CONFIDENTIAL CLINICAL INFORMATION")
+            self.setFont(fonts[0], 7.2)
+            self.drawString(MARGIN, 20, "For the addressee's clinical use only. If you received this in error, "
+                                        "tell the sender and destroy it.")
+            self.drawRightString(PAGE_W - MARGIN, 29, f"Page {number} of {total}")
+            self.drawRightString(PAGE_W - MARGIN, 20, running)
+            if number > 1:
+                self.setFont(fonts[1], 8)
+                self.drawString(MARGIN, PAGE_H - 32, "Dermatology referral (continued)")
+                self.setFont(fonts[0], 8)
+                self.drawRightString(PAGE_W - MARGIN, PAGE_H - 32, running)
+                self.line(MARGIN, PAGE_H - 38, PAGE_W - MARGIN, PAGE_H - 38)
+            self.restoreState()
+
+    buf = io.BytesIO()
+    doc = BaseDocTemplate(
+        buf, pagesize=(PAGE_W, PAGE_H), leftMargin=MARGIN, rightMargin=MARGIN, topMargin=TOP, bottomMargin=BOTTOM,
+        title="Clinical referral", author="DermArchive", subject="Clinical referral letter",
+        creator=f"DermArchive {__version__}", producer="DermArchive", keywords=[], lang="en-NZ")
+    frame = Frame(MARGIN, BOTTOM, FRAME_W, PAGE_H - TOP - BOTTOM, leftPadding=0, rightPadding=0, topPadding=0,
+                  bottomPadding=0, id="body")
+    doc.addPageTemplates([PageTemplate(id="letter", frames=[frame])])
+    doc.build(layout_story(letter), canvasmaker=NumberedCanvas)
+    return Rendered(buf.getvalue(), doc.page)
+
+
+def render_page_png(pdf: bytes, page: int = 0, *, dpi: int = 96, password: str | None = None) -> bytes:
+    """One page of a PDF as PNG bytes, rendered in memory by PDFium (for the dialog's preview)."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf, password=password)
+    try:
+        bitmap = doc[page].render(scale=dpi / 72)
+        buf = io.BytesIO()
+        bitmap.to_pil().save(buf, "PNG")
+        return buf.getvalue()
+    finally:
+        doc.close()
+
+
+def encrypt_pdf(pdf: bytes, password: str) -> bytes:
+    """AES-256 (security handler revision 6) with pypdf, in memory."""
+    from pypdf import PdfReader, PdfWriter
+
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"The PDF password must be at least {MIN_PASSWORD} characters.")
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.add_metadata({"/Producer": "DermArchive"})
+    writer.encrypt(user_password=password, owner_password=None, algorithm="AES-256")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+# -- the export --------------------------------------------------------------------------------
+def preview_referral(archive: Archive, patient_id: int, *, dpi: int = 96,
+                     progress: Progress | None = None, cancelled: CancelCheck | None = None,
+                     **fields: Any) -> ReferralPreview:
+    """Page 1 of the letter as PNG bytes (in memory), for the dialog; writes and audits nothing."""
+    letter = draft_letter(archive, patient_id, audit_refusal=False, progress=progress, cancelled=cancelled,
+                          **fields)
+    rendered = render_letter(letter)
+    return ReferralPreview(render_page_png(rendered.pdf, dpi=dpi), rendered.pages, letter.photo_count)
+
+
+def _recipient(to: str) -> str:
+    return re.sub(r"\s+", " ", to.strip().splitlines()[0] if to.strip() else "")[:120]
+
+
+def build_referral(archive: Archive, patient_id: int, *, image_ids: list[int] | None = None, to: str,
+                   question: str, history: str = "", urgency: str = "routine", referrer: str | None = None,
+                   out: Path | str, pdf_password: str | None = None, letter_date: date | None = None,
+                   photo_cache: dict[int, Photo] | None = None, progress: Progress | None = None,
+                   cancelled: CancelCheck | None = None) -> dict[str, Any]:
+    """Write the referral PDF to ``out`` (atomically) and audit it; returns a summary.
+
+    Refuses (:class:`~dermarchive.consent.policy.ConsentRefused`, audited) before anything is
+    written when any photo lacks ``clinical.referral`` consent.
+    """
+    out = Path(out)
+    if out.suffix.lower() != ".pdf":
+        raise InvalidInput(f"The referral is saved as a PDF: give a file name ending in .pdf (got '{out.name}').")
+    if out.is_dir():
+        raise InvalidInput(f"{out} is a folder; give a file name ending in .pdf.")
+    if pdf_password is not None and len(pdf_password) < MIN_PASSWORD:
+        raise InvalidInput(f"The PDF password must be at least {MIN_PASSWORD} characters.")
+    started = datetime.now()
+    letter = draft_letter(archive, patient_id, image_ids=image_ids, to=to, question=question, history=history,
+                          urgency=urgency, referrer=referrer, letter_date=letter_date, photo_cache=photo_cache,
+                          progress=progress, cancelled=cancelled)
+    rendered = render_letter(letter)
+    data = encrypt_pdf(rendered.pdf, pdf_password) if pdf_password else rendered.pdf
+    if cancelled and cancelled():
+        raise Cancelled("Creating the referral")
+    ids = [p.image_id for s in letter.sections for p in s.photos]
+    written = False
+    try:
+        with archive.transaction() as tx:
+            archive.record(tx, "export", {"patient": patient_id, "images": ids},
+                           {"purpose": PURPOSE, "format": "referral-pdf", "recipient": _recipient(to),
+                            "urgency": urgency, "count": len(ids), "pages": rendered.pages,
+                            "encrypted": bool(pdf_password)})
+            atomic_write_bytes(out, data, action="save the referral PDF")
+            written = True
+    except BaseException:
+        if written:  # the audit entry did not commit: take the file back
+            out.unlink(missing_ok=True)
+        raise
+    seconds = (datetime.now() - started).total_seconds()
+    log.exports.info("referral written: %d photo(s), %d page(s), %d bytes, %.2f s", len(ids), rendered.pages,
+                     len(data), seconds)
+    return {"path": str(out), "count": len(ids), "images": ids, "pages": rendered.pages, "bytes": len(data),
+            "encrypted": bool(pdf_password), "purpose": PURPOSE}
+
+
+__all__ = [
+    "PURPOSE", "LETTERHEAD_KEY", "URGENCIES", "Letterhead", "letterhead", "set_letterhead", "Photo",
+    "LesionSection", "ReferralLetter", "ReferralPreview", "PhotoUnreadable", "print_photo", "default_image_ids",
+    "draft_letter", "layout_story", "render_letter", "render_page_png", "encrypt_pdf", "preview_referral",
+    "build_referral",
+]
