@@ -116,7 +116,7 @@ def component_versions() -> dict[str, str]:
 
 def platform_summary() -> str:
     """One line about the machine: OS, architecture, and whether this runs from a bundle or source."""
-    bundled = "bundle" if getattr(sys, "frozen", False) else "source"
+    bundled = "installed app" if getattr(sys, "frozen", False) else "run from source"
     return f"{platform.system()} {platform.release()} {platform.machine()} · {bundled}"
 
 
