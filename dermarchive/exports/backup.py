@@ -290,11 +290,10 @@ def _connect(path: Path, key: bytes, *, read_only: bool = False) -> Any:
 def _database_error(exc: Exception, action: str) -> DermArchiveError:
     text = str(exc).lower()
     if "full" in text:
-        return StorageError(f"The backup disk is full: could not {action}. The previous backup "
-                            "was left as it was; free some space or use a larger drive.")
+        return StorageError(f"The backup disk is full: could not {action}. Free some space or use a "
+                            "larger drive.")
     if "unable to open" in text or "disk i/o" in text or "readonly" in text:
-        return StorageError(f"The backup folder is not available or not writable: could not {action}. "
-                            "The previous backup was left as it was.")
+        return StorageError(f"The backup folder is not available or not writable: could not {action}.")
     return BackupError(f"Could not {action}: the database reported '{exc}'.")
 
 
@@ -404,10 +403,16 @@ def backup(archive: Archive, dest: Path | str, *, create: bool = False, recheck:
     folder that is another archive's backup, not empty, or damaged; StorageError when the disk
     fails; Cancelled. In every case the archive and the previous backup set are left usable.
     """
+    try:
+        return _backup(archive, Path(dest).absolute(), create, recheck,
+                       progress or (lambda done, total, message="": None), cancelled or (lambda: False))
+    except StorageError as exc:
+        raise StorageError(f"{exc} The archive and the previous backup in that folder are unchanged.") from None
+
+
+def _backup(archive: Archive, dest: Path, create: bool, recheck: bool, progress: Progress,
+            cancelled: Cancel) -> BackupSummary:
     started = time.perf_counter()
-    progress = progress or (lambda done, total, message="": None)
-    cancelled = cancelled or (lambda: False)
-    dest = Path(dest).absolute()
     backup_key = archive.master.subkey("backup")
     _prepare_destination(archive, dest, create)
     with _FolderLock(dest, exclusive=True):
@@ -619,11 +624,11 @@ def _commit(archive: Archive, dest: Path, identity: tuple[int, int], snap: _Snap
         fsync_dir(dest / BLOB_DIR)
     except (OSError, _SourceUnreadable) as exc:
         _remove_temp_db(snap.temp)
-        raise StorageError(f"The backup folder failed before the backup was complete ({exc}). "
-                           "The previous backup was left as it was.") from None
+        text = str(exc) if isinstance(exc, _SourceUnreadable) else describe_os_error(exc, "finish the backup")
+        raise StorageError(text) from None
     if _identity(dest) != identity:
         raise StorageError(f"The backup folder {dest} was replaced during the backup (was the drive "
-                           "removed?). The previous backup was left as it was.")
+                           "removed?).")
     manifest = Manifest(
         archive_id=archive.archive_id, created=created, sequence=sequence,
         header=archive.header.as_json(),
