@@ -20,8 +20,9 @@ progress=None, cancelled=None) -> ImportResult``
     ``keep_location`` + reason. Decoding, hashing, cleaning and encryption run on a pool of
     threads (both cores); one writer commits the catalogue. Crash-safe and resumable:
     re-running the same folder imports each photo exactly once.
-``remove_originals(result, folder) -> list[str]``
-    Deletes only the source files whose stored copy was read back and verified; audited.
+``remove_originals(archive, result) -> list[str]``
+    Deletes only the source files whose stored copy was read back and verified (and that are
+    unchanged since); audited as ``image.remove-original`` with ids and counts.
 
 Modules: ``metadata`` (formats, EXIF/XMP/GPS reading), ``jpeg`` (segment-level lossless
 cleaning, MPO), ``clean`` (what is stored for each format), ``thumbnails``, ``scan``, ``run``,
@@ -29,7 +30,10 @@ cleaning, MPO), ``clean`` (what is stored for each format), ``thumbnails``, ``sc
 """
 
 from .metadata import PhotoMetadata, UnreadablePhoto
+from .run import (EntryAssignment, FileOutcome, ImportOptions, ImportResult, remove_originals,
+                  run_import)
 from .scan import ImportPlan, PlanEntry, preview_thumbnail, scan, suggest_visits
 
 __all__ = ["ImportPlan", "PlanEntry", "PhotoMetadata", "UnreadablePhoto", "scan", "suggest_visits",
-           "preview_thumbnail"]
+           "preview_thumbnail", "ImportOptions", "EntryAssignment", "ImportResult", "FileOutcome",
+           "run_import", "remove_originals"]

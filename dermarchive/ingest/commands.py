@@ -1,10 +1,117 @@
-"""CLI commands of dermarchive.ingest (registered from dermarchive.cli.COMMAND_MODULES)."""
+"""CLI: ``dermarchive import`` (a phone folder into a patient's record) and ``dermarchive images``.
+
+``import ARCHIVE FOLDER --patient NHI [--lesion LABEL] [--site SITE] [--kind KIND]
+[--keep-location --location-reason TEXT] [--remove-originals] [--dry-run] [--json]``: scans the
+folder, then (unless ``--dry-run``) imports its new photos. Exit 0 when every file was handled
+(imported, or listed with the reason it was not); 1 when a photo failed to store.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
+
+from ..cli import ProgressBar, add_archive, emit, open_archive
+from ..errors import InvalidInput
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    """Sub-commands of this area are added here as they are built."""
+    p = sub.add_parser("import", parents=[parent], help="import photos from a phone folder into a patient's record")
+    add_archive(p)
+    p.add_argument("folder", metavar="FOLDER", type=Path, help="the phone folder (DCIM copy, synced folder)")
+    p.add_argument("--patient", required=True, metavar="NHI")
+    p.add_argument("--lesion", metavar="LABEL", help="lesion label (found, or created for the patient)")
+    p.add_argument("--site", default="", metavar="SITE", help="body site key for a new lesion")
+    p.add_argument("--site-text", default="", metavar="TEXT", help="free-text detail of the site")
+    p.add_argument("--laterality", default="", choices=["", "left", "right", "bilateral", "midline"])
+    p.add_argument("--kind", default="clinical", choices=["clinical", "dermoscopic", "consent-form"])
+    p.add_argument("--keep-location", action="store_true",
+                   help="keep the photos' GPS location (encrypted); needs --location-reason")
+    p.add_argument("--location-reason", default="", metavar="TEXT")
+    p.add_argument("--gap-hours", type=float, default=4, help="a capture gap this long starts a new visit")
+    p.add_argument("--remove-originals", action="store_true",
+                   help="delete the source files that are verified in the archive")
+    p.add_argument("--dry-run", action="store_true", help="only scan and show what would happen")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("images", parents=[parent], help="list a patient's images")
+    add_archive(p)
+    p.add_argument("--patient", required=True, metavar="NHI")
+    p.set_defaults(func=cmd_images)
+
+
+def _plan_lines(plan: Any) -> list[str]:
+    lines = []
+    for e in plan.entries:
+        meta = e.metadata
+        info = f"{meta.taken_at or '?'} {meta.device}".strip() if meta else ""
+        why = f" — {e.reason}" if e.reason and e.status != "new" else ""
+        loc = " [location]" if meta and meta.has_location else ""
+        lines.append(f"{e.status:<16} {e.rel}  {info}{loc}{why}")
+    counts = ", ".join(f"{n} {s}" for s, n in plan.counts().items() if n)
+    return lines + [f"{len(plan.entries)} file(s): {counts or 'none'}."]
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ..archive import records
+    from .run import ImportOptions, remove_originals, run_import
+    from .scan import scan
+
+    if args.keep_location and not args.location_reason.strip():
+        raise InvalidInput("--keep-location needs --location-reason TEXT saying why the location is kept.")
+    if args.location_reason and not args.keep_location:
+        raise InvalidInput("--location-reason only applies with --keep-location.")
+    if args.dry_run and args.remove_originals:
+        raise InvalidInput("--remove-originals cannot be combined with --dry-run.")
+    with open_archive(args) as archive:
+        patient = records.patient_by_nhi(archive, args.patient)
+        bar = ProgressBar(enabled=None if not args.json else False)
+        plan = scan(args.folder, archive, progress=bar, cancelled=bar.cancel.is_set)
+        if args.dry_run:
+            emit(args, {"entries": [e.as_json() for e in plan.entries], "counts": plan.counts()},
+                 _plan_lines(plan))
+            return 0
+        options = ImportOptions(patient.id, kind=args.kind, lesion_label=args.lesion, site=args.site,
+                                site_text=args.site_text, laterality=args.laterality,
+                                gap_hours=args.gap_hours, keep_location=args.keep_location,
+                                location_reason=args.location_reason)
+        result = run_import(archive, plan, options, progress=bar, cancelled=bar.cancel.is_set)
+        removed = remove_originals(archive, result) if args.remove_originals else []
+        outcome_of = {o.rel: o for o in result.outcomes}
+        entries = []
+        for e in plan.entries:
+            row = e.as_json()
+            o = outcome_of.get(e.rel)
+            if o is not None:
+                row.update(o.as_json())
+            row["removed"] = e.rel in removed
+            entries.append(row)
+        failed = [o for o in result.outcomes if o.status == "failed"]
+        counts = result.counts()
+        text = [f"{o.status:<16} {o.rel}" + (f" — {o.reason}" if o.reason else "")
+                for o in result.outcomes if o.status != "imported"]
+        others = [f"{n} {s}" for s, n in sorted(counts.items()) if s != "imported"]
+        listed = sum(1 for e in plan.entries if e.status in ("skipped", "rejected", "duplicate"))
+        text.append(f"Imported {len(result.imported)} photo(s) into {len(result.visits)} new visit(s)"
+                    + (f"; {', '.join(others)}" if others else "")
+                    + f"; {listed} other file(s) not imported, each listed above with its reason.")
+        text[:0] = [f"{e.status:<16} {e.rel} — {e.reason}" for e in plan.entries
+                    if e.status in ("skipped", "rejected", "duplicate")]
+        if removed:
+            text.append(f"Removed {len(removed)} original file(s) from {args.folder} (verified in the archive).")
+        emit(args, {"imported": result.imported, "counts": counts, "visits": result.visits,
+                    "removed": removed, "entries": entries}, text)
+    return 1 if failed else 0
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    from ..archive import records
+
+    with open_archive(args) as archive:
+        patient = records.patient_by_nhi(archive, args.patient)
+        found = records.images(archive, patient_id=patient.id)
+        emit(args, {"images": [i.as_json() for i in found]},
+             [f"{i.id:>5}  {i.taken_at or i.visit_date}  {i.kind:<12} {i.device}  {i.width}×{i.height}"
+              for i in found] + [f"{len(found)} image(s)."])
+    return 0

@@ -8,7 +8,7 @@ EXIF block raises :class:`UnreadablePhoto` (that file is rejected, never the bat
 Capture time: EXIF DateTimeOriginal with OffsetTimeOriginal (``exif-offset``), else without an
 offset (``exif-local``: the phone's clock, zone unknown), else DateTimeDigitized, else the file's
 modification time (``file-time``, said so in the plan), else ``unknown``. ``0000:00:00`` and other
-impossible dates count as absent.
+impossible dates (before 1990, in the future) count as absent.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import piexif
@@ -110,8 +110,8 @@ def _exif_time(value: Any, offset: Any) -> str | None:
         when = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None  # absent, 0000:00:00, or nonsense
-    if when.year < 1990:
-        return None
+    if when.year < 1990 or when > datetime.now() + timedelta(days=2):
+        return None  # before digital phones, or a camera clock set in the future
     off = _text(offset)
     if len(off) == 6 and off[0] in "+-" and off[3] == ":":
         try:

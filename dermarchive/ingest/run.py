@@ -1,0 +1,398 @@
+"""Run an import: the plan's new photos → cleaned, encrypted, verified, catalogued.
+
+Work per photo (read, keyed fingerprint, clean, thumbnails, encrypt, write, read back and check)
+runs on a thread pool sized to the machine's cores: Pillow's decoders, hashlib and AES-GCM work
+outside the GIL. At most ``2 × workers`` photos are in flight, so memory does not grow with the
+folder. The calling thread is the one catalogue writer: it commits finished photos in small
+batches, each batch one transaction with its audit entry.
+
+Crash safety (kill -9 at any moment): a blob file is durable (fsync, rename, fsync folder) and
+read back before its catalogue row is committed; a photo's rows (blobs, visit, image) commit
+together with the original file's keyed fingerprint. Re-running the same folder therefore finds
+every committed photo as already imported, and the orphan sweep at the next open removes blob
+files of the photo that was cut off. Visits are reused on a re-run: a capture group that already
+has imported photos continues in their visit.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .. import log
+from ..archive import bodysites, records
+from ..archive.blobs import BlobRef
+from ..archive.header import now_iso
+from ..errors import DermArchiveError, InvalidInput, NotFound
+from .clean import prepare
+from .metadata import PhotoMetadata, UnreadablePhoto, read_metadata, sniff
+from .scan import ImportPlan, PlanEntry, suggest_visits
+
+Progress = Callable[[int, int, str], None]
+IMPORT_KINDS = ("clinical", "dermoscopic", "consent-form", "other")
+BATCH = 16
+
+
+@dataclass
+class EntryAssignment:
+    """Per-photo choices from the review step (all optional)."""
+
+    include: bool = True
+    kind: str | None = None           # e.g. "consent-form" for a photographed consent form
+    lesion_label: str | None = None   # overrides the import's lesion
+    notes: str = ""
+
+
+@dataclass
+class ImportOptions:
+    patient_id: int
+    kind: str = "clinical"
+    lesion_label: str | None = None   # found or created for the patient
+    lesion_id: int | None = None
+    site: str = ""                    # body site key (archive.bodysites) for a new lesion
+    site_text: str = ""
+    laterality: str = ""
+    visit_id: int | None = None       # put every photo in this visit; else one visit per group
+    gap_hours: float = 4
+    clinician: str = ""
+    keep_location: bool = False       # keep GPS coordinates (encrypted, in the catalogue only)
+    location_reason: str = ""
+    per_entry: dict[str, EntryAssignment] = field(default_factory=dict)  # by PlanEntry.rel
+    workers: int | None = None
+
+    def assignment(self, rel: str) -> EntryAssignment:
+        return self.per_entry.get(rel) or EntryAssignment()
+
+
+@dataclass
+class FileOutcome:
+    rel: str
+    status: str                       # imported, already-imported, rejected, failed, cancelled
+    reason: str = ""
+    image_id: int | None = None
+    verified: bool = False            # the stored copy was read back and matches
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": self.rel, "status": self.status, "reason": self.reason,
+                "image_id": self.image_id, "verified": self.verified}
+
+
+@dataclass
+class ImportResult:
+    folder: Path
+    patient_id: int
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    visits: list[int] = field(default_factory=list)
+    cancelled: bool = False
+    fingerprints: dict[str, str] = field(default_factory=dict, repr=False)  # rel → keyed HMAC
+
+    @property
+    def imported(self) -> list[int]:
+        return [o.image_id for o in self.outcomes if o.status == "imported" and o.image_id]
+
+    @property
+    def verified(self) -> list[str]:
+        return [o.rel for o in self.outcomes if o.verified]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            out[o.status] = out.get(o.status, 0) + 1
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        return {"imported": len(self.imported), "counts": self.counts(), "visits": self.visits,
+                "cancelled": self.cancelled, "entries": [o.as_json() for o in self.outcomes]}
+
+
+@dataclass
+class _Prepared:
+    entry: PlanEntry
+    fingerprint: str
+    meta: PhotoMetadata
+    stored_format: str
+    orientation: int
+    ids: tuple[str, str, str]              # original, thumbnail, preview
+    new_refs: list[BlobRef]                # rows to insert (files written by this run)
+
+
+class _Reservations:
+    """Blob ids being written by this run, so two workers never write the same file."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ids: set[str] = set()
+
+    def claim(self, blob_id: str) -> bool:
+        with self.lock:
+            if blob_id in self.ids:
+                return False
+            self.ids.add(blob_id)
+            return True
+
+
+def _check_options(archive: Any, options: ImportOptions) -> None:
+    records.get_patient(archive, options.patient_id)  # NotFound
+    kinds = [options.kind] + [a.kind for a in options.per_entry.values() if a.kind]
+    for kind in kinds:
+        if kind not in IMPORT_KINDS:
+            raise InvalidInput(f"Photo kind must be one of {', '.join(IMPORT_KINDS)} (got '{kind}').")
+    if options.site and options.site not in bodysites.BY_KEY:
+        raise InvalidInput(f"Unknown body site '{options.site}'. Choose a standard site and add detail as free text.")
+    if options.laterality not in bodysites.LATERALITIES:
+        raise InvalidInput("Laterality must be one of: left, right, bilateral, midline.")
+    if options.keep_location and not options.location_reason.strip():
+        raise InvalidInput("Keeping photo locations needs a reason (e.g. 'home visit: where the photo was taken matters').")
+    if options.visit_id is not None:
+        visit = records.get_visit(archive, options.visit_id)
+        if visit.patient_id != options.patient_id:
+            raise InvalidInput("That visit belongs to another patient.")
+    if options.lesion_id is not None:
+        lesion = records.get_lesion(archive, options.lesion_id)
+        if lesion.patient_id != options.patient_id:
+            raise InvalidInput("That lesion belongs to another patient.")
+
+
+def _store(archive: Any, data: bytes, reserved: _Reservations, new_refs: list[BlobRef]) -> str:
+    """Encrypt and write ``data`` unless the archive (or this run) already has it; read it back."""
+    blob_id = archive.blobs.blob_id(data)
+    if archive.catalogue.scalar("SELECT 1 FROM blob WHERE id = ?", (blob_id,)) and archive.blobs.exists(blob_id):
+        problem = archive.blobs.check(archive.blob_ref(blob_id))
+    elif reserved.claim(blob_id):
+        ref = archive.blobs.put(data)
+        new_refs.append(ref)
+        problem = archive.blobs.check(ref)
+    else:
+        return blob_id  # the same content is being written by another photo of this run
+    if problem:
+        raise DermArchiveError(f"The stored copy failed its read-back check ({problem}); it was not imported.")
+    return blob_id
+
+
+def _prepare(archive: Any, entry: PlanEntry, reserved: _Reservations) -> _Prepared | FileOutcome:
+    """Everything but the catalogue write (runs on the pool). Rejections are outcomes."""
+    try:
+        data = entry.path.read_bytes()
+        mtime = entry.path.stat().st_mtime
+    except OSError as exc:
+        return FileOutcome(entry.rel, "rejected", f"it can no longer be read ({exc.strerror or 'read error'})")
+    fingerprint = archive.blobs.fingerprint(data)
+    existing = records.source_already_imported(archive, fingerprint)
+    if existing is not None:
+        return FileOutcome(entry.rel, "already-imported", f"this photo was imported before (image {existing})",
+                           existing)
+    fmt = sniff(data[:32])
+    try:
+        if fmt is None or entry.metadata is None:
+            raise UnreadablePhoto("it changed since the folder was scanned and is no longer a photo")
+        meta = read_metadata(data, fmt, mtime)
+        stored = prepare(data, meta)
+    except UnreadablePhoto as exc:
+        return FileOutcome(entry.rel, "rejected", str(exc))
+    del data
+    new_refs: list[BlobRef] = []
+    ids = (_store(archive, stored.data, reserved, new_refs),
+           _store(archive, stored.thumbs.thumb, reserved, new_refs),
+           _store(archive, stored.thumbs.preview, reserved, new_refs))
+    return _Prepared(entry, fingerprint, meta, stored.stored_format, stored.orientation, ids, new_refs)
+
+
+class _Writer:
+    """The one catalogue writer: visits, lesions, blob rows and image rows, in batches."""
+
+    def __init__(self, archive: Any, plan: ImportPlan, options: ImportOptions, result: ImportResult) -> None:
+        self.archive, self.options, self.result = archive, options, result
+        self.group_of: dict[str, int] = {}
+        self.visit_of_group: dict[int, int] = {}
+        self.group_date: dict[int, str] = {}
+        self.lesions: dict[str, int] = {}
+        photos = [e for e in plan.entries if e.status in ("new", "already-imported") and e.metadata]
+        for n, group in enumerate(suggest_visits(photos, options.gap_hours)):
+            first = next((e.metadata.taken_at for e in group if e.metadata and e.metadata.taken_at), None)
+            self.group_date[n] = (first or now_iso())[:10]
+            for e in group:
+                self.group_of[e.rel] = n
+                if e.status == "already-imported" and e.existing_image_id and n not in self.visit_of_group:
+                    try:
+                        img = records.get_image(archive, e.existing_image_id)
+                    except NotFound:
+                        continue
+                    if img.patient_id == options.patient_id:
+                        self.visit_of_group[n] = img.visit_id
+
+    def _visit(self, tx: Any, rel: str) -> int:
+        if self.options.visit_id is not None:
+            return self.options.visit_id
+        group = self.group_of.get(rel, -1)
+        if group not in self.visit_of_group:
+            when = self.group_date.get(group, date.today().isoformat())
+            self.visit_of_group[group] = records.add_visit(self.archive, self.options.patient_id, when,
+                                                           clinician=self.options.clinician, tx=tx)
+            self.result.visits.append(self.visit_of_group[group])
+        return self.visit_of_group[group]
+
+    def _lesion(self, tx: Any, rel: str) -> int | None:
+        label = self.options.assignment(rel).lesion_label or self.options.lesion_label
+        if not label:
+            return self.options.lesion_id
+        label = label.strip()
+        if label not in self.lesions:
+            row = tx.query_one("SELECT id FROM lesion WHERE patient_id = ? AND label = ?",
+                               (self.options.patient_id, label))
+            self.lesions[label] = row[0] if row else records.add_lesion(
+                self.archive, self.options.patient_id, label, site=self.options.site,
+                site_text=self.options.site_text, laterality=self.options.laterality, tx=tx)
+        return self.lesions[label]
+
+    def commit(self, batch: list[_Prepared]) -> list[FileOutcome]:
+        outcomes: list[FileOutcome] = []
+        orphans: list[str] = []
+        opts = self.options
+        with self.archive.transaction() as tx:
+            ids, kept, had = [], 0, 0
+            for p in batch:
+                existing = tx.scalar("SELECT id FROM image WHERE source_hmac = ? LIMIT 1", (p.fingerprint,))
+                if existing is not None:  # imported meanwhile (another run): keep the first
+                    orphans += [r.id for r in p.new_refs]
+                    outcomes.append(FileOutcome(p.entry.rel, "already-imported",
+                                                f"this photo was imported before (image {existing})", existing))
+                    continue
+                for ref in p.new_refs:
+                    tx.execute("INSERT OR IGNORE INTO blob (id, wrapped_key, size, chunks, created_at) "
+                               "VALUES (?, ?, ?, ?, ?)", (ref.id, ref.wrapped_key, ref.size, ref.chunks, now_iso()))
+                assign = opts.assignment(p.entry.rel)
+                meta = p.meta
+                location = meta.location if opts.keep_location else None
+                image_id = records.insert_image(
+                    self.archive, tx, visit_id=self._visit(tx, p.entry.rel), kind=assign.kind or opts.kind,
+                    blob_id=p.ids[0], thumb_blob_id=p.ids[1], preview_blob_id=p.ids[2],
+                    width=meta.width, height=meta.height, original_format=meta.format,
+                    stored_format=p.stored_format, lesion_id=self._lesion(tx, p.entry.rel),
+                    taken_at=meta.taken_at, taken_at_source=meta.taken_at_source,
+                    device_make=meta.device_make, device_model=meta.device_model,
+                    orientation=p.orientation, source_hmac=p.fingerprint, had_location=meta.has_location,
+                    location=location, location_reason=opts.location_reason.strip() if location else None,
+                    notes=assign.notes)
+                ids.append(image_id)
+                kept += location is not None
+                had += meta.has_location
+                outcomes.append(FileOutcome(p.entry.rel, "imported", "", image_id, verified=True))
+                self.result.fingerprints[p.entry.rel] = p.fingerprint
+            if ids:
+                self.archive.record(tx, "image.import", {"patient": opts.patient_id, "images": ids},
+                                    {"count": len(ids), "had_location": had, "location_kept": kept,
+                                     **({"location_reason_given": True} if kept else {})})
+        self.archive.unlink_blobs(orphans)
+        return outcomes
+
+
+def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progress: Progress | None = None,
+               cancelled: Callable[[], bool] | None = None) -> ImportResult:
+    """Import ``plan.new_entries()`` (minus excluded ones) for ``options.patient_id``."""
+    _check_options(archive, options)
+    if not plan.keyed:
+        raise InvalidInput("This plan was scanned without the archive; scan again with the archive open.")
+    result = ImportResult(plan.folder, options.patient_id)
+    todo = [e for e in plan.new_entries() if options.assignment(e.rel).include]
+    for e in plan.by_status("already-imported"):
+        _verify_existing(archive, e, result)
+    writer = _Writer(archive, plan, options, result)
+    reserved = _Reservations()
+    total, done = len(todo), 0
+    workers = options.workers or max(1, os.cpu_count() or 1)
+    window: deque[tuple[PlanEntry, Future[Any]]] = deque()
+    ready: list[_Prepared] = []
+    queue = iter(todo)
+    stop = False
+
+    def flush() -> None:
+        if ready:
+            result.outcomes.extend(writer.commit(ready))
+            ready.clear()
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import")
+    try:
+        while True:
+            while not stop and len(window) < 2 * workers:
+                entry = next(queue, None)
+                if entry is None:
+                    break
+                window.append((entry, pool.submit(_prepare, archive, entry, reserved)))
+            if not window:
+                break
+            entry, future = window.popleft()
+            try:
+                got = future.result()
+            except DermArchiveError as exc:
+                got = FileOutcome(entry.rel, "failed", str(exc))
+            if isinstance(got, _Prepared):
+                ready.append(got)
+            else:
+                result.outcomes.append(got)
+            done += 1
+            if len(ready) >= BATCH or not any(f.done() for _e, f in window):
+                flush()
+            if progress:
+                progress(done, total, "Importing photos")
+            if not stop and cancelled is not None and cancelled():
+                stop = True
+        flush()
+    finally:
+        for _e, f in window:
+            f.cancel()
+        pool.shutdown(wait=True)
+    handled = {o.rel for o in result.outcomes}
+    for e in todo:
+        if e.rel not in handled:
+            result.outcomes.append(FileOutcome(e.rel, "cancelled", "the import was cancelled before this photo"))
+            result.cancelled = True
+    log.ingest.info("import finished: %s", result.counts())
+    return result
+
+
+def _verify_existing(archive: Any, entry: PlanEntry, result: ImportResult) -> None:
+    """An already-imported photo counts as verified when its stored copy reads back intact."""
+    if entry.existing_image_id is None or entry.fingerprint is None:
+        return
+    try:
+        image = records.get_image(archive, entry.existing_image_id)
+    except NotFound:
+        return
+    ok = all(archive.blobs.check(archive.blob_ref(b)) is None
+             for b in (image.blob_id, image.thumb_blob_id, image.preview_blob_id) if b)
+    result.outcomes.append(FileOutcome(entry.rel, "already-imported", entry.reason, image.id, verified=ok))
+    if ok:
+        result.fingerprints[entry.rel] = entry.fingerprint
+
+
+def remove_originals(archive: Any, result: ImportResult) -> list[str]:
+    """Delete the source files whose stored copy was verified, and only if they are unchanged.
+
+    Returns the removed paths (relative to the folder). Audited as ``image.remove-original``
+    with image ids and counts only (never file names)."""
+    removed: list[str] = []
+    image_ids: list[int] = []
+    for outcome in result.outcomes:
+        fingerprint = result.fingerprints.get(outcome.rel)
+        if not outcome.verified or fingerprint is None or outcome.image_id is None:
+            continue
+        path = result.folder / outcome.rel
+        try:
+            if archive.blobs.fingerprint(path.read_bytes()) != fingerprint:
+                continue  # changed since it was imported: not the file we stored
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(outcome.rel)
+        image_ids.append(outcome.image_id)
+    if removed:
+        archive.log_event("image.remove-original", {"patient": result.patient_id, "images": image_ids},
+                          {"count": len(removed)})
+    return removed
