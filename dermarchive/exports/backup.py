@@ -994,3 +994,13 @@ def backup_destination(archive: Archive) -> Path | None:
 def remember_destination(archive: Archive, dest: Path | str) -> None:
     with archive.transaction() as tx:
         archive.set_setting(tx, SETTING_DESTINATION, str(Path(dest).absolute()))
+
+
+def describe_last_backup(archive: Archive, *, now: datetime | None = None) -> str:
+    """'Last backup: 25 Nov 2026, 14:02 (3 days ago)' or 'Never backed up', for the status bar."""
+    last = last_backup(archive)
+    if last is None:
+        return "This archive has never been backed up."
+    days = ((now or datetime.now(UTC)).astimezone().date() - last.astimezone().date()).days
+    ago = "today" if days <= 0 else "yesterday" if days == 1 else f"{days} days ago"
+    return f"Last backup: {display_time(last)} ({ago})."
