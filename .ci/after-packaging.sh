@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# CI (issue 9): build the installable bundle and smoke-test it, within a time budget.
+# Runs after the test suite, which created .venv (README's test command). PyInstaller is a build
+# tool, so it comes from the `build` extra, not the runtime or test dependencies.
+# Measured on the 2-core CI machine: build about 45 s, smoke check about 45 s (most of it the
+# full demo archive: 10 patients, 367 photos).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUDGET=${PACKAGING_BUDGET:-900}   # seconds for build + smoke together
+
+# shellcheck disable=SC1091
+. .venv/bin/activate
+pip install -q -e '.[build]'
+
+start=$(date +%s)
+timeout --kill-after=30 "$BUDGET" packaging/build
+# The Linux install layout with the real bundle: staged, then the installed command runs.
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+packaging/linux/install --prefix /opt/dermarchive --destdir "$stage" --bundle dist/DermArchive
+version=$("$stage/opt/dermarchive/bin/dermarchive" --version)
+desktop-file-validate "$stage/opt/dermarchive/share/applications/nz.dermarchive.DermArchive.desktop"
+appstreamcli validate --no-net "$stage/opt/dermarchive/share/metainfo/nz.dermarchive.DermArchive.metainfo.xml"
+echo "after-packaging: $version built, smoke-tested and installed in $(( $(date +%s) - start )) s (budget ${BUDGET} s)"
