@@ -28,7 +28,7 @@ ACTIONS = {
     "lesion.add", "lesion.update", "visit.add",
     "image.import", "image.view", "image.update", "image.delete", "image.remove-original",
     "consent.record", "consent.withdraw",
-    "export", "export.refused", "backup", "restore", "pacs.send", "pacs.delete", "verify",
+    "export", "export.refused", "backup", "restore", "pacs.send", "pacs.delete", "pacs.set", "verify",
 }
 
 
