@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -11,8 +10,7 @@ from pypdf import PdfReader
 from dermarchive.archive import Archive
 from dermarchive.cli import main
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_referral import NHI, QUESTION, embedded_images, seed, text_of  # noqa: E402
+from tests.test_referral import NHI, QUESTION, embedded_images, seed, text_of
 
 PASSPHRASE = "correct horse 42"
 
