@@ -107,7 +107,8 @@ def _to_png(data: bytes, fmt: str) -> StoredPhoto:
     except OSError:
         raise UnreadablePhoto("its picture data is damaged and cannot be decoded (corrupt or truncated)") from None
     orientation = 1
-    exif = _exif_for(info.get("exif"))
+    # TIFF keeps its EXIF in its own tags (not carried over); Pillow decodes it upright.
+    exif = None if fmt == "TIFF" else _exif_for(info.get("exif"))
     if exif:
         orientation = jpeg.load_exif(exif)["0th"].get(0x0112, 1)
     out = io.BytesIO()

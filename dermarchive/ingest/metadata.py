@@ -14,13 +14,13 @@ impossible dates (before 1990, in the future) count as absent.
 from __future__ import annotations
 
 import io
-import warnings
+import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import piexif
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from . import jpeg
 
@@ -28,10 +28,6 @@ PIL_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")  # MPO frames are read as JPEG
 PIXEL_CAP = 210_000_000        # a 200 MP phone photo fits; JPEG is only ever draft-decoded
 FULL_DECODE_CAP = 120_000_000  # formats decoded in full (HEIC, PNG, TIFF, WebP)
 SUPPORTED = ("JPEG", "MPO", "HEIC", "PNG", "TIFF", "WEBP")
-
-# A JPEG whose multi-picture index is damaged is read as the plain JPEG it starts with; the scan
-# does the same on purpose (jpeg.frames), so Pillow's warning about it is noise.
-warnings.filterwarnings("ignore", message="Image appears to be a malformed MPO file", category=UserWarning)
 
 
 class UnreadablePhoto(Exception):
@@ -60,6 +56,24 @@ def sniff(head: bytes) -> str | None:
     if head[:2] == b"BM":
         return "BMP"
     return None
+
+
+def gif_claimed_pixels(data: bytes) -> int:
+    """Pixels a GIF claims (screen or first image extent), read from its header only."""
+    try:
+        width, height = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+        pos = 13 + (3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+        while pos < len(data) and data[pos] == 0x21:  # extension blocks
+            pos += 2
+            while pos < len(data) and data[pos]:
+                pos += data[pos] + 1
+            pos += 1
+        if data[pos] == 0x2C:
+            left, top, w, h = (int.from_bytes(data[pos + i:pos + i + 2], "little") for i in (1, 3, 5, 7))
+            width, height = max(width, left + w), max(height, top + h)
+    except IndexError:
+        pass
+    return width * height
 
 
 @dataclass(frozen=True)
@@ -250,7 +264,12 @@ def open_pil(data: bytes, fmt: str) -> Image.Image:
     """Open with Pillow, allowing only the format the content was recognised as."""
     Image.init()
     try:
-        img = Image.open(io.BytesIO(data), formats=[fmt if fmt != "MPO" else "JPEG"])
+        if fmt in ("JPEG", "MPO"):
+            # The JPEG class itself: the first frame, without Pillow's MPO guesswork (jpeg.frames
+            # decides what is a multi-picture file).
+            img = JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+        else:
+            img = Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError:
         raise UnreadablePhoto("it claims an impossibly large picture (a decompression bomb)") from None
     except (OSError, ValueError, SyntaxError) as exc:
@@ -313,20 +332,47 @@ def _check_complete(data: bytes, fmt: str) -> None:
         raise truncated
 
 
+def _tiff_facts(img: Image.Image) -> _ExifFacts:
+    """TIFF keeps its EXIF as tags of the image itself: read them through Pillow."""
+    facts = _ExifFacts()
+    try:
+        tags = img.getexif()
+        sub, gps = tags.get_ifd(0x8769), tags.get_ifd(0x8825)
+        facts.orientation = 1  # Pillow turns TIFF pixels upright while decoding
+        facts.make, facts.model = _text(tags.get(0x010F)), _text(tags.get(0x0110))
+        facts.taken_at = _exif_time(sub.get(0x9003), sub.get(0x9011))
+        if facts.taken_at:
+            facts.source = "exif-offset" if len(facts.taken_at) > 19 else "exif-local"
+        lat, lon = gps.get(2), gps.get(4)
+        facts.has_location = bool(lat) or bool(lon)
+        if lat and lon:
+            facts.location = _gps({2: [(float(v), 1) for v in lat], 4: [(float(v), 1) for v in lon],
+                                   1: gps.get(1), 3: gps.get(3)})[1]
+    except (ValueError, TypeError, KeyError, OSError, struct.error):
+        raise UnreadablePhoto("its metadata tags are damaged, so it cannot be checked for a location") from None
+    for tag, what in ((0x010E, "description"), (0x013B, "artist"), (0x8298, "copyright"),
+                      (0x02BC, "XMP"), (0x83BB, "IPTC")):
+        if tags.get(tag):
+            facts.identifying.add(what)
+    if sub.get(0x927C):
+        facts.identifying.add("maker notes")
+    return facts
+
+
 def _other(data: bytes, fmt: str) -> tuple[PhotoMetadata, _ExifFacts]:
     _check_complete(data, fmt)
     with open_pil(data, fmt) as img:
         exif = img.info.get("exif")
         if exif and not exif.startswith(jpeg.EXIF_HEADER):
             exif = jpeg.EXIF_HEADER + exif
-        facts = _exif_facts(exif)
+        facts = _tiff_facts(img) if fmt == "TIFF" else _exif_facts(exif)
         xmp = img.info.get("xmp") or img.info.get("XML:com.adobe.xmp")
         _xmp_facts(xmp.encode() if isinstance(xmp, str) else xmp, facts)
         text_keys = set(img.info) - {"exif", "xmp", "XML:com.adobe.xmp", "icc_profile", "dpi", "gamma",
                                      "srgb", "transparency", "compression", "resolution", "aspect",
                                      "chromaticity", "loop", "duration", "background", "timestamp"}
         if img.format == "TIFF":
-            text_keys = {k for k in text_keys if isinstance(k, str) and k.lower() in ("description", "artist")}
+            text_keys = set()  # its tags were read above
         if text_keys:
             facts.identifying.add("text fields")
         meta = PhotoMetadata(img.format, img.size[0], img.size[1], frames=getattr(img, "n_frames", 1),

@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import log
 from ..errors import Cancelled, InvalidInput
-from .metadata import PhotoMetadata, UnreadablePhoto, read_metadata, sniff
+from .metadata import FULL_DECODE_CAP, PhotoMetadata, UnreadablePhoto, gif_claimed_pixels, read_metadata, sniff
 
 Progress = Callable[[int, int, str], None]
 Cancelled_ = Callable[[], bool]
@@ -149,10 +149,9 @@ def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntr
         entry.status = "rejected"
         what = UNSUPPORTED_EXT.get(ext) or actual
         entry.reason = f"{what} files are not supported; save the photo as JPEG, HEIC or PNG"
-        if actual == "GIF" and len(data) >= 10:
-            w, h = int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
-            if w * h > 100_000_000:
-                entry.reason = f"it claims {w}×{h} pixels (a decompression bomb), and GIF is not supported"
+        if actual == "GIF" and gif_claimed_pixels(data) > FULL_DECODE_CAP:
+            entry.reason = (f"it claims {gif_claimed_pixels(data) / 1e9:.1f} gigapixels (a decompression bomb), "
+                            "and GIF is not a photo format DermArchive imports")
         return entry
     if named is None:
         if actual in PHOTO_EXT.values():
