@@ -434,7 +434,7 @@ def build_demo(path: Path, passphrase: str, *, kdf: KdfParams | None = None, siz
 
 
 def ensure_demo(path: Path, passphrase: str, *, kdf: KdfParams | None = None, size: DemoSize = FULL,
-                progress: Progress | None = None) -> DemoSummary:
+                progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> DemoSummary:
     """Build the demo archive at ``path``, or check that the one already there opens."""
     started = time.perf_counter()
     if (path / "archive.json").exists():
@@ -446,7 +446,7 @@ def ensure_demo(path: Path, passphrase: str, *, kdf: KdfParams | None = None, si
                            time.perf_counter() - started)
     if path.exists() and any(path.iterdir()):
         raise InvalidInput(f"{path} is not empty and holds no archive; choose another folder with --path.")
-    return build_demo(path, passphrase, kdf=kdf, size=size, progress=progress)
+    return build_demo(path, passphrase, kdf=kdf, size=size, progress=progress, cancelled=cancelled)
 
 
 def display_available() -> bool:

@@ -1,0 +1,139 @@
+"""The desktop app's entry point and the flow between its windows.
+
+``dermarchive`` (no arguments) and ``dermarchive gui [ARCHIVE]`` call :func:`main`;
+``dermarchive demo`` calls :func:`run` with the demo archive and its passphrase. The flow:
+start screen → unlock (or create) → main window; "Close archive" returns to the start screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from .. import __version__, log
+from ..archive.keys import KdfParams
+from . import messages, settings
+from .icons import icon, style_sheet
+from .jobs import run_job
+from .main_window import MainWindow
+from .start_screen import StartScreen
+from .unlock import UnlockDialog
+
+
+class App(QObject):
+    """Owns the start screen and the main window; the windows never reach for each other."""
+
+    def __init__(self, *, demo_kdf: KdfParams | None = None, demo_small: bool = False,
+                 idle_minutes: float | None = None) -> None:
+        super().__init__()
+        self.start = StartScreen()
+        self.start.openArchive.connect(self.unlock)
+        self.start.archiveCreated.connect(self.show_main)
+        self.start.demoRequested.connect(self.open_demo)
+        self.main: MainWindow | None = None
+        self.unlock_dialog: UnlockDialog | None = None
+        self.demo_kdf, self.demo_small, self.idle_minutes = demo_kdf, demo_small, idle_minutes
+        self.demo_passphrase_file: Path | None = None
+
+    def show_start(self) -> None:
+        self.start.refresh_recent()
+        self.start.show()
+        self.start.raise_()
+
+    def unlock(self, path: Path, user: str | None = None, prefill: str | None = None) -> UnlockDialog:
+        parent = self.start if self.start.isVisible() else None
+        dialog = UnlockDialog(Path(path), user=user, prefill_passphrase=prefill, parent=parent)
+        dialog.accepted.connect(lambda: self.show_main(dialog.archive))
+        self.unlock_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def show_main(self, archive: Any) -> MainWindow:
+        settings.add_recent(archive.path)
+        self.unlock_dialog = None
+        window = MainWindow(archive, idle_minutes=self.idle_minutes)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.closedArchive.connect(self._main_closed)
+        self.main = window
+        window.show()
+        self.start.hide()
+        return window
+
+    def _main_closed(self) -> None:
+        self.main = None
+        self.show_start()
+
+    def open_demo(self) -> None:
+        from .. import demo
+
+        path = demo.default_path()
+        size = demo.SMALL if self.demo_small else demo.FULL
+        self.start.demo_button.setEnabled(False)
+
+        def done(summary: demo.DemoSummary) -> None:
+            self.start.demo_button.setEnabled(True)
+            self.unlock(summary.path, demo.DEMO_USER, demo.DEMO_PASSPHRASE)
+
+        def failed(exc: BaseException) -> None:
+            self.start.demo_button.setEnabled(True)
+            messages.show_error(self.start, exc)
+
+        def work(progress: Any, cancelled: Any) -> Any:
+            return demo.ensure_demo(path, demo.DEMO_PASSPHRASE, kdf=self.demo_kdf, size=size,
+                                    progress=progress, cancelled=cancelled)
+
+        run_job(lambda progress, cancelled: work(progress, cancelled), parent=self.start,
+                title="Preparing the demo archive…", with_progress=True, on_done=done, on_error=failed)
+
+
+def application(argv: Sequence[str] = ()) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(["dermarchive", *argv])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("DermArchive")
+    app.setApplicationVersion(__version__)
+    app.setStyle("Fusion")
+    app.setStyleSheet(style_sheet())
+    app.setWindowIcon(icon("photo"))
+    return app
+
+
+def run(open_path: Path | None = None, *, user: str | None = None, prefill_passphrase: str | None = None) -> int:
+    """Show the app (opening ``open_path`` at its unlock prompt) and run the event loop."""
+    from . import crash
+
+    qapp = application()
+    crash.install()
+    controller = App()
+    if open_path is not None:
+        controller.unlock(Path(open_path), user, prefill_passphrase)
+        dialog = controller.unlock_dialog
+        assert dialog is not None
+        dialog.rejected.connect(controller.show_start)
+    else:
+        controller.show_start()
+    log.gui.info("app started")
+    return int(qapp.exec())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dermarchive gui", description="Open the DermArchive desktop app.")
+    parser.add_argument("archive", nargs="?", type=Path, metavar="ARCHIVE", help="archive folder to unlock")
+    parser.add_argument("--user", metavar="NAME", help="user to unlock as")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    from ..demo import display_available
+
+    if not display_available():
+        print("dermarchive: no display is available (DISPLAY/WAYLAND_DISPLAY are not set), so the app cannot "
+              "open here. The command-line tools work without one: see 'dermarchive --help'.", file=sys.stderr)
+        return 2
+    return run(args.archive, user=args.user)

@@ -1,0 +1,113 @@
+"""Side panel: the selected photo's metadata and, at a glance, what its consent allows.
+
+Scopes come from the consent policy (``policy.image_scopes``), the one place that decides; the
+consent method and withdrawal from the visit's current consent version.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ..archive import records
+from ..consent import policy
+from ..consent import records as consent_records
+from ..consent.scopes import LABELS, METHOD_LABELS, PURPOSES
+from .timeline import KIND_TAGS, nice_date, nice_time
+
+
+class ImagePanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("imagePanel")
+        self.details = QLabel(self)
+        self.details.setObjectName("imageDetails")
+        self.consent = QLabel(self)
+        self.consent.setObjectName("consentScopes")
+        for label in (self.details, self.consent):
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.addWidget(self.details)
+        layout.addWidget(self.consent)
+        layout.addStretch(1)
+        self.allowed: frozenset[str] = frozenset()
+        self.clear()
+
+    def clear(self, hint: str = "Select a photo to see its details and what its consent allows.") -> None:
+        self.details.setText(f"<p style='color:#5c6770'>{html.escape(hint)}</p>")
+        self.consent.clear()
+        self.allowed = frozenset()
+
+    def show_images(self, archive: Any, images: list[records.ImageRecord],
+                    lesions: dict[int, records.Lesion]) -> None:
+        if not images:
+            self.clear()
+            return
+        scopes = policy.image_scopes(archive, [i.id for i in images])
+        common = frozenset.intersection(*(scopes.get(i.id, frozenset()) for i in images))
+        self.allowed = common
+        if len(images) == 1:
+            image = images[0]
+            self.details.setText(_details_html(image, lesions.get(image.lesion_id or -1)))
+            current = consent_records.current(archive, image.visit_id)
+            self.consent.setText(_consent_html(current, common, image.kind))
+        else:
+            self.details.setText(f"<h3>{len(images)} photos selected</h3>"
+                                 "<p>Consent below is what <b>all</b> of them allow.</p>")
+            self.consent.setText(_consent_html(None, common, None, heading_only=True))
+
+
+def _row(name: str, value: str) -> str:
+    return f"<tr><td style='color:#5c6770;padding-right:8px'>{html.escape(name)}</td><td>{value}</td></tr>"
+
+
+def _details_html(image: records.ImageRecord, lesion: records.Lesion | None) -> str:
+    kind, colour = KIND_TAGS.get(image.kind, KIND_TAGS["other"])
+    title = f"<span style='color:{colour.name()}'>{kind} photo</span>"
+    rows = [
+        _row("Lesion", html.escape(f"{lesion.label} · {lesion.site_label}") if lesion else "—"),
+        _row("Taken", html.escape(f"{nice_date(image.taken_at or image.visit_date)} {nice_time(image.taken_at)}")
+             + ("" if image.taken_at else " <i>(visit date)</i>")),
+        _row("Visit", html.escape(nice_date(image.visit_date))),
+        _row("Camera", html.escape(image.device) or "—"),
+        _row("Size", f"{image.width} × {image.height} px, {html.escape(image.stored_format)}"
+             + (f" (from {html.escape(image.original_format)})" if image.original_format != image.stored_format else "")),
+        _row("Location", "kept (chosen at import)" if image.location_kept
+             else "removed at import" if image.had_location else "none recorded"),
+        _row("Essential for care", "yes" if image.essential_for_care else "no"),
+    ]
+    if image.notes:
+        rows.append(_row("Notes", html.escape(image.notes)))
+    return f"<h3 style='margin-bottom:4px'>{title}</h3><table>{''.join(rows)}</table>"
+
+
+def _consent_html(current: Any, allowed: frozenset[str], kind: str | None, heading_only: bool = False) -> str:
+    parts = ["<h3 style='margin-bottom:4px'>Consent</h3>"]
+    if not heading_only:
+        if current is None:
+            parts.append("<p style='color:#a23b2a'>No consent recorded for this visit: clinical record only.</p>")
+        else:
+            method = html.escape(METHOD_LABELS.get(current.method, current.method))
+            parts.append(f"<p>{method}, version {current.version}, obtained {html.escape(nice_date(current.obtained_at))}"
+                         f" by {html.escape(current.obtained_by)}.</p>")
+            if current.withdrawn:
+                why = html.escape(current.withdrawn_reason or "")
+                parts.append(f"<p style='color:#a23b2a'><b>Withdrawn</b> {html.escape(nice_date(current.withdrawn_at))}"
+                             f"{': ' + why if why else ''}</p>")
+        if kind == "consent-form":
+            parts.append("<p style='color:#5c6770'>A consent-form photo identifies the patient: clinical use only.</p>")
+    rows = []
+    for purpose in PURPOSES:
+        ok = purpose in allowed
+        mark = "<span style='color:#2a7f62'>✓</span>" if ok else "<span style='color:#a23b2a'>✗</span>"
+        style = "" if ok else " style='color:#7b858c'"
+        rows.append(f"<tr><td>{mark}</td><td{style}>{html.escape(LABELS[purpose])}</td></tr>")
+    parts.append(f"<table>{''.join(rows)}</table>")
+    return "".join(parts)

@@ -1,0 +1,463 @@
+"""The main window: patient list, patient page, viewer/compare, menus, lock.
+
+Locking (Ctrl+L, idle timeout, or closing) drops every decrypted thing the window holds (patient
+list, lesion and photo models, thumbnails, the viewer's pixels), closes the archive (which forgets
+the key) and shows the unlock panel in place of the content. Only ids are remembered, to come
+back to the same patient after unlocking.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from PySide6.QtCore import QItemSelection, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QApplication, QHeaderView, QInputDialog, QLabel, QLineEdit, QMainWindow,
+                               QPushButton, QSplitter, QStackedWidget, QTableView, QToolButton, QWidget)
+
+from .. import log
+from ..archive import records
+from ..errors import DermArchiveError
+from . import messages, settings
+from .forms import child, load_form, place
+from .icons import icon
+from .idle import IdleWatcher
+from .image_panel import ImagePanel
+from .patient_models import PatientTableModel
+from .patient_page import PatientPage
+from .thumbnails import ThumbnailLoader
+from .unlock import UnlockPanel, archive_title
+from .viewer import CompareView, ImageView, PhotoPane
+
+PAGE_EMPTY, PAGE_PATIENT, PAGE_VIEWER = 0, 1, 2
+
+# Other features' dialogs, imported when first used: (module, class, label).
+DIALOGS = {
+    "import": ("dermarchive.gui.import_wizard", "ImportWizard", "Importing photos"),
+    "consent": ("dermarchive.gui.consent_editor", "ConsentEditorDialog", "The consent editor"),
+    "referral": ("dermarchive.gui.referral_dialog", "ReferralDialog", "Creating referrals"),
+    "export": ("dermarchive.gui.export_dialog", "DeidentifiedExportDialog", "Teaching/research export"),
+    "backup": ("dermarchive.gui.backup_dialog", "BackupDialog", "Backup"),
+    "about": ("dermarchive.gui.about_dialog", "AboutDialog", "The About window"),
+    "pacs": ("dermarchive.gui.pacs_dialog", "PacsSettingsDialog", "PACS settings"),
+}
+
+
+class MainWindow(QMainWindow):
+    closedArchive = Signal()  # the user chose "Close archive" (back to the start screen)
+
+    def __init__(self, archive: Any, *, idle_minutes: float | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.archive: Any = archive
+        self.archive_path = archive.path
+        self.user_name = archive.user.name
+        self.locked = False
+        self._remember: tuple[int | None, int | None] = (None, None)  # patient id, lesion id
+        self.dialog_shown: Any = None
+        central = load_form("main_window", self)
+        self.setCentralWidget(central)
+        self.lock_stack = child(central, QStackedWidget, "lockStack")
+        self.content = child(central, QStackedWidget, "contentStack")
+        self.search = child(central, QLineEdit, "patientSearch")
+        self.patient_table = child(central, QTableView, "patientTable")
+        self.patient_count = child(central, QLabel, "patientCount")
+        self.splitter = child(central, QSplitter, "mainSplitter")
+        self.viewer_title = child(central, QLabel, "viewerTitle")
+        self.zoom_label = child(central, QLabel, "zoomLabel")
+        self.unlock_placeholder = child(central, QWidget, "unlockPlaceholder")
+        self.unlock_panel: UnlockPanel | None = None
+
+        self.loader = ThumbnailLoader(archive, cache_bytes=settings.get(settings.THUMB_CACHE_MB) * 1024 * 1024,
+                                      parent=self)
+        self.patient_model = PatientTableModel(self)
+        self.patient_table.setModel(self.patient_model)
+        self.patient_table.verticalHeader().hide()
+        header = self.patient_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)
+        self.patient_table.setColumnWidth(0, 84)
+        self.patient_table.setColumnWidth(2, 104)
+        self.patient_table.setColumnWidth(3, 64)
+        self.patient_table.selectionModel().selectionChanged.connect(self._patient_selected)
+        self.search.textChanged.connect(self._search_changed)
+        self.search.returnPressed.connect(self._search_enter)
+
+        self.patient_page = PatientPage(self.loader)
+        place(child(central, QWidget, "patientPagePlaceholder"), self.patient_page)
+        self.patient_page.openRequested.connect(self.open_image)
+        self.patient_page.compareRequested.connect(self.compare_images)
+        self.patient_page.consentRequested.connect(self.edit_consent)
+        self.patient_page.referralRequested.connect(self.create_referral)
+
+        self.viewer_stack = child(central, QStackedWidget, "viewerStack")
+        self.single = PhotoPane()
+        self.single.setObjectName("singleViewer")
+        self.compare = CompareView()
+        self.viewer_stack.addWidget(self.single)
+        self.viewer_stack.addWidget(self.compare)
+        self.viewer_panel = ImagePanel()
+        place(child(central, QWidget, "viewerDetailsPlaceholder"), self.viewer_panel)
+        child(central, QSplitter, "viewerSplitter").setSizes([900, 260])
+        for view in (self.single.view, self.compare.left.view):
+            view.zoomChanged.connect(self._zoom_shown)
+        self.single.loaded.connect(lambda img: self.viewer_panel.show_images(
+            self.archive, [img], self.patient_page.lesions_by_id()))
+        self._wire_viewer_buttons(central)
+
+        self._build_actions()
+        self.idle = IdleWatcher(int(60_000 * (idle_minutes if idle_minutes is not None
+                                              else settings.get(settings.IDLE_LOCK_MINUTES))), self)
+        self.idle.idle.connect(lambda: self.lock("idle"))
+        self.idle.start()
+        self.resize(1280, 820)
+        geometry = settings.get(settings.WINDOW_GEOMETRY)
+        if geometry:
+            self.restoreGeometry(geometry)
+        state = settings.get(settings.WINDOW_STATE)
+        if state:
+            self.splitter.restoreState(state)
+        else:
+            self.splitter.setSizes([420, 860])
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self._update_title()
+        self.load_patients()
+        self.search.setFocus()
+
+    # -- building --------------------------------------------------------------------------
+    def _wire_viewer_buttons(self, central: QWidget) -> None:
+        child(central, QPushButton, "backButton").clicked.connect(self.back_to_patient)
+        child(central, QPushButton, "backButton").setIcon(icon("back"))
+        for name, ico, slot in (("zoomInButton", "zoom-in", lambda: self._each_view(lambda v: v.zoom_by(1.25))),
+                                ("zoomOutButton", "zoom-out", lambda: self._each_view(lambda v: v.zoom_by(0.8))),
+                                ("fitButton", "zoom-fit", lambda: self._each_view(ImageView.fit)),
+                                ("actualSizeButton", "zoom-actual", lambda: self._each_view(ImageView.actual_size)),
+                                ("rotateButton", "rotate", lambda: self._each_view(ImageView.rotate_view))):
+            button = child(central, QToolButton, name)
+            button.setIcon(icon(ico))
+            button.clicked.connect(slot)
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, ico: str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if ico:
+            action.setIcon(icon(ico))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self.actions_by_name = {
+            "import": self._action("&Import photos…", self.import_photos, "Ctrl+I", "import",
+                                   "Import photos from a phone or folder"),
+            "backup": self._action("&Backup…", lambda: self._dialog("backup", self.archive), None, "backup"),
+            "lock": self._action("&Lock", lambda: self.lock("manual"), "Ctrl+L", "lock",
+                                 "Lock now: hide everything and forget the key (Ctrl+L)"),
+            "close": self._action("&Close archive", self.close_archive, "Ctrl+W"),
+            "quit": self._action("&Quit", self.close, QKeySequence.StandardKey.Quit),
+            "find": self._action("&Find patient", self.focus_search, QKeySequence.StandardKey.Find, "search"),
+            "consent": self._action("Visit &consent…", lambda: self.edit_consent(None), "Ctrl+K", "consent",
+                                    "Record or change consent for the selected photo's visit"),
+            "referral": self._action("Create &referral…", self.create_referral, "Ctrl+R", "referral",
+                                     "Make a referral letter with the selected photos"),
+            "export": self._action("&Export for teaching/research…", self.export_deidentified, "Ctrl+E", "export"),
+            "open": self._action("&Open photo", self.patient_page.open_selected, None, "photo"),
+            "compare": self._action("Co&mpare two photos", self.patient_page.compare_selected, "Ctrl+D", "compare",
+                                    "Compare the two selected photos side by side (Ctrl+D)"),
+            "back": self._action("&Back to patient", self.back_to_patient, "Esc", "back"),
+            "zoom_in": self._action("Zoom &in", lambda: self._each_view(lambda v: v.zoom_by(1.25)),
+                                    QKeySequence.StandardKey.ZoomIn, "zoom-in"),
+            "zoom_out": self._action("Zoom &out", lambda: self._each_view(lambda v: v.zoom_by(0.8)),
+                                     QKeySequence.StandardKey.ZoomOut, "zoom-out"),
+            "fit": self._action("&Fit to window", lambda: self._each_view(ImageView.fit), "Ctrl+0", "zoom-fit"),
+            "actual": self._action("&100 %", lambda: self._each_view(ImageView.actual_size), "Ctrl+1", "zoom-actual"),
+            "rotate": self._action("&Rotate view", lambda: self._each_view(ImageView.rotate_view), "Ctrl+Shift+R",
+                                   "rotate"),
+            "pacs": self._action("&PACS settings…", lambda: self._dialog("pacs", self.archive), None, "pacs"),
+            "idle": self._action("Lock after &idle…", self.choose_idle_minutes, None, "settings"),
+            "about": self._action("&About DermArchive", lambda: self._dialog("about"), None, "about"),
+        }
+        bar = self.menuBar()
+        for title, names in (("&File", ["import", "backup", None, "lock", "close", None, "quit"]),
+                             ("&Patient", ["find", None, "consent", "referral", "export"]),
+                             ("&View", ["open", "compare", "back", None, "zoom_in", "zoom_out", "fit", "actual",
+                                        "rotate"]),
+                             ("&Tools", ["pacs", "idle"]),
+                             ("&Help", ["about"])):
+            menu = bar.addMenu(title)
+            for name in names:
+                if name is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(a[name])
+        tools = self.addToolBar("Main")
+        tools.setObjectName("mainToolbar")
+        tools.setMovable(False)
+        tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for name in ("import", "consent", "compare", "referral", "export", None, "lock"):
+            if name is None:
+                spacer = QWidget()
+                spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
+                                     spacer.sizePolicy().verticalPolicy().Preferred)
+                tools.addWidget(spacer)
+            else:
+                tools.addAction(a[name])
+        self.statusBar()
+
+    def _update_title(self) -> None:
+        state = " — locked" if self.locked else ""
+        self.setWindowTitle(f"DermArchive — {archive_title(self.archive) if not self.locked else self.archive_path.name}"
+                            f"{state}")
+
+    # -- patients --------------------------------------------------------------------------
+    def load_patients(self) -> None:
+        self.patient_model.set_patients(records.find_patients(self.archive))
+        self.patient_model.set_search(self.search.text())
+        self._update_count()
+
+    def _update_count(self) -> None:
+        shown, total = self.patient_model.rowCount(), self.patient_model.total
+        self.patient_count.setText(f"{total} patient{'s' if total != 1 else ''}" if shown == total
+                                   else f"{shown} of {total} patients match")
+
+    def _search_changed(self, text: str) -> None:
+        current = self.current_patient_id()
+        self.patient_model.set_search(text)
+        self._update_count()
+        if current is not None:
+            row = self.patient_model.row_of(current)
+            if row >= 0:
+                self.patient_table.selectionModel().blockSignals(True)
+                self.patient_table.selectRow(row)
+                self.patient_table.selectionModel().blockSignals(False)
+
+    def _search_enter(self) -> None:
+        if self.patient_model.rowCount() >= 1:
+            self.patient_table.selectRow(0)
+            self.patient_table.setFocus()
+
+    def focus_search(self) -> None:
+        if not self.locked:
+            self.search.setFocus()
+            self.search.selectAll()
+
+    def current_patient_id(self) -> int | None:
+        return self.patient_page.patient.id if self.patient_page.patient else None
+
+    def _patient_selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        rows = self.patient_table.selectionModel().selectedRows()
+        if rows:
+            self.show_patient(self.patient_model.patient_at(rows[0].row()).id)
+
+    def show_patient(self, patient_id: int, lesion_id: int | None = None) -> None:
+        try:
+            self.patient_page.show_patient(self.archive, patient_id, lesion_id=lesion_id)
+        except DermArchiveError as exc:
+            messages.show_error(self, exc)
+            return
+        self.single.clear()
+        self.compare.clear()
+        self.content.setCurrentIndex(PAGE_PATIENT)
+
+    def refresh(self) -> None:
+        """Re-read the patient list and the open patient page (after another window changed things)."""
+        if self.locked:
+            return
+        current = self.current_patient_id()
+        self.load_patients()
+        if current is not None:
+            row = self.patient_model.row_of(current)
+            self.patient_table.selectionModel().blockSignals(True)
+            if row >= 0:
+                self.patient_table.selectRow(row)
+            self.patient_table.selectionModel().blockSignals(False)
+            self.patient_page.reload()
+
+    # -- viewer ----------------------------------------------------------------------------
+    def open_image(self, image: records.ImageRecord) -> None:
+        self.viewer_stack.setCurrentWidget(self.single)
+        caption = self.patient_page.caption(image)
+        self.viewer_title.setText(caption)
+        self.single.show_image(self.archive, image, caption)
+        self.viewer_panel.show_images(self.archive, [image], self.patient_page.lesions_by_id())
+        self.content.setCurrentIndex(PAGE_VIEWER)
+        self.single.view.setFocus()
+
+    def compare_images(self, first: records.ImageRecord, second: records.ImageRecord) -> None:
+        self.viewer_stack.setCurrentWidget(self.compare)
+        captions = (self.patient_page.caption(first), self.patient_page.caption(second))
+        self.viewer_title.setText("Compare")
+        self.compare.show_pair(self.archive, first, second, captions)
+        self.viewer_panel.show_images(self.archive, [first, second], self.patient_page.lesions_by_id())
+        self.content.setCurrentIndex(PAGE_VIEWER)
+        self.compare.left.view.setFocus()
+
+    def back_to_patient(self) -> None:
+        if self.content.currentIndex() == PAGE_VIEWER:
+            self.single.clear()
+            self.compare.clear()
+            self.viewer_panel.clear()
+            self.content.setCurrentIndex(PAGE_PATIENT)
+            self.patient_page.timeline.setFocus()
+
+    def _each_view(self, fn: Any) -> None:
+        if self.content.currentIndex() != PAGE_VIEWER:
+            return
+        if self.viewer_stack.currentWidget() is self.single:
+            fn(self.single.view)
+        else:
+            fn(self.compare.left.view)  # the right one follows
+
+    def _zoom_shown(self, scale: float) -> None:
+        self.zoom_label.setText(f"{scale * 100:.0f} %")
+
+    # -- other features' dialogs -----------------------------------------------------------
+    def _dialog(self, key: str, *args: Any) -> Any:
+        module_name, class_name, label = DIALOGS[key]
+        if self.locked:
+            return None
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            messages.info(self, f"{label} is not available in this version of DermArchive yet.")
+            return None
+        try:
+            dialog = cls(*args, parent=self)
+        except DermArchiveError as exc:
+            messages.show_error(self, exc)
+            return None
+        self.dialog_shown = dialog
+        dialog.finished.connect(lambda _result: self.refresh())
+        dialog.open()
+        return dialog
+
+    def import_photos(self) -> None:
+        self._dialog("import", self.archive)
+
+    def edit_consent(self, visit_id: int | None) -> None:
+        visit_id = visit_id if visit_id is not None else self.patient_page.visit_for_consent()
+        if visit_id is None:
+            messages.info(self, "Choose a patient and one of their photos first: consent belongs to a visit.")
+            return
+        self._dialog("consent", self.archive, visit_id)
+
+    def _photos_for(self, what: str) -> tuple[int, list[int]] | None:
+        patient = self.patient_page.patient
+        images = self.patient_page.selected_images()
+        if patient is None or not images:
+            messages.info(self, f"Select the photos for the {what} in the patient's timeline first "
+                                "(Ctrl+click or Shift+click to pick several).")
+            return None
+        return patient.id, [i.id for i in images]
+
+    def create_referral(self) -> None:
+        chosen = self._photos_for("referral")
+        if chosen:
+            self._dialog("referral", self.archive, *chosen)
+
+    def export_deidentified(self) -> None:
+        chosen = self._photos_for("export")
+        if chosen:
+            self._dialog("export", self.archive, *chosen)
+
+    def choose_idle_minutes(self) -> None:
+        minutes, ok = QInputDialog.getDouble(self, "Lock after idle",
+                                             "Lock the archive after this many minutes without use:",
+                                             self.idle.timeout_ms / 60_000, 0.5, 120, 1)
+        if ok:
+            settings.put(settings.IDLE_LOCK_MINUTES, minutes)
+            self.idle.set_timeout(int(minutes * 60_000))
+
+    # -- lock ------------------------------------------------------------------------------
+    def drop_decrypted(self) -> None:
+        """Forget every decrypted thing this window holds (lock, close)."""
+        self._remember = (self.current_patient_id(), self.patient_page.current_lesion_id())
+        if self.dialog_shown is not None:
+            try:
+                self.dialog_shown.reject()
+            except RuntimeError:  # already deleted
+                pass
+            self.dialog_shown = None
+        self.single.clear()
+        self.compare.clear()
+        self.viewer_panel.clear()
+        self.patient_page.clear()
+        self.patient_model.clear()
+        self.loader.clear()
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self.content.setCurrentIndex(PAGE_EMPTY)
+        clip = QApplication.clipboard()
+        if clip is not None and clip.ownsClipboard():
+            clip.clear()
+
+    def lock(self, reason: str = "manual") -> None:
+        if self.locked:
+            return
+        self.locked = True
+        self.idle.stop()
+        self.drop_decrypted()
+        try:
+            self.archive.close(reason=reason)
+        finally:
+            log.gui.info("archive locked (%s)", reason)
+        for name, action in self.actions_by_name.items():
+            action.setEnabled(name in ("quit", "about", "close"))
+        self.unlock_panel = UnlockPanel(self.archive_path, user=self.user_name, title="Archive locked",
+                                        cancel_text="Close archive", parent=self.unlock_placeholder)
+        place(self.unlock_placeholder, self.unlock_panel)
+        self.unlock_panel.unlocked.connect(self.unlocked)
+        self.unlock_panel.cancelled.connect(self.close_archive)
+        self.lock_stack.setCurrentIndex(1)
+        self.unlock_panel.passphrase.setFocus()
+        self._update_title()
+
+    def unlocked(self, archive: Any) -> None:
+        self.archive = archive
+        self.user_name = archive.user.name
+        self.locked = False
+        if self.unlock_panel is not None:
+            self.unlock_panel.hide()
+            self.unlock_panel.deleteLater()
+            self.unlock_panel = None
+        for action in self.actions_by_name.values():
+            action.setEnabled(True)
+        self.loader.set_archive(archive)
+        self.lock_stack.setCurrentIndex(0)
+        self.load_patients()
+        patient_id, lesion_id = self._remember
+        if patient_id is not None:
+            row = self.patient_model.row_of(patient_id)
+            if row >= 0:
+                self.patient_table.selectionModel().blockSignals(True)
+                self.patient_table.selectRow(row)
+                self.patient_table.selectionModel().blockSignals(False)
+                self.show_patient(patient_id, lesion_id)
+        self.idle.start()
+        self._update_title()
+
+    def close_archive(self) -> None:
+        self._closing_to_start = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        settings.put(settings.WINDOW_GEOMETRY, self.saveGeometry())
+        settings.put(settings.WINDOW_STATE, self.splitter.saveState())
+        self.idle.dispose()
+        if not self.locked:
+            self.drop_decrypted()
+            self.archive.close(reason="closed")
+            self.locked = True
+        self.loader.pool.clear()
+        self.loader.pool.waitForDone(2000)
+        event.accept()
+        if getattr(self, "_closing_to_start", False):
+            self.closedArchive.emit()

@@ -1,0 +1,73 @@
+"""The app's own settings (never patient data), declared once with type, default and description.
+
+Stored with QSettings in an INI file under :func:`dermarchive.paths.state_dir` (so tests, which
+point ``DERMARCHIVE_STATE_DIR`` at a temp folder, never touch the real user's settings). Archive
+paths are kept for the recent list; nothing read from an archive is ever stored here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from ..paths import state_dir
+
+RECENT_MAX = 8
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    type: type
+    default: Any
+    description: str
+
+
+IDLE_LOCK_MINUTES = Setting("lock/idle_minutes", float, 5.0,
+                            "Lock the archive after this many minutes without keyboard or mouse use.")
+RECENT_ARCHIVES = Setting("archives/recent", list, [], "Archive folders opened recently, newest first.")
+WINDOW_GEOMETRY = Setting("window/geometry", QByteArray, QByteArray(), "Main window size and position.")
+WINDOW_STATE = Setting("window/splitter", QByteArray, QByteArray(), "Patient list / page split.")
+THUMB_CACHE_MB = Setting("cache/thumbnail_mb", int, 96, "Memory for decrypted thumbnails (MiB).")
+
+
+def store() -> QSettings:
+    return QSettings(str(state_dir() / "gui.ini"), QSettings.Format.IniFormat)
+
+
+def get(setting: Setting) -> Any:
+    value = store().value(setting.key, setting.default)
+    if value is None:
+        return setting.default
+    if setting.type is list:
+        return [str(v) for v in value] if isinstance(value, list) else ([str(value)] if value else [])
+    if setting.type in (int, float):
+        try:
+            return setting.type(value)
+        except (TypeError, ValueError):
+            return setting.default
+    return value
+
+
+def put(setting: Setting, value: Any) -> None:
+    s = store()
+    s.setValue(setting.key, value)
+    s.sync()
+
+
+def recent_archives() -> list[Path]:
+    return [Path(p) for p in get(RECENT_ARCHIVES)]
+
+
+def add_recent(path: Path) -> None:
+    text = str(Path(path).resolve())
+    items = [p for p in get(RECENT_ARCHIVES) if p != text]
+    put(RECENT_ARCHIVES, [text, *items][:RECENT_MAX])
+
+
+def forget_recent(path: Path) -> None:
+    text = str(Path(path).resolve())
+    put(RECENT_ARCHIVES, [p for p in get(RECENT_ARCHIVES) if p != text])

@@ -1,0 +1,176 @@
+"""Lazy thumbnails: decrypted in worker threads into a bounded in-memory cache.
+
+Views ask :meth:`ThumbnailLoader.get` while painting; a miss queues the image (newest request
+first, so what is on screen now wins over what scrolled past) and the view repaints when
+:attr:`ThumbnailLoader.loaded` fires. Decryption and JPEG decoding run in the loader's own
+QThreadPool; only the finished QImage crosses to the GUI thread, where it becomes a QPixmap.
+Nothing is written to disk. :meth:`ThumbnailLoader.clear` (on lock) drops every pixmap and
+forgets queued work; results of work already running are discarded by generation number.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+from .. import log
+from ..archive import records
+
+THUMB_SIDE = 144
+
+
+class PixmapCache:
+    """LRU of QPixmaps bounded by bytes (width × height × 4)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[int, QPixmap] = OrderedDict()
+
+    def get(self, key: int) -> QPixmap | None:
+        pix = self._items.get(key)
+        if pix is not None:
+            self._items.move_to_end(key)
+        return pix
+
+    def put(self, key: int, pix: QPixmap) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= _cost(old)
+        self._items[key] = pix
+        self.bytes += _cost(pix)
+        while self.bytes > self.max_bytes and len(self._items) > 1:
+            _k, dropped = self._items.popitem(last=False)
+            self.bytes -= _cost(dropped)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._items
+
+
+def _cost(pix: QPixmap) -> int:
+    return pix.width() * pix.height() * 4
+
+
+class _Signals(QObject):
+    done = Signal(int, int, QImage)  # generation, image id, image (null when it failed)
+
+
+class _Work(QRunnable):
+    def __init__(self, loader: ThumbnailLoader) -> None:
+        super().__init__()
+        self.loader = loader
+
+    def run(self) -> None:  # worker thread: no widgets, no pixmaps
+        while True:
+            item = self.loader._next()
+            if item is None:
+                return
+            generation, archive, image = item
+            qimg = QImage()
+            try:
+                data = records.image_bytes(archive, image, "thumb")
+                qimg = QImage.fromData(data)
+                del data
+                if not qimg.isNull() and max(qimg.width(), qimg.height()) > THUMB_SIDE:
+                    qimg = qimg.scaled(QSize(THUMB_SIDE, THUMB_SIDE), Qt.AspectRatioMode.KeepAspectRatio,
+                                       Qt.TransformationMode.SmoothTransformation)
+            except Exception as exc:  # noqa: BLE001 - locked meanwhile, or a damaged blob: show a placeholder
+                log.gui.info("thumbnail of image %s not loaded (%s)", image.id, type(exc).__name__)
+            self.loader._signals.done.emit(generation, image.id, qimg)
+
+
+class ThumbnailLoader(QObject):
+    """Requests thumbnails by image id; emits ``loaded(image_id)`` when one is in the cache."""
+
+    loaded = Signal(int)
+
+    def __init__(self, archive: Any = None, *, cache_bytes: int = 96 * 1024 * 1024, threads: int = 2,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.archive = archive
+        self.cache = PixmapCache(cache_bytes)
+        self.failed: set[int] = set()
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(threads)
+        self._lock = threading.Lock()
+        self._pending: OrderedDict[int, Any] = OrderedDict()  # newest last; popped from the end
+        self._in_flight: set[int] = set()
+        self._workers = 0
+        self._generation = 0
+        self._signals = _Signals()
+        self._signals.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
+
+    # -- GUI thread ------------------------------------------------------------------------
+    def get(self, image: records.ImageRecord) -> QPixmap | None:
+        """The cached pixmap, or None after queueing it (unless it failed before)."""
+        pix = self.cache.get(image.id)
+        if pix is None and image.id not in self.failed and self.archive is not None:
+            self.request(image)
+        return pix
+
+    def request(self, image: records.ImageRecord) -> None:
+        with self._lock:
+            if image.id in self._in_flight:
+                return
+            self._pending.pop(image.id, None)
+            self._pending[image.id] = (self.archive, image)
+            start = self._workers < self.pool.maxThreadCount()
+            if start:
+                self._workers += 1
+        if start:
+            self.pool.start(_Work(self))
+
+    def forget_pending(self) -> None:
+        """Drop queued requests (the view changed); running ones finish into the cache."""
+        with self._lock:
+            self._pending.clear()
+
+    def clear(self) -> None:
+        """Lock: forget the archive, queued work and every decrypted pixmap."""
+        with self._lock:
+            self._generation += 1
+            self._pending.clear()
+            self._in_flight.clear()
+        self.archive = None
+        self.cache.clear()
+        self.failed.clear()
+
+    def set_archive(self, archive: Any) -> None:
+        self.clear()
+        self.archive = archive
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending) + len(self._in_flight)
+
+    def _on_done(self, generation: int, image_id: int, qimg: QImage) -> None:
+        with self._lock:
+            self._in_flight.discard(image_id)
+            if generation != self._generation:
+                return
+        if qimg.isNull():
+            self.failed.add(image_id)
+        else:
+            self.cache.put(image_id, QPixmap.fromImage(qimg))
+        self.loaded.emit(image_id)
+
+    # -- worker threads --------------------------------------------------------------------
+    def _next(self) -> tuple[int, Any, records.ImageRecord] | None:
+        with self._lock:
+            if not self._pending:
+                self._workers -= 1
+                return None
+            image_id, (archive, image) = self._pending.popitem(last=True)
+            self._in_flight.add(image_id)
+            return self._generation, archive, image

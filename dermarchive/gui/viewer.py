@@ -1,0 +1,254 @@
+"""Photo viewer (fit, zoom with wheel and keys, 100 %, pan, rotate the view) and compare mode.
+
+The stored original is decrypted in a worker (``records.view_image``, which audits the view) and
+decoded there with EXIF orientation applied; only the QImage reaches the GUI thread. Rotation
+turns the view, never the stored photo. :meth:`ImageView.clear` drops the decoded pixels (lock).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, Qt, Signal
+from PySide6.QtGui import QImage, QImageReader, QKeyEvent, QPainter, QPixmap, QTransform, QWheelEvent
+from PySide6.QtWidgets import (QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout,
+                               QLabel, QVBoxLayout, QWidget)
+
+from ..archive import records
+from .jobs import run_job
+
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.02, 16.0
+QT_DECODES = {"JPEG", "PNG", "TIFF", "WEBP", "MPO"}
+
+
+def decode_for_view(archive: Any, image: records.ImageRecord) -> QImage:
+    """Worker thread: decrypt (audited) and decode with orientation applied.
+
+    The original when Qt can decode it (JPEG, PNG…), else the screen-size preview (e.g. HEIC).
+    """
+    which = "original" if image.stored_format.upper() in QT_DECODES else "preview"
+    data = records.view_image(archive, image, which)
+    buf = QBuffer()
+    buf.setData(QByteArray(data))
+    del data
+    buf.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buf)
+    reader.setAutoTransform(True)
+    qimg = reader.read()
+    buf.close()
+    buf.setData(QByteArray())
+    if qimg.isNull():
+        from ..errors import BlobIntegrityError
+        raise BlobIntegrityError(image.blob_id, "the photo could not be decoded")
+    return qimg
+
+
+class ImageView(QGraphicsView):
+    """One photo. Keys: + / − zoom, 0 fit, 1 100 %, R / Shift+R rotate the view; drag to pan."""
+
+    zoomChanged = Signal(float)  # current scale factor (1.0 = 100 %)
+    rotationChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("imageView")
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self._item = QGraphicsPixmapItem()
+        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._scene.addItem(self._item)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setRenderHints(QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setBackgroundBrush(Qt.GlobalColor.darkGray)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._rotation = 0
+        self._fit = True
+        self.image: records.ImageRecord | None = None
+
+    # -- content ---------------------------------------------------------------------------
+    def set_image(self, qimg: QImage, image: records.ImageRecord | None = None) -> None:
+        self.image = image
+        self._item.setPixmap(QPixmap.fromImage(qimg))
+        self._scene.setSceneRect(self._item.boundingRect())
+        self._rotation = 0
+        self.fit()
+
+    def clear(self) -> None:
+        self._item.setPixmap(QPixmap())
+        self.image = None
+
+    def has_image(self) -> bool:
+        return not self._item.pixmap().isNull()
+
+    # -- zoom / rotate ---------------------------------------------------------------------
+    def scale_factor(self) -> float:
+        t = self.transform()
+        return float((t.m11() ** 2 + t.m12() ** 2) ** 0.5)
+
+    def rotation(self) -> int:
+        return self._rotation
+
+    def _apply(self, scale: float) -> None:
+        scale = max(MIN_ZOOM, min(MAX_ZOOM, scale))
+        self.setTransform(QTransform().rotate(self._rotation).scale(scale, scale))
+        self.zoomChanged.emit(scale)
+
+    def fit(self) -> None:
+        self._fit = True
+        if not self.has_image():
+            return
+        self.setTransform(QTransform().rotate(self._rotation))
+        self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoomChanged.emit(self.scale_factor())
+
+    def actual_size(self) -> None:
+        self._fit = False
+        self._apply(1.0)
+
+    def set_zoom(self, scale: float) -> None:
+        self._fit = False
+        self._apply(scale)
+
+    def zoom_by(self, factor: float) -> None:
+        self.set_zoom(self.scale_factor() * factor)
+
+    def rotate_view(self, degrees: int = 90) -> None:
+        self._rotation = (self._rotation + degrees) % 360
+        if self._fit:
+            self.fit()
+        else:
+            self._apply(self.scale_factor())
+        self.rotationChanged.emit(self._rotation)
+
+    # -- events ----------------------------------------------------------------------------
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom_by(ZOOM_STEP ** steps)
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key = event.key()
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_by(ZOOM_STEP)
+        elif key == Qt.Key.Key_Minus:
+            self.zoom_by(1 / ZOOM_STEP)
+        elif key == Qt.Key.Key_0:
+            self.fit()
+        elif key == Qt.Key.Key_1:
+            self.actual_size()
+        elif key == Qt.Key.Key_R:
+            self.rotate_view(-90 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 90)
+        else:
+            super().keyPressEvent(event)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._fit:
+            self.fit()
+
+
+class PhotoPane(QWidget):
+    """An ImageView with a caption (date, kind, lesion) above it; loads its photo in a worker."""
+
+    loaded = Signal(object)  # the ImageRecord shown
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.caption = QLabel(self)
+        self.caption.setObjectName("photoCaption")
+        self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        self.view = ImageView(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.view, 1)
+        self._want: int | None = None
+
+    def show_image(self, archive: Any, image: records.ImageRecord, caption: str) -> None:
+        self._want = image.id
+        self.caption.setText(f"{caption} — loading…")
+
+        def done(qimg: QImage) -> None:
+            if self._want != image.id:
+                return
+            self.caption.setText(caption)
+            self.view.set_image(qimg, image)
+            self.loaded.emit(image)
+
+        def failed(exc: BaseException) -> None:
+            if self._want == image.id:
+                self.caption.setText(f"{caption} — could not be shown: {exc}")
+
+        run_job(decode_for_view, archive, image, on_done=done, on_error=failed)
+
+    def clear(self) -> None:
+        self._want = None
+        self.caption.clear()
+        self.view.clear()
+
+
+class CompareView(QWidget):
+    """Two photos side by side; zoom, pan and rotation of one follow the other."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("compareView")
+        self.left, self.right = PhotoPane(self), PhotoPane(self)
+        self.left.setObjectName("compareLeft")
+        self.right.setObjectName("compareRight")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.left)
+        layout.addWidget(self.right)
+        self._syncing = False
+        for a, b in ((self.left.view, self.right.view), (self.right.view, self.left.view)):
+            a.zoomChanged.connect(lambda _s, a=a, b=b: self._sync(a, b))
+            a.rotationChanged.connect(lambda _r, a=a, b=b: self._sync(a, b))
+            a.horizontalScrollBar().valueChanged.connect(lambda _v, a=a, b=b: self._sync_scroll(a, b))
+            a.verticalScrollBar().valueChanged.connect(lambda _v, a=a, b=b: self._sync_scroll(a, b))
+
+    def _sync(self, src: ImageView, dst: ImageView) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            dst._rotation = src.rotation()
+            if src._fit:
+                dst.fit()
+            else:
+                dst.set_zoom(src.scale_factor())
+            self._sync_scroll(src, dst, force=True)
+        finally:
+            self._syncing = False
+
+    def _sync_scroll(self, src: ImageView, dst: ImageView, force: bool = False) -> None:
+        if self._syncing and not force:
+            return
+        was, self._syncing = self._syncing, True
+        try:
+            for s, d in ((src.horizontalScrollBar(), dst.horizontalScrollBar()),
+                         (src.verticalScrollBar(), dst.verticalScrollBar())):
+                span = s.maximum() - s.minimum()
+                frac = (s.value() - s.minimum()) / span if span else 0.5
+                d.setValue(round(d.minimum() + frac * (d.maximum() - d.minimum())))
+        finally:
+            self._syncing = was
+
+    def show_pair(self, archive: Any, first: records.ImageRecord, second: records.ImageRecord,
+                  captions: tuple[str, str]) -> None:
+        self.left.show_image(archive, first, captions[0])
+        self.right.show_image(archive, second, captions[1])
+
+    def clear(self) -> None:
+        self.left.clear()
+        self.right.clear()
+
+    def centre_point(self, view: ImageView) -> QPointF:
+        return view.mapToScene(view.viewport().rect().center())
