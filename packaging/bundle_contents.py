@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 APP_NAME = "DermArchive"            # bundle folder, macOS .app, Windows installer
 EXE_NAME = "dermarchive"            # the command (console); GUI opens when run without arguments
-GUI_EXE_NAME = "DermArchive"        # Windows only: a second, windowed executable for the Start menu
+# Windows only: a windowed executable for the Start menu, and the console one renamed, because
+# "DermArchive.exe" and "dermarchive.exe" are the same file name there.
+GUI_EXE_NAME = "DermArchive"
+WINDOWS_CLI_EXE_NAME = "dermarchive-cli"
 APP_ID = "nz.dermarchive.DermArchive"   # reverse-DNS id: .desktop file, AppStream, macOS bundle id
 
 # Project folders copied into the bundle root; gui/forms.py looks for them under sys._MEIPASS.
@@ -49,6 +52,11 @@ REQUIRED_LINUX = (
     "pillow_heif.libs/libde265*.so*",    # HEVC decoder: without it iPhone photos fail to open
     "_pillow_heif*.so",
 )
+
+
+def cli_exe_name(platform: str = sys.platform) -> str:
+    """File name of the console executable in the bundle folder on that platform."""
+    return WINDOWS_CLI_EXE_NAME + ".exe" if platform == "win32" else EXE_NAME
 
 
 def project_version() -> str:

@@ -85,6 +85,14 @@ def test_modules_loaded_by_name_are_collected(bc: ModuleType) -> None:
         assert importlib.util.find_spec(name) is not None, name
 
 
+def test_windows_executables_do_not_collide(bc: ModuleType) -> None:
+    # Windows file names ignore case: the windowed and console executables need distinct names.
+    gui = f"{bc.GUI_EXE_NAME}.exe".lower()
+    assert bc.cli_exe_name("win32").lower() != gui
+    assert bc.cli_exe_name("win32").endswith(".exe")
+    assert bc.cli_exe_name("linux") == bc.EXE_NAME
+
+
 def test_version_read_without_import_matches_package(bc: ModuleType) -> None:
     assert bc.project_version() == __version__
 
@@ -209,3 +217,22 @@ def test_windows_icon_holds_every_size_windows_uses() -> None:
     assert {(16, 16), (32, 32), (48, 48), (256, 256)} <= set(sizes)
     with Image.open(REPO / "resources/app-icon/dermarchive.icns") as icns:
         assert icns.size[0] >= 512
+
+
+# -- Windows and macOS files (not built here; at least well-formed and pointing at real files) --
+def test_macos_entitlements_are_a_minimal_valid_plist() -> None:
+    import plistlib
+
+    with open(PACKAGING / "macos" / "entitlements.plist", "rb") as f:
+        entitlements = plistlib.load(f)
+    # Hardened runtime: no library-validation or JIT exceptions, no sandbox holes.
+    assert set(entitlements) == {"com.apple.security.cs.allow-unsigned-executable-memory"}
+
+
+def test_inno_setup_script_points_at_the_bundle_and_icon(bc: ModuleType) -> None:
+    iss = (PACKAGING / "windows" / "dermarchive.iss").read_text("utf-8")
+    windows_dir = PACKAGING / "windows"
+    icon = next(line.split("=", 1)[1] for line in iss.splitlines() if line.startswith("SetupIconFile="))
+    assert (windows_dir / icon.replace("\\", "/")).resolve() == REPO / "resources/app-icon/dermarchive.ico"
+    assert f"dist\\{bc.APP_NAME}\\*" in iss
+    assert f'Filename: "{{app}}\\{bc.GUI_EXE_NAME}.exe"' in iss   # the windowed one, no console
