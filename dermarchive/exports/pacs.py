@@ -1,0 +1,335 @@
+"""Sending photos to the practice PACS over DICOMweb (``dicomweb-client``), and asking it back.
+
+* **Target.** URL of the PACS's DICOMweb root, a user name and a password, kept in the catalogue's
+  ``setting`` table. The catalogue is SQLCipher-encrypted already; the password is additionally
+  sealed with AES-256-GCM under the archive's ``settings`` sub-key (AAD binds the archive id and
+  the purpose), so it never appears in a decrypted dump of the settings either.
+* **Send** (STOW-RS): one instance per request, each retried (3 attempts, backing off) when the
+  server is unreachable or busy (5xx, 429); a wrong password (401/403) or a refusal (4xx, or a
+  Failed SOP Sequence in the answer) stops at once with a plain message. The catalogue keeps the
+  UIDs, so sending again produces the same instances: the PACS keeps one copy (QIDO-RS is asked
+  first, and instances already there are not sent again). Every send is audited (``pacs.send``)
+  with ids and counts, including a send cut short by an error.
+* **Status** (QIDO-RS): which of a patient's photos the PACS holds, by SOP Instance UID.
+* **Delete** (Orthanc REST API): for a withdrawal that deletes images, :func:`delete_from_pacs`
+  removes their copies from an Orthanc target (``/tools/lookup`` then ``DELETE /instances/…``),
+  audited as ``pacs.delete``. Call it *before* deleting the images from the archive (the UIDs are
+  kept with the image rows); :func:`images_in_pacs` names the images already sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from cryptography.exceptions import InvalidTag
+
+from .. import log
+from ..archive.header import now_iso
+from ..archive.keys import unwrap, wrap
+from ..consent import policy
+from ..errors import Cancelled, DermArchiveError, InvalidInput
+from . import dicom_store
+from .dicom_build import build_instance
+from .dicom_export import PURPOSE, images_for_dicom
+
+SETTING = "pacs.target"
+ATTEMPTS = 3
+BACKOFF_SECONDS = 0.5
+TIMEOUT_SECONDS = 30.0
+Progress = Callable[[int, int, str], None]
+
+
+class PacsError(DermArchiveError):
+    """The PACS could not be reached, refused the login, or refused an image."""
+
+
+@dataclass(frozen=True)
+class PacsTarget:
+    url: str
+    user: str
+    password: str
+
+    @property
+    def rest_root(self) -> str:
+        """Orthanc's REST root: the DICOMweb root without its ``/dicom-web`` suffix."""
+        url = self.url.rstrip("/")
+        return url[: -len("/dicom-web")] if url.endswith("/dicom-web") else url
+
+    def safe_url(self) -> str:
+        p = urlparse(self.url)
+        return f"{p.scheme}://{p.hostname}{':' + str(p.port) if p.port else ''}{p.path}"
+
+
+# -- target (password sealed under the settings sub-key) ----------------------------------------
+def _aad(archive: Any) -> bytes:
+    return f"{archive.archive_id}/pacs.password".encode()
+
+
+def _check_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    p = urlparse(url)
+    if p.scheme not in ("http", "https") or not p.hostname:
+        raise InvalidInput(f"The PACS address must start with http:// or https:// (got '{url}').")
+    if p.username or p.password:
+        raise InvalidInput("Put the PACS user name and password in their own fields, not in the address.")
+    return url
+
+
+def set_target(archive: Any, url: str, user: str, password: str, *, test: bool = True) -> PacsTarget:
+    """Save the PACS target (admin or clinician); with ``test``, only after the PACS answers."""
+    archive.require_role("admin", "clinician", action="change the PACS settings")
+    target = PacsTarget(_check_url(url), user.strip(), password)
+    if not target.user or not password:
+        raise InvalidInput("The PACS needs a user name and a password.")
+    if test:
+        test_connection(archive, target)
+    sealed = wrap(archive.master.subkey("settings"), password.encode(), _aad(archive))
+    value = {"url": target.url, "user": target.user, "password": base64.b64encode(sealed).decode()}
+    with archive.transaction() as tx:
+        archive.set_setting(tx, SETTING, value)
+        archive.record(tx, "pacs.set", {"user": archive.user.id},
+                       {"host": urlparse(target.url).hostname, "tested": test})
+    log.exports.info("PACS target changed")
+    return target
+
+
+def get_target(archive: Any) -> PacsTarget | None:
+    value = archive.setting(SETTING)
+    if not value:
+        return None
+    try:
+        password = unwrap(archive.master.subkey("settings"), base64.b64decode(value["password"]), _aad(archive))
+    except (InvalidTag, ValueError, KeyError):
+        raise PacsError("The saved PACS password cannot be read (it was altered); set the PACS again.") from None
+    return PacsTarget(value["url"], value["user"], password.decode())
+
+
+def require_target(archive: Any) -> PacsTarget:
+    target = get_target(archive)
+    if target is None:
+        raise PacsError("No PACS is set up. Set it first (PACS settings, or 'dermarchive pacs set').")
+    return target
+
+
+# -- HTTP with clear errors --------------------------------------------------------------------
+def _session(target: PacsTarget) -> requests.Session:
+    session = requests.Session()
+    session.auth = (target.user, target.password)
+    session.trust_env = False  # no proxy from the environment for patient data
+    return session
+
+
+def _client(target: PacsTarget) -> Any:
+    from dicomweb_client.api import DICOMwebClient
+
+    client = DICOMwebClient(target.url, session=_session(target), timeout=TIMEOUT_SECONDS)
+    # Its own retry (the `retrying` package) also retries a refused connection five times with
+    # 2–16 s waits; ours is shorter and knows which failures are worth retrying.
+    client.set_http_retry_params(retry=False)
+    return client
+
+
+def _explain(target: PacsTarget, exc: BaseException, what: str) -> PacsError:
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        code = exc.response.status_code
+        if code in (401, 403):
+            return PacsError(f"The PACS at {target.safe_url()} refused the user name or password "
+                             f"(HTTP {code}). Check the PACS settings.")
+        if code == 404:
+            return PacsError(f"The PACS at {target.safe_url()} has no DICOMweb service at that address "
+                             "(HTTP 404). Check the address (it usually ends in /dicom-web).")
+        return PacsError(f"The PACS at {target.safe_url()} refused to {what} (HTTP {code}).")
+    if isinstance(exc, requests.Timeout):
+        return PacsError(f"The PACS at {target.safe_url()} did not answer in time while trying to {what}.")
+    if isinstance(exc, requests.ConnectionError):
+        return PacsError(f"The PACS at {target.safe_url()} cannot be reached (is it running, and is the "
+                         "address right?). Nothing more was sent.")
+    return PacsError(f"Could not {what} with the PACS at {target.safe_url()} ({type(exc).__name__}).")
+
+
+def _retrying(target: PacsTarget, what: str, call: Callable[[], Any]) -> Any:
+    """Run ``call``; retry when unreachable/busy; turn failures into a :class:`PacsError`."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return call()
+        except requests.HTTPError as exc:
+            code = exc.response.status_code if exc.response is not None else 0
+            if code not in (429, 500, 502, 503, 504) or attempt == ATTEMPTS:
+                raise _explain(target, exc, what) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            if attempt == ATTEMPTS:
+                raise _explain(target, exc, what) from None
+        except (ValueError, OSError) as exc:
+            raise _explain(target, exc, what) from None
+        log.exports.info("PACS %s: attempt %d failed, retrying", what, attempt)
+        time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def test_connection(archive: Any, target: PacsTarget | None = None) -> str:
+    """Ask the PACS a harmless QIDO-RS query; a sentence for the user, or a PacsError."""
+    target = target or require_target(archive)
+    client = _client(target)
+    _retrying(target, "answer a query", lambda: client.search_for_studies(limit=1))
+    return f"Connected to the PACS at {target.safe_url()} as {target.user}."
+
+
+# -- status ------------------------------------------------------------------------------------
+def _uids_in_pacs(target: PacsTarget, client: Any, study_uids: set[str]) -> set[str]:
+    held: set[str] = set()
+    for study in sorted(study_uids):
+        found = _retrying(target, "list the images it holds",
+                          lambda s=study: client.search_for_instances(study_instance_uid=s,
+                                                                      fields=["00080018"]))
+        for item in found or []:
+            values = item.get("00080018", {}).get("Value", [])
+            held.update(str(v) for v in values)
+    return held
+
+
+def _study_uids(archive: Any, visit_ids: set[int]) -> set[str]:
+    if not visit_ids:
+        return set()
+    marks = ",".join("?" * len(visit_ids))
+    rows = archive.catalogue.query(f"SELECT study_uid FROM dicom_study WHERE visit_id IN ({marks})", list(visit_ids))
+    return {r[0] for r in rows}
+
+
+def pacs_status(archive: Any, patient_id: int) -> dict[str, Any]:
+    """``{"images": [{"id", "sop_instance_uid", "in_pacs"}]}`` for the patient's clinical photos."""
+    target = require_target(archive)
+    images = images_for_dicom(archive, patient_id)
+    uids = dicom_store.known_instance_uids(archive, [i.id for i in images])
+    held = _uids_in_pacs(target, _client(target), _study_uids(archive, {i.visit_id for i in images}))
+    return {"images": [{"id": i.id, "sop_instance_uid": uids.get(i.id),
+                        "in_pacs": uids.get(i.id) in held if i.id in uids else False} for i in images]}
+
+
+def images_in_pacs(archive: Any, image_ids: list[int]) -> dict[int, str]:
+    """Images of ``image_ids`` this archive has sent to a PACS, with when (no network needed)."""
+    if not image_ids:
+        return {}
+    marks = ",".join("?" * len(image_ids))
+    rows = archive.catalogue.query(
+        f"SELECT image_id, sent_at FROM dicom_instance WHERE sent_at IS NOT NULL AND image_id IN ({marks})",
+        list(image_ids))
+    return {r[0]: r[1] for r in rows}
+
+
+# -- send --------------------------------------------------------------------------------------
+def _check_stored(target: PacsTarget, answer: Any, image_id: int) -> None:
+    failed = getattr(answer, "FailedSOPSequence", None) if answer is not None else None
+    if failed:
+        reason = getattr(failed[0], "FailureReason", "?")
+        raise PacsError(f"The PACS at {target.safe_url()} refused image {image_id} "
+                        f"(DICOM failure reason {reason}). The images before it were sent.")
+
+
+def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None = None,
+                 progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Send the patient's photos (or ``image_ids``) by STOW-RS; returns a summary."""
+    target = require_target(archive)
+    images = images_for_dicom(archive, patient_id, image_ids)
+    policy.require(archive, [i.id for i in images], PURPOSE)
+    client = _client(target)
+    total = len(images)
+    if progress:
+        progress(0, total, "Asking the PACS what it already holds")
+    # UIDs are made on first build; the studies of never-exported visits are simply unknown yet
+    held = _uids_in_pacs(target, client, _study_uids(archive, {i.visit_id for i in images}))
+    known = dicom_store.known_instance_uids(archive, [i.id for i in images])
+    sent: list[int] = []
+    already = [i.id for i in images if known.get(i.id) in held]
+    error: BaseException | None = None
+    try:
+        for n, image in enumerate(images):
+            if cancelled and cancelled():
+                raise Cancelled("Sending to the PACS")
+            if image.id in already:
+                continue
+            if progress:
+                progress(n, total, f"Sending image {n + 1} of {total}")
+            instance = build_instance(archive, image)
+            instance.dataset.preamble = b"\0" * 128
+            answer = _retrying(target, "store an image",
+                               lambda ds=instance.dataset: client.store_instances([ds]))
+            _check_stored(target, answer, image.id)
+            with archive.transaction() as tx:
+                tx.execute("UPDATE dicom_instance SET sent_at = ?, sent_to = ? WHERE image_id = ?",
+                           (now_iso(), target.safe_url(), image.id))
+            sent.append(image.id)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        if sent or already or error is None:
+            details: dict[str, Any] = {"sent": len(sent), "already_there": len(already),
+                                       "target": urlparse(target.url).hostname}
+            if error is not None:
+                details["stopped"] = type(error).__name__
+            with archive.transaction() as tx:
+                archive.record(tx, "pacs.send", {"patient": patient_id, "images": sent}, details)
+    if progress:
+        progress(total, total, "Done")
+    log.exports.info("PACS send: %d sent, %d already there", len(sent), len(already))
+    return {"sent": len(sent), "already_there": len(already), "images": sent + already,
+            "target": target.safe_url()}
+
+
+def send_images_to_pacs(archive: Any, image_ids: list[int], *, progress: Progress | None = None,
+                        cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """The main window's "Send to PACS" on selected photos (all of one patient)."""
+    if not image_ids:
+        raise InvalidInput("Select the photos to send first.")
+    marks = ",".join("?" * len(image_ids))
+    patients = {r[0] for r in archive.catalogue.query(
+        f"SELECT DISTINCT v.patient_id FROM image i JOIN visit v ON v.id = i.visit_id WHERE i.id IN ({marks})",
+        list(image_ids))}
+    if len(patients) != 1:
+        raise InvalidInput("Send the photos of one patient at a time.")
+    return send_to_pacs(archive, patients.pop(), image_ids=image_ids, progress=progress, cancelled=cancelled)
+
+
+# -- delete (Orthanc REST API) -----------------------------------------------------------------
+def delete_from_pacs(archive: Any, image_ids: list[int]) -> list[int]:
+    """Delete these images' copies from an Orthanc PACS; returns the ids deleted there.
+
+    Call before deleting the images locally. Images never sent are skipped; an instance the PACS
+    no longer holds counts as deleted. Audited as ``pacs.delete``.
+    """
+    target = get_target(archive)
+    uids = dicom_store.known_instance_uids(archive, list(image_ids))
+    sent = images_in_pacs(archive, list(image_ids))
+    wanted = {i: uids[i] for i in image_ids if i in uids and i in sent}
+    if target is None or not wanted:
+        return []
+    session = _session(target)
+    deleted: list[int] = []
+
+    def _call(method: str, path: str, body: str | None = None) -> Any:
+        resp = session.request(method, target.rest_root + path, data=body, timeout=TIMEOUT_SECONDS)
+        resp.raise_for_status()
+        return resp.json() if resp.content else None
+
+    try:
+        for image_id, uid in wanted.items():
+            found = _retrying(target, "find an image to delete", lambda u=uid: _call("POST", "/tools/lookup", u))
+            for hit in found or []:
+                if hit.get("Type") == "Instance":
+                    _retrying(target, "delete an image", lambda h=hit: _call("DELETE", f"/instances/{h['ID']}"))
+            deleted.append(image_id)
+    finally:
+        if deleted:
+            with archive.transaction() as tx:
+                marks = ",".join("?" * len(deleted))
+                tx.execute(f"UPDATE dicom_instance SET sent_at = NULL, sent_to = NULL WHERE image_id IN ({marks})",
+                           deleted)
+                archive.record(tx, "pacs.delete", {"images": deleted},
+                               {"count": len(deleted), "target": urlparse(target.url).hostname})
+    return deleted

@@ -1,0 +1,167 @@
+"""Sending to a real Orthanc (started per test on loopback, authentication on, DICOMweb plugin):
+STOW-RS, QIDO-RS status, re-send without duplicates, wrong password, unreachable server, Orthanc
+stopped mid-send, deletion on withdrawal; the password sealed in the catalogue; the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from dermarchive.archive import records
+from dermarchive.cli import main
+from dermarchive.exports import pacs
+from dermarchive.exports.dicom_pixels import clean_jpeg
+from tests.conftest import PASSPHRASE, USER
+from tests.orthanc_fixture import orthanc  # noqa: F401 - the fixture
+from tests.orthanc_fixture import (ORTHANC_PASSWORD, ORTHANC_USER, Orthanc, free_port, make_photo_archive,
+                                   start_orthanc)
+
+JPEGS = ("baseline", "rotated-imperfect", "png", "dermoscopic")
+
+
+def connect(archive, server: Orthanc, password: str = ORTHANC_PASSWORD) -> None:
+    pacs.set_target(archive, server.dicomweb, ORTHANC_USER, password)
+
+
+def test_send_status_and_resend_without_duplicates(archive, corpus: Path, orthanc: Orthanc) -> None:
+    pa = make_photo_archive(archive, corpus, which=JPEGS)
+    connect(archive, orthanc)
+    before = pacs.pacs_status(archive, pa.patient.id)
+    assert [i["in_pacs"] for i in before["images"]] == [False] * len(JPEGS)
+    seen: list[tuple[int, int]] = []
+    summary = pacs.send_to_pacs(archive, pa.patient.id, progress=lambda d, t, m: seen.append((d, t)))
+    assert summary["sent"] == len(JPEGS) and summary["already_there"] == 0
+    assert seen[-1] == (len(JPEGS), len(JPEGS))
+    assert len(orthanc.instances()) == len(JPEGS)
+    status = pacs.pacs_status(archive, pa.patient.id)
+    assert all(i["in_pacs"] for i in status["images"])
+    assert all(i["sop_instance_uid"].startswith("2.25.") for i in status["images"])
+
+    # what Orthanc holds is our instance: the JPEG frame equals the cleaned stored JPEG
+    uid = next(i["sop_instance_uid"] for i in status["images"] if i["id"] == pa.ids["baseline"])
+    [hit] = orthanc.rest("POST", "/tools/lookup", uid.encode())
+    ds = pydicom.dcmread(__import__("io").BytesIO(orthanc.rest("GET", f"/instances/{hit['ID']}/file")))
+    frame = next(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=1))
+    assert frame.rstrip(b"\0") == clean_jpeg(pa.sources["baseline"])[0].rstrip(b"\0")
+    assert str(ds.PatientName) == "Ngātai-Pōtae^Mere Āio" and ds.PatientID == "ZZZ0016"
+    tags = orthanc.rest("GET", f"/instances/{hit['ID']}/simplified-tags")
+    assert tags["PatientName"] == "Ngātai-Pōtae^Mere Āio"
+
+    again = pacs.send_to_pacs(archive, pa.patient.id)
+    assert again["sent"] == 0 and again["already_there"] == len(JPEGS)
+    assert len(orthanc.instances()) == len(JPEGS), "a re-send must not duplicate"
+    entries = archive.audit.entries(archive.catalogue, action="pacs.send")
+    assert [e.details["sent"] for e in entries] == [len(JPEGS), 0]
+    assert "ZZZ0016" not in json.dumps([e.as_json() for e in entries])
+
+
+def test_wrong_password_and_unreachable_server_are_clear(archive, corpus: Path, orthanc: Orthanc) -> None:
+    pa = make_photo_archive(archive, corpus, which=("baseline",))
+    with pytest.raises(pacs.PacsError, match="refused the user name or password"):
+        connect(archive, orthanc, password="not-the-password")
+    assert pacs.get_target(archive) is None, "a failing target is not saved"
+    pacs.set_target(archive, orthanc.dicomweb, ORTHANC_USER, "not-the-password", test=False)
+    with pytest.raises(pacs.PacsError, match="refused the user name or password"):
+        pacs.send_to_pacs(archive, pa.patient.id)
+    pacs.set_target(archive, f"http://127.0.0.1:{free_port()}/dicom-web", ORTHANC_USER, "x", test=False)
+    with pytest.raises(pacs.PacsError, match="cannot be reached"):
+        pacs.send_to_pacs(archive, pa.patient.id)
+    assert orthanc.instances() == []
+    with pytest.raises(pacs.PacsError, match="No DICOMweb service|has no DICOMweb"):
+        pacs.set_target(archive, orthanc.url + "/not-dicomweb", ORTHANC_USER, ORTHANC_PASSWORD)
+
+
+@pytest.mark.slow
+def test_orthanc_stopped_mid_send_then_resumed(archive, corpus: Path, tmp_path: Path) -> None:
+    server = start_orthanc(tmp_path / "orthanc")
+    try:
+        pa = make_photo_archive(archive, corpus, which=JPEGS)
+        connect(archive, server)
+
+        def stop_at_third(done: int, total: int, message: str) -> None:
+            if message.startswith("Sending image 3"):
+                server.stop()
+
+        with pytest.raises(pacs.PacsError, match="cannot be reached"):
+            pacs.send_to_pacs(archive, pa.patient.id, progress=stop_at_third)
+        [entry] = archive.audit.entries(archive.catalogue, action="pacs.send")
+        assert entry.details["sent"] == 2 and entry.details["stopped"] == "PacsError"
+        assert len(pacs.images_in_pacs(archive, list(pa.ids.values()))) == 2
+
+        server.start()  # same storage folder and port
+        summary = pacs.send_to_pacs(archive, pa.patient.id)
+        assert (summary["sent"], summary["already_there"]) == (len(JPEGS) - 2, 2)
+        assert len(server.instances()) == len(JPEGS)
+    finally:
+        server.stop()
+    assert main(["verify", str(archive.path), "--passphrase-file", str(_passfile(tmp_path))]) == 0
+
+
+def _passfile(tmp_path: Path) -> Path:
+    path = tmp_path / "pass.txt"
+    path.write_text(PASSPHRASE)
+    return path
+
+
+def test_delete_from_pacs_on_withdrawal(archive, corpus: Path, orthanc: Orthanc) -> None:
+    pa = make_photo_archive(archive, corpus, which=("baseline", "png"))
+    connect(archive, orthanc)
+    pacs.send_to_pacs(archive, pa.patient.id)
+    doomed = pa.ids["png"]
+    assert set(pacs.images_in_pacs(archive, [doomed, pa.ids["baseline"]])) == {doomed, pa.ids["baseline"]}
+    assert pacs.delete_from_pacs(archive, [doomed]) == [doomed]
+    assert len(orthanc.instances()) == 1
+    records.delete_images(archive, [doomed], reason="consent withdrawn")
+    status = pacs.pacs_status(archive, pa.patient.id)
+    assert [(i["id"], i["in_pacs"]) for i in status["images"]] == [(pa.ids["baseline"], True)]
+    [entry] = archive.audit.entries(archive.catalogue, action="pacs.delete")
+    assert entry.subject == {"images": [doomed]}
+    assert pacs.delete_from_pacs(archive, [pa.ids["baseline"] + 999]) == []
+
+
+def test_password_is_sealed_not_plain(archive) -> None:
+    pacs.set_target(archive, "http://127.0.0.1:9/dicom-web", "nurse", "s3cret-pacs-pw", test=False)
+    raw = archive.catalogue.scalar("SELECT value FROM setting WHERE key = ?", (pacs.SETTING,))
+    assert "s3cret-pacs-pw" not in raw and "nurse" in raw
+    assert pacs.get_target(archive).password == "s3cret-pacs-pw"
+    value = json.loads(raw)
+    value["url"] = "http://evil.example/dicom-web"
+    tampered = bytearray(__import__("base64").b64decode(value["password"]))
+    tampered[-1] ^= 1
+    value["password"] = __import__("base64").b64encode(bytes(tampered)).decode()
+    with archive.transaction() as tx:
+        archive.set_setting(tx, pacs.SETTING, value)
+    with pytest.raises(pacs.PacsError, match="cannot be read"):
+        pacs.get_target(archive)
+    with pytest.raises(Exception, match="http:// or https://"):
+        pacs.set_target(archive, "ftp://pacs", "u", "p", test=False)
+
+
+def test_cli_pacs_set_send_status(tmp_path: Path, passphrase_file: Path, corpus: Path, orthanc: Orthanc,
+                                  capsys) -> None:
+    from dermarchive.archive import CHEAP_TEST_PARAMS, Archive
+
+    path = tmp_path / "arch"
+    with Archive.create(path, USER, PASSPHRASE, kdf=CHEAP_TEST_PARAMS) as a:
+        pa = make_photo_archive(a, corpus, which=("baseline", "dermoscopic"))
+    pw = tmp_path / "pacs-pw"
+    pw.write_text(ORTHANC_PASSWORD + "\n")
+    common = [str(path), "--passphrase-file", str(passphrase_file)]
+    assert main(["pacs", "set", *common, "--url", orthanc.dicomweb, "--user", ORTHANC_USER,
+                 "--password-file", str(pw)]) == 0
+    assert "PACS target saved" in capsys.readouterr().out
+    assert main(["pacs", "send", *common, "--patient", "ZZZ0016", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sent"] == 2
+    assert main(["pacs", "status", *common, "--patient", "ZZZ0016", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert sorted(i["id"] for i in status["images"]) == sorted(pa.ids.values())
+    assert all(i["in_pacs"] and i["sop_instance_uid"] for i in status["images"])
+    bad = tmp_path / "bad-pw"
+    bad.write_text("wrong")
+    assert main(["pacs", "set", *common, "--url", orthanc.dicomweb, "--user", ORTHANC_USER,
+                 "--password-file", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "refused the user name or password" in err and "Traceback" not in err
