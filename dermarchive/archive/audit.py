@@ -27,7 +27,7 @@ ACTIONS = {
     "patient.add", "patient.update", "patient.view", "patient.delete",
     "lesion.add", "lesion.update", "visit.add",
     "image.import", "image.view", "image.update", "image.delete", "image.remove-original",
-    "consent.record", "consent.withdraw",
+    "consent.record", "consent.withdraw", "consent.none",
     "export", "export.refused", "backup", "restore", "pacs.send", "pacs.delete", "pacs.set", "verify",
 }
 
