@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from dermarchive.archive import Archive, records
+from dermarchive.ingest.thumbnails import make_thumbnails_from_bytes
 
 # Identifiers planted in test patients (Z… NHIs are reserved for testing).
 NHI = "ZZZ0016"
@@ -38,12 +39,14 @@ def add_photo(archive: Archive, visit_id: int, name: str = "landscape_1.jpg", *,
     with Image.open(io.BytesIO(data)) as img:
         width, height, fmt = img.width, img.height, img.format or "JPEG"
         orientation = int(img.getexif().get(0x0112) or 1)
+    thumbs = make_thumbnails_from_bytes(data)  # upright, in memory, as import makes them
     with archive.transaction() as tx:
         blob = archive.store_blob(tx, data)
+        thumb, preview = archive.store_blob(tx, thumbs.thumb), archive.store_blob(tx, thumbs.preview)
         return records.insert_image(archive, tx, visit_id=visit_id, kind=kind, blob_id=blob, width=width,
                                     height=height, original_format=fmt, stored_format=fmt,
                                     lesion_id=lesion_id, taken_at=taken_at, orientation=orientation,
-                                    essential_for_care=essential)
+                                    thumb_blob_id=thumb, preview_blob_id=preview, essential_for_care=essential)
 
 
 def make_patient(archive: Archive, nhi: str = NHI, family: str = FAMILY, given: str = GIVEN,

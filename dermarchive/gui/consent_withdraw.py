@@ -1,0 +1,125 @@
+"""Withdraw consent: the reason, the date, and what happens to the visit's photos.
+
+Each photo of the visit is listed with an "essential for care" checkbox (ticked = kept, limited to
+the clinical record). With "Delete … not essential" ticked, the others are deleted for real by the
+core (:func:`dermarchive.consent.records.withdraw_consent`); the button says how many.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QCheckBox, QDateEdit, QDialog, QLabel, QLineEdit, QListWidget,
+                               QPushButton, QVBoxLayout, QWidget)
+
+from ..archive import records
+from ..archive.archive import Archive
+from ..consent.records import Withdrawal, affected_images, current, withdraw_consent
+from ..consent.scopes import LABELS, METHOD_LABELS
+from ..errors import DermArchiveError
+from . import messages
+from .consent_photos import PhotoList
+from .forms import child, load_form
+
+DANGER_STYLE = "QPushButton { background: #b3261e; color: white; border-color: #8c1d18; font-weight: 600; }"
+
+
+def long_date(iso: str) -> str:
+    day = date.fromisoformat(iso[:10])
+    return f"{day.day} {day:%B %Y}"
+
+
+class WithdrawConsentDialog(QDialog):
+    def __init__(self, archive: Archive, visit_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.archive, self.visit_id = archive, visit_id
+        self.result_: Withdrawal | None = None
+        visit = records.get_visit(archive, visit_id)
+        consent = current(archive, visit_id)
+        self.setWindowTitle("Withdraw consent")
+        self.form = load_form("withdraw_dialog", self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 12)
+        layout.addWidget(self.form)
+        self.reason_edit = child(self.form, QLineEdit, "reasonEdit")
+        self.date_edit = child(self.form, QDateEdit, "withdrawnDateEdit")
+        self.delete_check = child(self.form, QCheckBox, "deleteCheck")
+        self.photo_list = child(self.form, QListWidget, "photoList")
+        self.summary_label = child(self.form, QLabel, "summaryLabel")
+        self.withdraw_btn = child(self.form, QPushButton, "withdrawButton")
+        self.cancel_btn = child(self.form, QPushButton, "cancelButton")
+
+        granted = ", ".join(LABELS[s] for s in consent.scopes) if consent else "nothing"
+        method = METHOD_LABELS.get(consent.method, "") if consent else ""
+        intro = child(self.form, QLabel, "introLabel")
+        intro.setText(f"Withdraw consent for the visit of {long_date(visit.date)}. It currently allows: "
+                      f"{granted} ({method.lower()}). Afterwards this visit's photos may only be kept in "
+                      f"the patient's clinical record; earlier exports cannot be recalled.")
+        today = QDate.currentDate()
+        self.date_edit.setDate(today)
+        self.date_edit.setMaximumDate(today)
+        self.photos = PhotoList(self.photo_list, archive, affected_images(archive, visit_id), checkable=True,
+                                checked={i.id for i in affected_images(archive, visit_id) if i.essential_for_care})
+        self._captions = {i: item.text() for i, item in self.photos.items.items()}
+        for item in self.photos.items.values():
+            item.setToolTip("Tick if this photo is essential for the patient's care: it is then kept.")
+
+        self.reason_edit.textChanged.connect(self._update)
+        self.delete_check.toggled.connect(self._update)
+        self.photo_list.itemChanged.connect(lambda _item: self._update())
+        self.withdraw_btn.clicked.connect(self.withdraw)
+        self.cancel_btn.clicked.connect(self.reject)
+        self.finished.connect(lambda _r: self.photos.stop())
+        self.resize(780, 640)
+        self.reason_edit.setFocus()
+        self._update()
+
+    def essential(self) -> dict[int, bool]:
+        ticked = self.photos.checked_ids()
+        return {i: i in ticked for i in self.photos.items}
+
+    def _update(self) -> None:
+        marks = self.essential()
+        doomed = [i for i, keep in marks.items() if not keep]
+        deleting = self.delete_check.isChecked()
+        self.photo_list.setEnabled(bool(marks))
+        self.photo_list.blockSignals(True)  # captions change below; not a user's tick
+        for image_id, keep in marks.items():
+            fate = ("Essential for care: kept" if keep else
+                    "Not essential: DELETED" if deleting else "Not essential: kept for now")
+            item = self.photos.items[image_id]
+            item.setText(f"{self._captions[image_id]}\n{fate}")
+            item.setForeground(QColor("#b3261e") if deleting and not keep else QColor("#22313b"))
+        self.photo_list.blockSignals(False)
+        if not marks:
+            self.summary_label.setText("This visit has no photos besides the consent form.")
+        elif deleting:
+            self.summary_label.setText(
+                f"{len(doomed)} photo(s) will be deleted for good (they cannot be recovered); "
+                f"{len(marks) - len(doomed)} essential for care will be kept, limited to the clinical record.")
+        else:
+            self.summary_label.setText(f"All {len(marks)} photo(s) are kept, limited to the clinical record.")
+        self.summary_label.setStyleSheet("color: #b3261e; font-weight: 600;" if deleting and doomed else "")
+        if deleting and doomed:
+            self.withdraw_btn.setText(f"Withdraw and delete {len(doomed)} photo{'s' if len(doomed) != 1 else ''}")
+            self.withdraw_btn.setStyleSheet(DANGER_STYLE)
+        else:
+            self.withdraw_btn.setText("Withdraw consent")
+            self.withdraw_btn.setStyleSheet("")
+        reason = bool(self.reason_edit.text().strip())
+        self.withdraw_btn.setEnabled(reason)
+        self.withdraw_btn.setToolTip("" if reason else "Enter the reason the patient gave (or \"not given\").")
+
+    def withdraw(self) -> None:
+        when = self.date_edit.date().toString(Qt.DateFormat.ISODate)
+        try:
+            self.result_ = withdraw_consent(self.archive, self.visit_id, reason=self.reason_edit.text(),
+                                            withdrawn_at=when, essential=self.essential(),
+                                            delete_non_essential=self.delete_check.isChecked())
+        except DermArchiveError as exc:
+            messages.show_error(self, exc, "Withdraw consent")
+            return
+        self.accept()
+
