@@ -33,7 +33,7 @@ from ..archive.header import now_iso
 from ..errors import DermArchiveError, InvalidInput, NotFound
 from .clean import prepare
 from .metadata import PhotoMetadata, UnreadablePhoto, read_metadata, sniff
-from .scan import ImportPlan, PlanEntry, suggest_visits
+from .scan import ImportPlan, PlanEntry, read_with_stat, suggest_visits
 
 Progress = Callable[[int, int, str], None]
 IMPORT_KINDS = ("clinical", "dermoscopic", "consent-form", "other")
@@ -179,11 +179,14 @@ def _store(archive: Any, data: bytes, reserved: _Reservations, new_refs: list[Bl
 def _prepare(archive: Any, entry: PlanEntry, reserved: _Reservations) -> _Prepared | FileOutcome:
     """Everything but the catalogue write (runs on the pool). Rejections are outcomes."""
     try:
-        data = entry.path.read_bytes()
-        mtime = entry.path.stat().st_mtime
+        data, st = read_with_stat(entry.path)
     except OSError as exc:
         return FileOutcome(entry.rel, "rejected", f"it can no longer be read ({exc.strerror or 'read error'})")
-    fingerprint = archive.blobs.fingerprint(data)
+    unchanged = entry.stat_key == (st.st_size, st.st_mtime_ns) and entry.fingerprint and entry.metadata
+    # Unchanged since the scan (same size and modification time): its fingerprint and metadata
+    # from the scan stand; otherwise everything is read again.
+    fingerprint = entry.fingerprint if unchanged else archive.blobs.fingerprint(data)
+    assert fingerprint is not None
     existing = records.source_already_imported(archive, fingerprint)
     if existing is not None:
         return FileOutcome(entry.rel, "already-imported", f"this photo was imported before (image {existing})",
@@ -192,7 +195,8 @@ def _prepare(archive: Any, entry: PlanEntry, reserved: _Reservations) -> _Prepar
     try:
         if fmt is None or entry.metadata is None:
             raise UnreadablePhoto("it changed since the folder was scanned and is no longer a photo")
-        meta = read_metadata(data, fmt, mtime)
+        meta = entry.metadata if unchanged else read_metadata(data, fmt, st.st_mtime)
+        assert meta is not None
         stored = prepare(data, meta)
     except UnreadablePhoto as exc:
         return FileOutcome(entry.rel, "rejected", str(exc))

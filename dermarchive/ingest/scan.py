@@ -61,6 +61,7 @@ class PlanEntry:
     mtime: float | None = None
     fingerprint: str | None = field(default=None, repr=False)  # keyed HMAC of the bytes (SHA-256 without archive)
     existing_image_id: int | None = None                     # for already-imported
+    stat_key: tuple[int, int] | None = field(default=None, repr=False)  # (size, mtime_ns) when read
 
     @property
     def is_photo(self) -> bool:
@@ -130,15 +131,21 @@ def _skip_reason(rel: str, photo_stems: set[str]) -> str | None:
     return None
 
 
+def read_with_stat(path: Path) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and its stat taken from the same open file."""
+    with open(path, "rb") as fh:
+        return fh.read(), os.fstat(fh.fileno())
+
+
 def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntry:
     """Read one candidate file and decide what it is (runs on the pool)."""
     ext = os.path.splitext(rel.lower())[1]
     try:
-        st = path.stat()
-        data = path.read_bytes()
+        data, st = read_with_stat(path)
     except OSError as exc:
         return PlanEntry(path, rel, "rejected", f"it cannot be read ({exc.strerror or 'read error'})")
-    entry = PlanEntry(path, rel, "new", size=len(data), mtime=st.st_mtime)
+    entry = PlanEntry(path, rel, "new", size=len(data), mtime=st.st_mtime,
+                      stat_key=(st.st_size, st.st_mtime_ns))
     named = PHOTO_EXT.get(ext)
     if not data:
         entry.status, entry.reason = "rejected", ("it is empty (0 bytes): the phone or cloud folder may "

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps
 
 THUMB_SIZE = 320
 PREVIEW_SIZE = 1600
+PREVIEW_MAX = 2048  # a decoded (drafted) picture up to this size is used as the preview as it is
 
 
 @dataclass(frozen=True)
@@ -27,19 +28,38 @@ def _encode(img: Image.Image, quality: int) -> bytes:
     if img.mode not in ("RGB", "L"):
         img = img.convert("RGB")
     out = io.BytesIO()
-    img.save(out, "JPEG", quality=quality, optimize=True)
+    img.save(out, "JPEG", quality=quality)
     return out.getvalue()
 
 
+def _fit(size: tuple[int, int], box: int) -> tuple[int, int]:
+    """The size of ``size`` scaled to fit a ``box``-pixel square (never enlarged)."""
+    w, h = size
+    scale = min(1.0, box / max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
 def make_thumbnails(img: Image.Image) -> Thumbnails:
-    """From an opened (not yet loaded) Pillow image; applies EXIF orientation."""
-    if img.format == "JPEG":
-        img.draft("RGB", (PREVIEW_SIZE, PREVIEW_SIZE))
-    oriented = ImageOps.exif_transpose(img)
-    preview = oriented.copy()
-    preview.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.LANCZOS)
-    thumb = preview.copy()
-    thumb.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+    """From an opened (not yet loaded) Pillow image; applies EXIF orientation.
+
+    JPEG: draft-decodes at the smallest 1/2…1/8 scale that still covers the preview size (the
+    request has the photo's own aspect ratio, else a 4:3 photo would never qualify for 1/2).
+    A drafted picture no larger than PREVIEW_MAX is the preview as it is (no resampling pass).
+    Reduce first, then turn: rotating a preview costs far less than rotating the full photo.
+    """
+    orientation = img.getexif().get(0x0112, 1)
+    if img.format in ("JPEG", "MPO"):
+        img.draft("RGB", _fit(img.size, PREVIEW_SIZE))
+    if max(img.size) <= PREVIEW_MAX:  # e.g. a 12 MP photo drafted at 1/2: 2016 px is screen size
+        preview = img.copy()
+    else:
+        preview = img.resize(_fit(img.size, PREVIEW_SIZE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
+        preview = preview.transpose({2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                                     4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+                                     6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                                     8: Image.Transpose.ROTATE_90}[orientation])
+    thumb = preview.resize(_fit(preview.size, THUMB_SIZE), Image.Resampling.LANCZOS, reducing_gap=2.0)
     return Thumbnails(thumb=_encode(thumb, 85), preview=_encode(preview, 88))
 
 
@@ -73,7 +93,7 @@ def render_jpeg(data: bytes, fmt: str, size: int) -> bytes:
     """One oriented JPEG no larger than ``size`` pixels (for previews in the wizard's grid)."""
     with open_decodable(data, fmt) as img:
         if img.format in ("JPEG", "MPO"):
-            img.draft("RGB", (size, size))
+            img.draft("RGB", _fit(img.size, size))
         oriented = ImageOps.exif_transpose(img)
         oriented.thumbnail((size, size), Image.Resampling.LANCZOS)
         return _encode(oriented, 85)

@@ -1,0 +1,196 @@
+"""Import runs on real archives: cleaned, encrypted, verified, resumable, exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+
+import pytest
+
+from dermarchive.archive import records
+from dermarchive.archive.verify import verify
+from dermarchive.cli import main
+from dermarchive.errors import InvalidInput
+from dermarchive.ingest import EntryAssignment, ImportOptions, remove_originals, run_import, scan
+from dermarchive.ingest.metadata import read_metadata, sniff
+
+SMALL = ("landscape_1.jpg", "landscape_3.jpg", "landscape_6.jpg", "empty_gps_ifd.jpg", "noexif.jpg",
+         "sugarshack.mpo", "clipboard_target.png", "exif_gps.jpg", "note.txt", "truncated_jpeg.jpg")
+
+
+@pytest.fixture
+def patient(archive):
+    return records.add_patient(archive, "ZZZ0016", "Tester", "Pat")
+
+
+def _set_time(path, when: str) -> None:
+    t = datetime.fromisoformat(when).timestamp()
+    os.utime(path, (t, t))
+
+
+def _assert_stored_clean(archive, patient_id):
+    for image in records.images(archive, patient_id=patient_id):
+        data = records.image_bytes(archive, image)
+        meta = read_metadata(data, sniff(data[:32]))
+        assert not meta.has_location and meta.identifying == (), image.id
+
+
+def test_import_cleans_stores_and_verifies(archive, patient, corpus_copy):
+    folder = corpus_copy(*SMALL)
+    plan = scan(folder, archive)
+    seen = []
+    result = run_import(archive, plan, ImportOptions(patient.id, lesion_label="L1", site="back"),
+                        progress=lambda d, t, m: seen.append((d, t)))
+    photos = {e.rel for e in plan.new_entries()}
+    assert {o.rel for o in result.outcomes if o.status == "imported"} == photos
+    assert set(result.verified) == photos and len(result.imported) == 8
+    assert seen[-1] == (8, 8)
+    assert verify(archive) == []
+    _assert_stored_clean(archive, patient.id)
+    stored = records.images(archive, patient_id=patient.id)
+    assert {i.lesion_id for i in stored} == {records.find_lesion(archive, patient.id, "L1").id}
+    assert next(i for i in stored if i.original_format == "MPO").stored_format == "MPO"
+    six = [i for i in stored if i.orientation == 6]
+    assert len(six) == 2  # landscape_6 and empty_gps_ifd keep their orientation tag
+    exif_gps = next(i for i in stored if i.device == "Make XXX-XXX")
+    assert exif_gps.had_location and not exif_gps.location_kept
+    # Audit: one image.import entry per batch, ids and counts only.
+    entries = archive.audit.entries(archive.catalogue, action="image.import")
+    assert sum(e.details["count"] for e in entries) == 8
+    assert not any(name.split(".")[0] in json.dumps([e.as_json() for e in entries]) for name in SMALL)
+
+
+def test_rerun_imports_nothing_twice(archive, patient, corpus_copy):
+    folder = corpus_copy(*SMALL)
+    run_import(archive, scan(folder, archive), ImportOptions(patient.id))
+    again = scan(folder, archive)
+    assert again.counts()["new"] == 0 and again.counts()["already-imported"] == 8
+    result = run_import(archive, again, ImportOptions(patient.id))
+    assert result.imported == [] and len(result.verified) == 8
+    assert len(records.images(archive, patient_id=patient.id)) == 8
+
+
+def test_visits_follow_capture_gaps_and_consent_forms_are_marked(archive, patient, corpus_copy):
+    folder = corpus_copy("landscape_1.jpg", "landscape_2.jpg", "landscape_3.jpg", "noexif.jpg")
+    _set_time(folder / "landscape_1.jpg", "2024-03-01T09:00:00")
+    _set_time(folder / "landscape_2.jpg", "2024-03-01T09:20:00")
+    _set_time(folder / "noexif.jpg", "2024-03-01T09:25:00")
+    _set_time(folder / "landscape_3.jpg", "2024-03-08T14:00:00")
+    options = ImportOptions(patient.id, per_entry={"noexif.jpg": EntryAssignment(kind="consent-form")})
+    result = run_import(archive, scan(folder, archive), options)
+    assert len(result.visits) == 2
+    visits = records.visits(archive, patient.id)
+    assert [(v.date, v.image_count) for v in visits] == [("2024-03-01", 3), ("2024-03-08", 1)]
+    kinds = {i.kind for i in records.images(archive, visit_id=visits[0].id)}
+    assert kinds == {"clinical", "consent-form"}
+
+
+def test_location_is_kept_only_when_asked_with_a_reason(archive, patient, corpus_copy):
+    folder = corpus_copy("HMD_Nokia_8.3_5G.jpg")
+    plan = scan(folder, archive)
+    with pytest.raises(InvalidInput, match="reason"):
+        run_import(archive, plan, ImportOptions(patient.id, keep_location=True))
+    run_import(archive, plan, ImportOptions(patient.id, keep_location=True,
+                                            location_reason="home visit: place of exposure matters"))
+    image = records.images(archive, patient_id=patient.id)[0]
+    assert image.had_location and image.location_kept
+    row = archive.catalogue.query_one("SELECT location, location_reason FROM image WHERE id = ?", (image.id,))
+    assert json.loads(row["location"]) == pytest.approx({"lat": 60.1467056, "lon": 24.9067722})
+    assert row["location_reason"].startswith("home visit")
+    _assert_stored_clean(archive, patient.id)  # the stored photo itself never carries it
+    audit = archive.audit.entries(archive.catalogue, action="image.import")[-1]
+    assert audit.details["location_kept"] == 1 and "home" not in json.dumps(audit.details)
+
+
+def test_cancel_then_resume_imports_each_photo_once(archive, patient, corpus_copy):
+    folder = corpus_copy(*[f"landscape_{i}.jpg" for i in range(1, 9)], "jolla.jpg", "noexif.jpg")
+    calls = []
+    result = run_import(archive, scan(folder, archive), ImportOptions(patient.id, workers=1),
+                        progress=lambda d, t, m: calls.append(d), cancelled=lambda: len(calls) >= 2)
+    assert result.cancelled
+    first = len(result.imported)
+    assert 2 <= first < 10
+    assert {o.status for o in result.outcomes} == {"imported", "cancelled"}
+    assert verify(archive) == []
+    rest = run_import(archive, scan(folder, archive), ImportOptions(patient.id))
+    assert len(rest.imported) == 10 - first and not rest.cancelled
+    hmacs = [r[0] for r in archive.catalogue.query("SELECT source_hmac FROM image")]
+    assert len(hmacs) == len(set(hmacs)) == 10
+    # The resumed photos continue in the visit of the first run (same capture session).
+    assert len(records.visits(archive, patient.id)) == len({v for v in result.visits + rest.visits})
+
+
+def test_remove_originals_deletes_only_verified_unchanged_files(archive, patient, corpus_copy):
+    folder = corpus_copy("landscape_1.jpg", "landscape_2.jpg", "truncated_jpeg.jpg", "note.txt")
+    result = run_import(archive, scan(folder, archive), ImportOptions(patient.id))
+    with open(folder / "landscape_2.jpg", "ab") as fh:  # changed on the phone after the import
+        fh.write(b"more")
+    removed = remove_originals(archive, result)
+    assert removed == ["landscape_1.jpg"]
+    assert sorted(p.name for p in folder.iterdir()) == ["landscape_2.jpg", "note.txt", "truncated_jpeg.jpg"]
+    audit = archive.audit.entries(archive.catalogue, action="image.remove-original")
+    assert audit[-1].details == {"count": 1} and "landscape" not in json.dumps(audit[-1].as_json())
+
+
+def test_bad_options_are_refused_before_anything_is_written(archive, patient, corpus_copy):
+    plan = scan(corpus_copy("noexif.jpg"), archive)
+    for bad in (ImportOptions(patient.id, kind="selfie"), ImportOptions(patient.id, site="moon"),
+                ImportOptions(patient.id, per_entry={"noexif.jpg": EntryAssignment(kind="x")})):
+        with pytest.raises(InvalidInput):
+            run_import(archive, plan, bad)
+    with pytest.raises(InvalidInput, match="scan again"):
+        run_import(archive, scan(corpus_copy("noexif.jpg")), ImportOptions(patient.id))
+    assert records.images(archive) == []
+
+
+@pytest.mark.slow
+def test_whole_corpus_imports_or_explains_every_file(archive, patient, corpus_copy):
+    folder = corpus_copy()
+    plan = scan(folder, archive)
+    result = run_import(archive, plan, ImportOptions(patient.id))
+    outcome = {o.rel: o for o in result.outcomes}
+    for entry in plan.entries:
+        if entry.status == "new":
+            assert outcome[entry.rel].status == "imported" and outcome[entry.rel].verified, entry.rel
+        else:
+            assert entry.reason, entry.rel
+    assert len(result.imported) == 30
+    assert verify(archive) == []
+    _assert_stored_clean(archive, patient.id)
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+def test_cli_dry_run_import_and_images(cli_archive, corpus_copy, capsys):
+    assert main(["patient", "add", *cli_archive, "--nhi", "ZZZ0024", "--family", "Cli"]) == 0
+    folder = corpus_copy("landscape_6.jpg", "HMD_Nokia_8.3_5G.jpg", "note.txt", "empty.heic")
+    capsys.readouterr()
+    assert main(["import", *cli_archive, str(folder), "--patient", "ZZZ0024", "--dry-run", "--json"]) == 0
+    entries = {e["path"]: e for e in json.loads(capsys.readouterr().out)["entries"]}
+    nokia = entries["HMD_Nokia_8.3_5G.jpg"]
+    assert nokia["status"] == "new" and nokia["has_location"] and nokia["taken_at"].startswith("2022-08-14")
+    assert nokia["device"] and nokia["orientation"] == 1 and nokia["duplicate_of"] is None
+    assert entries["landscape_6.jpg"]["orientation"] == 6
+    assert entries["note.txt"]["status"] == "skipped" and entries["note.txt"]["reason"]
+    assert entries["empty.heic"]["status"] == "rejected" and "empty" in entries["empty.heic"]["reason"]
+
+    assert main(["import", *cli_archive, str(folder), "--patient", "ZZZ0024", "--kind", "dermoscopic",
+                 "--lesion", "L2", "--remove-originals"]) == 0
+    out = capsys.readouterr().out
+    assert "Imported 2 photo(s)" in out and "empty.heic" in out and "Removed 2" in out
+    assert sorted(p.name for p in folder.iterdir()) == ["empty.heic", "note.txt"]
+    assert main(["images", *cli_archive, "--patient", "ZZZ0024", "--json"]) == 0
+    images = json.loads(capsys.readouterr().out)["images"]
+    assert len(images) == 2 and {i["kind"] for i in images} == {"dermoscopic"}
+    assert {i["had_location"] for i in images} == {True, False} and not any(i["location_kept"] for i in images)
+
+
+def test_cli_keep_location_needs_a_reason(cli_archive, corpus_copy, capsys):
+    assert main(["patient", "add", *cli_archive, "--nhi", "ZZZ0024", "--family", "Cli"]) == 0
+    folder = corpus_copy("HMD_Nokia_8.3_5G.jpg")
+    assert main(["import", *cli_archive, str(folder), "--patient", "ZZZ0024", "--keep-location"]) == 2
+    assert "--location-reason" in capsys.readouterr().err
+    assert main(["import", *cli_archive, str(folder), "--patient", "ZZZ0024", "--keep-location",
+                 "--location-reason", "outbreak tracing", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["counts"] == {"imported": 1}
