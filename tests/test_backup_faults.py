@@ -4,6 +4,7 @@ set stay whole."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -42,11 +43,18 @@ def backed_up(clinic, corpus, tmp_path):
     return archive, dest, state
 
 
-def assert_whole(archive, dest, state):
-    """The archive verifies and the previous backup set is byte-for-byte as it was, and verifies."""
+def assert_whole(archive, dest, state, *, extra_blobs_allowed=False):
+    """The archive verifies and the previous backup set is byte-for-byte as it was, and verifies.
+
+    ``extra_blobs_allowed``: complete new blob files the manifest does not list (copied before a
+    drive was pulled: the run could not remove them from a drive that was gone) are harmless.
+    """
     assert verify(archive) == []
     now = {k: v for k, v in folder_state(dest).items() if k != bk.LOCK_NAME}
-    assert now == {k: v for k, v in state.items() if k != bk.LOCK_NAME}
+    before = {k: v for k, v in state.items() if k != bk.LOCK_NAME}
+    assert {k: now.get(k) for k in before} == before
+    extra = set(now) - set(before)
+    assert not extra or (extra_blobs_allowed and all(k.startswith("blobs/") for k in extra)), extra
     assert bk.verify_backup(dest, passphrase=PASSPHRASE).ok
 
 
@@ -92,8 +100,10 @@ def test_drive_removed_mid_backup_and_plugged_back_in(backed_up, tmp_path):
     unplugged.rename(dest)  # plugged back in
     for tmp in dest.rglob(".tmp-*"):  # what a pulled stick can keep: half a temp file, never a set file
         tmp.unlink()
-    assert_whole(archive, dest, state)
-    assert bk.backup(archive, dest).copied == 3
+    assert_whole(archive, dest, state, extra_blobs_allowed=True)
+    again = bk.backup(archive, dest)
+    assert again.copied <= 3 and again.images == 3
+    assert bk.verify_backup(dest, passphrase=PASSPHRASE).ok
 
 
 def test_drive_removed_for_good_leaves_the_archive_whole(backed_up):
@@ -199,7 +209,9 @@ def test_missing_blob_and_tampered_manifest_are_named(backed_up):
         bk.verify_backup(dest, passphrase=PASSPHRASE).problems
 
     manifest = dest / bk.MANIFEST_NAME
-    manifest.write_text(manifest.read_text().replace('"sequence": 1', '"sequence": 9'))
+    data = json.loads(manifest.read_text())
+    data["sequence"] = 9  # an edit that keeps the file well-formed: only the MAC can tell
+    manifest.write_text(json.dumps(data))
     assert bk.verify_backup(dest).problems == [f"stored file {image.thumb_blob_id[:12]}…: missing from the backup"]
     assert any("fails its authentication" in p for p in bk.verify_backup(dest, passphrase=PASSPHRASE).problems)
     state = folder_state(dest)

@@ -98,9 +98,10 @@ class Manifest:
     mac: str = ""
 
     def body(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("mac")
-        return {"format": FORMAT, "version": FORMAT_VERSION, **data}
+        return {"format": FORMAT, "version": FORMAT_VERSION, "archive_id": self.archive_id,
+                "created": self.created, "sequence": self.sequence, "header": self.header,
+                "catalogue": self.catalogue, "blobs": self.blobs, "images": self.images,
+                "app_version": self.app_version}
 
     def compute_mac(self, key: bytes) -> str:
         canonical = json.dumps(self.body(), sort_keys=True, separators=(",", ":")).encode()
@@ -110,7 +111,7 @@ class Manifest:
         return hmac.compare_digest(self.compute_mac(key), self.mac)
 
     def to_bytes(self) -> bytes:
-        return json.dumps({**self.body(), "mac": self.mac}, indent=1, sort_keys=True).encode() + b"\n"
+        return json.dumps({**self.body(), "mac": self.mac}, sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
     def key_header(self) -> Header:
         h = self.header
@@ -233,11 +234,16 @@ def _blob_path(root: Path, blob_id: str) -> Path:
 
 
 def _files_under(root: Path) -> Iterator[Path]:
-    base = root / BLOB_DIR
-    if base.is_dir():
-        for sub in sorted(base.iterdir()):
-            if sub.is_dir():
-                yield from sorted(p for p in sub.iterdir() if p.is_file())
+    """Every blob file (not temp files) in ``root/blobs``; os.scandir, as this runs every backup."""
+    try:
+        subs = [e.path for e in os.scandir(root / BLOB_DIR) if e.is_dir() and len(e.name) == 2]
+    except FileNotFoundError:
+        return
+    for sub in subs:
+        with os.scandir(sub) as entries:
+            for e in entries:
+                if e.is_file() and not e.name.startswith(TEMP_PREFIX):
+                    yield Path(e.path)
 
 
 class _FolderLock:
@@ -449,7 +455,8 @@ def _backup(archive: Archive, dest: Path, create: bool, recheck: bool, progress:
         created = now_iso()
         sequence = (previous.sequence + 1) if previous else 1
         try:
-            manifest = _commit(archive, dest, identity, snap, copy.entries, created, sequence, backup_key)
+            manifest = _commit(archive, dest, identity, snap, copy.entries, copy.touched, created, sequence,
+                               backup_key)
         except StorageError:
             copy.remove_added()  # not committed: the previous manifest and its files stand
             raise
@@ -539,6 +546,7 @@ class _BlobCopy:
         self.problems: list[str] = []
         self.copied = self.copied_bytes = self.repaired = 0
         self.added: list[Path] = []
+        self.touched: set[Path] = set()
 
     def remove_added(self) -> None:
         for path in self.added:
@@ -557,13 +565,15 @@ class _BlobCopy:
         return True
 
     def _one(self, blob_id: str, expected: int) -> bool:
-        target = _blob_path(self.dest, blob_id)
+        # Plain strings and os.stat here: this runs for every blob of every backup.
+        target_s = f"{self.dest}/{BLOB_DIR}/{blob_id[:2]}/{blob_id}"
         old = self.known.get(blob_id)
-        there = _size_or_none(target)
+        there = _size_or_none(target_s)
         if old is not None and there == old[0] == expected and (
-                not self.recheck or _sha256_or_none(target) == old[1]):
+                not self.recheck or _sha256_or_none(Path(target_s)) == old[1]):
             self.entries[blob_id] = old
             return True
+        target = Path(target_s)
         source = self.archive.blobs.path(blob_id)
         have = _size_or_none(source)
         if have is None and not self.archive.catalogue.scalar("SELECT 1 FROM blob WHERE id = ?", (blob_id,)):
@@ -580,9 +590,11 @@ class _BlobCopy:
                 digest = _sha256_or_none(target)
                 if digest is not None and digest == _file_sha256(source):
                     self.entries[blob_id] = [expected, digest]
+                    self.touched.add(target.parent)  # its rename may not be durable yet
                     return True
             target.parent.mkdir(exist_ok=True)
             size, digest = _put(target, _read_chunks(source), "copy a photo to the backup")
+            self.touched.add(target.parent)
         except _SourceUnreadable as exc:
             self.problems.append(f"stored data {blob_id[:12]}… could not be read from the archive: {exc}")
             return True
@@ -604,22 +616,23 @@ def _sha256_or_none(path: Path) -> str | None:
         return None
 
 
-def _size_or_none(path: Path) -> int | None:
+def _size_or_none(path: Path | str) -> int | None:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except OSError:
         return None
 
 
 def _commit(archive: Archive, dest: Path, identity: tuple[int, int], snap: _Snapshot,
-            entries: dict[str, list[Any]], created: str, sequence: int, key: bytes) -> Manifest:
+            entries: dict[str, list[Any]], touched: set[Path], created: str, sequence: int,
+            key: bytes) -> Manifest:
     """Name the snapshot, fsync the folders, then replace the manifest: the one commit point."""
     stamp = created.replace(":", "").replace("-", "").replace("+0000", "Z")[:15]
     name = f"catalogue-{stamp}-{sequence}.db"
     try:
         cat_size, cat_sha = snap.temp.stat().st_size, _file_sha256(snap.temp)
         os.replace(snap.temp, dest / name)
-        for sub in {p.parent for p in (_blob_path(dest, b) for b in entries)}:
+        for sub in sorted(touched):  # only folders this run wrote into
             fsync_dir(sub)
         fsync_dir(dest / BLOB_DIR)
     except (OSError, _SourceUnreadable) as exc:
