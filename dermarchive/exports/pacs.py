@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ def _aad(archive: Any) -> bytes:
 
 def _check_url(url: str) -> str:
     url = url.strip().rstrip("/")
+    if not url:
+        raise InvalidInput("Enter the PACS's DICOMweb address (ask your PACS administrator).")
     p = urlparse(url)
     if p.scheme not in ("http", "https") or not p.hostname:
         raise InvalidInput(f"The PACS address must start with http:// or https:// (got '{url}').")
@@ -81,12 +84,18 @@ def _check_url(url: str) -> str:
     return url
 
 
-def set_target(archive: Any, url: str, user: str, password: str, *, test: bool = True) -> PacsTarget:
-    """Save the PACS target (admin or clinician); with ``test``, only after the PACS answers."""
-    archive.require_role("admin", "clinician", action="change the PACS settings")
+def make_target(url: str, user: str, password: str) -> PacsTarget:
+    """A checked target from what the user typed (address, user name, password)."""
     target = PacsTarget(_check_url(url), user.strip(), password)
     if not target.user or not password:
         raise InvalidInput("The PACS needs a user name and a password.")
+    return target
+
+
+def set_target(archive: Any, url: str, user: str, password: str, *, test: bool = True) -> PacsTarget:
+    """Save the PACS target (admin or clinician); with ``test``, only after the PACS answers."""
+    archive.require_role("admin", "clinician", action="change the PACS settings")
+    target = make_target(url, user, password)
     if test:
         test_connection(archive, target)
     sealed = wrap(archive.master.subkey("settings"), password.encode(), _aad(archive))
@@ -132,6 +141,7 @@ def _client(target: PacsTarget) -> Any:
     # Its own retry (the `retrying` package) also retries a refused connection five times with
     # 2–16 s waits; ours is shorter and knows which failures are worth retrying.
     client.set_http_retry_params(retry=False)
+    logging.getLogger("retrying").setLevel(logging.ERROR)  # it logs every failed attempt with a traceback
     return client
 
 
