@@ -313,12 +313,16 @@ def test_unreadable_stored_image_is_named(archive, corpus, tmp_path):
     assert not (tmp_path / "x.pdf").exists()
 
 
-def test_heic_photo_is_printed(archive, corpus, tmp_path):
-    s = seed(archive, corpus, ("arrow.heic",))
+@pytest.mark.parametrize("name, portrait", [("arrow.heic", True), ("sugarshack.mpo", False),
+                                             ("clipboard_target.png", False), ("Apple iPhone 4S.jpg", True)])
+def test_other_stored_formats_print_upright_as_plain_jpeg(archive, corpus, tmp_path, name, portrait):
+    # arrow.heic: iPhone 8 Plus portrait HEIC; Apple iPhone 4S.jpg: landscape pixels with orientation 6
+    s = seed(archive, corpus, (name,))
     make(archive, s, tmp_path / "h.pdf")
     (img,) = embedded_images(PdfReader(tmp_path / "h.pdf"))
     with Image.open(io.BytesIO(img.data)) as pil:
-        assert pil.format == "JPEG" and pil.height > pil.width  # portrait iPhone photo stays portrait
+        assert pil.format == "JPEG" and not pil.getexif()
+        assert (pil.height > pil.width) == portrait
 
 
 # -- look ------------------------------------------------------------------------------------------
@@ -341,6 +345,14 @@ def test_macrons_survive_into_the_pdf_text(archive, corpus, tmp_path):
     s = seed(archive, corpus, ("landscape_1.jpg",))
     make(archive, s, tmp_path / "m.pdf")
     assert "TE WHĀRIKI" in text_of(PdfReader(tmp_path / "m.pdf"))
+
+
+def test_without_a_unicode_font_macrons_fold_to_plain_letters(archive, corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(referral, "_fonts", ("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", False))
+    s = seed(archive, corpus, ("landscape_1.jpg",))
+    make(archive, s, tmp_path / "h.pdf", question="Tāmati's lesion — excise?")
+    text = text_of(PdfReader(tmp_path / "h.pdf"))
+    assert "TE WHARIKI" in text and "Tamati's lesion — excise?" in text
 
 
 def test_letterhead_setting_round_trips(archive):

@@ -32,6 +32,7 @@ import functools
 import io
 import os
 import re
+import threading
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -423,37 +424,41 @@ _FONT_CANDIDATES = (
      "/System/Library/Fonts/Supplemental/Arial Italic.ttf"),
 )
 _fonts: tuple[str, str, str, bool] | None = None
+_RENDER_LOCK = threading.RLock()
 
 
 def _letter_fonts() -> tuple[str, str, str, bool]:
     """(regular, bold, italic, unicode) font names, registered once."""
     global _fonts
-    if _fonts is None:
-        from reportlab.lib.fonts import addMapping
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.ttfonts import TTFont
-
-        _fonts = ("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", False)
-        extra = os.environ.get("DERMARCHIVE_LETTER_FONTS")  # "regular.ttf:bold.ttf:italic.ttf"
-        candidates = ((tuple(extra.split(os.pathsep)),) if extra else ()) + _FONT_CANDIDATES
-        for regular, bold, italic in candidates:
-            if not (os.path.exists(regular) and os.path.exists(bold)):
-                continue
-            try:
-                pdfmetrics.registerFont(TTFont("Letter", regular))
-                pdfmetrics.registerFont(TTFont("Letter-Bold", bold))
-                pdfmetrics.registerFont(TTFont("Letter-Italic", italic if os.path.exists(italic) else regular))
-            except Exception:  # noqa: BLE001 - an unreadable font file: try the next
-                continue
-            addMapping("Letter", 0, 0, "Letter")
-            addMapping("Letter", 1, 0, "Letter-Bold")
-            addMapping("Letter", 0, 1, "Letter-Italic")
-            addMapping("Letter", 1, 1, "Letter-Bold")
-            _fonts = ("Letter", "Letter-Bold", "Letter-Italic", True)
-            break
-        else:
-            log.exports.warning("no Unicode TrueType font found; the referral uses Helvetica")
+    with _RENDER_LOCK:
+        if _fonts is None:
+            _fonts = _register_fonts()
     return _fonts
+
+
+def _register_fonts() -> tuple[str, str, str, bool]:
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    extra = os.environ.get("DERMARCHIVE_LETTER_FONTS")  # "regular.ttf:bold.ttf:italic.ttf"
+    candidates = ((tuple(extra.split(os.pathsep)),) if extra else ()) + _FONT_CANDIDATES
+    for regular, bold, italic in candidates:
+        if not (os.path.exists(regular) and os.path.exists(bold)):
+            continue
+        try:
+            pdfmetrics.registerFont(TTFont("Letter", regular))
+            pdfmetrics.registerFont(TTFont("Letter-Bold", bold))
+            pdfmetrics.registerFont(TTFont("Letter-Italic", italic if os.path.exists(italic) else regular))
+        except Exception:  # noqa: BLE001 - an unreadable font file: try the next
+            continue
+        addMapping("Letter", 0, 0, "Letter")
+        addMapping("Letter", 1, 0, "Letter-Bold")
+        addMapping("Letter", 0, 1, "Letter-Italic")
+        addMapping("Letter", 1, 1, "Letter-Bold")
+        return ("Letter", "Letter-Bold", "Letter-Italic", True)
+    log.exports.warning("no Unicode TrueType font found; the referral uses Helvetica")
+    return ("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", False)
 
 
 def _fold(text: str) -> str:
@@ -563,7 +568,7 @@ def layout_story(letter: ReferralLetter) -> list[Any]:
     if lh.name:
         sign += f", {lh.name}"
     if lh.phone:
-        sign += f". Questions about this referral: phone {lh.phone}"
+        sign += f". Questions about this referral: phone {lh.phone.replace(' ', chr(0xA0))}"
     story += [Spacer(1, 12), para(sign + ".")]
 
     if letter.sections:
@@ -664,11 +669,12 @@ def render_letter(letter: ReferralLetter) -> Rendered:
     doc.addPageTemplates([PageTemplate(id="letter", frames=[frame])])
     # Binary streams: ASCII85 (reportlab's default) makes photos 25 % bigger and, without its C
     # accelerator, takes longer than everything else together.
-    saved_a85, rl_config.useA85 = rl_config.useA85, 0
-    try:
-        doc.build(layout_story(letter), canvasmaker=NumberedCanvas)
-    finally:
-        rl_config.useA85 = saved_a85
+    with _RENDER_LOCK:  # reportlab keeps global state (fonts, rl_config): one build at a time
+        saved_a85, rl_config.useA85 = rl_config.useA85, 0
+        try:
+            doc.build(layout_story(letter), canvasmaker=NumberedCanvas)
+        finally:
+            rl_config.useA85 = saved_a85
     return Rendered(buf.getvalue(), doc.page)
 
 
