@@ -191,6 +191,16 @@ def _choose_images(archive: Archive, patient_id: int, image_ids: Sequence[int] |
     return sorted({found[i].id: found[i] for i in image_ids}.values(), key=lambda i: i.sort_key)
 
 
+def suggest_folder(parent: Path | str, purpose: str, on: date | None = None) -> Path:
+    """A neutral, not yet used folder name for an export, e.g. ``education-export-2026-03-01``."""
+    base = f"{purpose}-export-{(on or date.today()).isoformat()}"
+    parent = Path(parent)
+    candidate, n = parent / base, 2
+    while candidate.exists():
+        candidate, n = parent / f"{base}-{n}", n + 1
+    return candidate
+
+
 def _prepare_out(out: Path) -> Path:
     out = Path(out)
     if out.exists():

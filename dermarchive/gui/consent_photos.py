@@ -39,10 +39,13 @@ class PhotoList(QObject):
         self.items: dict[int, QListWidgetItem] = {}
         self.loader = ThumbnailLoader(archive, threads=1, cache_bytes=24 * 1024 * 1024, parent=self)
         self.loader.loaded.connect(self._loaded)
+        icons_above = widget.viewMode() == QListWidget.ViewMode.IconMode
+        align = (Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop if icons_above
+                 else Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         for image in images:
             item = QListWidgetItem(photo_caption(image))
             item.setData(IMAGE_ID_ROLE, image.id)
-            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            item.setTextAlignment(align)
             if checkable:
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if image.id in (checked or set())
