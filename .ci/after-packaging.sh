@@ -14,11 +14,14 @@ pip install -q -e '.[build]'
 
 start=$(date +%s)
 timeout --kill-after=30 "$BUDGET" packaging/build
-# The Linux install layout with the real bundle: staged, then the installed command runs.
+# The release tarball, unpacked elsewhere and installed from there (staged under a DESTDIR),
+# then the installed command runs.
+packaging/linux/tarball
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-packaging/linux/install --prefix /opt/dermarchive --destdir "$stage" --bundle dist/DermArchive
+tar -C "$stage" -xzf dist/DermArchive-*-linux-*.tar.gz
+"$stage"/DermArchive-*/install --prefix /opt/dermarchive --destdir "$stage"
 version=$("$stage/opt/dermarchive/bin/dermarchive" --version)
 desktop-file-validate "$stage/opt/dermarchive/share/applications/nz.dermarchive.DermArchive.desktop"
 appstreamcli validate --no-net "$stage/opt/dermarchive/share/metainfo/nz.dermarchive.DermArchive.metainfo.xml"
-echo "after-packaging: $version built, smoke-tested and installed in $(( $(date +%s) - start )) s (budget ${BUDGET} s)"
+echo "after-packaging: $version built, smoke-tested, packed and installed in $(( $(date +%s) - start )) s (budget ${BUDGET} s)"

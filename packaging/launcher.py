@@ -1,10 +1,12 @@
 """Entry point of the bundled app: ``dermarchive [COMMAND …]`` exactly as the installed command.
 
-Without arguments it opens the desktop app (``dermarchive.cli.main`` does that). One extra,
-hidden argument exists only here: ``--bundle-self-test`` checks, inside the bundle, the things a
+Without arguments it opens the desktop app (``dermarchive.cli.main`` does that). Two extra,
+hidden arguments exist only here. ``--bundle-self-test`` checks, inside the bundle, the things a
 frozen build most often loses — native libraries (SQLCipher, libheif + HEVC codecs, libjpeg),
 modules loaded by name, Qt plugins (platform, SVG image format and icon engine) and the ``ui/``
-forms — and prints one JSON object. The smoke check runs it; it touches no archive.
+forms — and prints one JSON object; it touches no archive. ``--bundle-gui-check PNG [ARCHIVE [USER]]``
+starts the real app on the display it is given, screenshots it and quits. The smoke check runs
+both.
 """
 
 from __future__ import annotations
@@ -122,9 +124,45 @@ def self_test() -> int:
     return 1 if report["failures"] else 0
 
 
+def gui_check(screenshot: str, archive: str | None = None, user: str | None = None) -> int:
+    """Start the real desktop app (at the unlock prompt of ``archive`` if given), wait until it
+    has settled, save a screenshot of its largest window and quit. Fails when no window shows or
+    the app reports an error (recorded through ``messages.sink`` instead of a dialog)."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from dermarchive.gui import app as gui_app
+    from dermarchive.gui import messages
+
+    shown: list[str] = []
+    messages.sink = lambda _parent, level, title, text: shown.append(f"{level}: {title}: {text}")
+    report: dict[str, Any] = {"frozen": bool(getattr(sys, "frozen", False))}
+    qapp = gui_app.application()
+
+    def snap() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+        report["windows"] = [{"class": type(w).__name__, "name": w.objectName(), "title": w.windowTitle(),
+                              "size": [w.width(), w.height()]} for w in windows]
+        report["platform"] = QApplication.platformName()
+        if windows:
+            biggest = max(windows, key=lambda w: w.width() * w.height())
+            report["screenshot_saved"] = biggest.grab().save(screenshot)
+        qapp.exit(0)
+
+    QTimer.singleShot(4000, snap)
+    gui_app.run(Path(archive) if archive else None, user=user)
+    report["messages"] = shown
+    print(json.dumps(report, indent=2))
+    return 0 if report.get("windows") and report.get("screenshot_saved") and not shown else 1
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--bundle-self-test"]:
         return self_test()
+    if sys.argv[1:2] == ["--bundle-gui-check"] and len(sys.argv) >= 3:
+        return gui_check(*sys.argv[2:5])
     from dermarchive.cli import main as cli_main
 
     return cli_main()

@@ -111,6 +111,20 @@ def test_self_test_passes_from_source() -> None:
     assert report["image_codecs"] == ["HEIF", "JPEG"]
 
 
+@pytest.mark.slow
+def test_gui_check_starts_the_app_from_source(tmp_path: Path, cli_archive: list[str]) -> None:
+    # The smoke check's GUI step, here on the checkout: the real app at the unlock prompt.
+    shot = tmp_path / "unlock.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, str(PACKAGING / "launcher.py"), "--bundle-gui-check", str(shot),
+                           cli_archive[0], "nurse.ana"], capture_output=True, text=True, env=env, timeout=120)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0, (report, proc.stderr[-2000:])
+    assert any("Unlock" in w["title"] for w in report["windows"]), report["windows"]
+    with Image.open(shot) as png:
+        assert png.width > 200 and len(png.convert("L").getcolors(1 << 16) or []) > 10  # not blank
+
+
 def test_smoke_refuses_a_missing_bundle(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(PACKAGING / "smoke"), str(tmp_path / "nothing")],
                           capture_output=True, text=True, timeout=60)
