@@ -571,12 +571,15 @@ def layout_story(letter: ReferralLetter) -> list[Any]:
         sign += f". Questions about this referral: phone {lh.phone.replace(' ', chr(0xA0))}"
     story += [Spacer(1, 12), para(sign + ".")]
 
+    # The section heading travels with the first lesion, so it never ends a page on its own.
+    intro: list[Any] = []
     if letter.sections:
         n = letter.photo_count
-        story += [Paragraph("Lesions and photographs", st["h2"]),
-                  para(f"{n} photograph{'s' if n != 1 else ''}, shown upright; figure numbers below.")]
+        intro = [Paragraph("Lesions and photographs", st["h2"]),
+                 para(f"{n} photograph{'s' if n != 1 else ''}, shown upright; figure numbers below.")]
     for section in letter.sections:
-        block: list[Any] = [Paragraph(_para_text(section.title, fonts[3]), st["h3"])]
+        block: list[Any] = intro + [Paragraph(_para_text(section.title, fonts[3]), st["h3"])]
+        intro = []
         facts = [("Diagnosis / differential", section.diagnosis), ("Notes", section.notes)]
         facts = [(k, v) for k, v in facts if v.strip()]
         if facts:
