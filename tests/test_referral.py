@@ -355,6 +355,15 @@ def test_without_a_unicode_font_macrons_fold_to_plain_letters(archive, corpus, t
     assert "TE WHARIKI" in text and "Tamati's lesion — excise?" in text
 
 
+def test_referrer_defaults_to_how_this_user_signed_last_time(archive, corpus, tmp_path):
+    s = seed(archive, corpus, ("landscape_1.jpg",))
+    assert referral.default_referrer(archive) == archive.user.name
+    make(archive, s, tmp_path / "a.pdf", referrer="Dr Jane Smith, GP")
+    assert referral.default_referrer(archive) == "Dr Jane Smith, GP"
+    make(archive, s, tmp_path / "b.pdf", referrer=None)
+    assert "Referred by Dr Jane Smith, GP" in text_of(PdfReader(tmp_path / "b.pdf"))
+
+
 def test_letterhead_setting_round_trips(archive):
     assert referral.letterhead(archive).is_empty
     referral.set_letterhead(archive, name=" Harbourside ", address="1 Quay St\n\n Auckland ", phone="09 555")

@@ -24,6 +24,7 @@ and needs the unmaintained pure-Python ``pyaes``.
 
 The practice letterhead lives in the archive setting ``practice.letterhead`` (see
 :data:`LETTERHEAD_KEY`): ``{"name": str, "address": str (lines), "phone": str, "email": str}``.
+How each user signs referrals is remembered in ``referral.referrer.<user id>`` (a string).
 """
 
 from __future__ import annotations
@@ -105,6 +106,15 @@ def set_letterhead(archive: Archive, *, name: str | None = None, address: str | 
     with archive.transaction() as tx:
         archive.set_setting(tx, LETTERHEAD_KEY, current)
     return Letterhead(**current)
+
+
+def _referrer_key(archive: Archive) -> str:
+    return f"referral.referrer.{archive.user.id}"
+
+
+def default_referrer(archive: Archive) -> str:
+    """How this user signed their last referral (e.g. "Dr Jane Smith, GP"), else their user name."""
+    return str(archive.setting(_referrer_key(archive), "") or archive.user.name)
 
 
 # -- what the letter says ----------------------------------------------------------------------
@@ -354,7 +364,7 @@ def draft_letter(archive: Archive, patient_id: int, *, image_ids: list[int] | No
     ``audit_refusal`` is False for previews (a refusal is audited when someone tries to save).
     ``photo_cache`` (owned by the caller, e.g. the dialog) keeps prepared photos between previews.
     """
-    referrer = (referrer if referrer is not None else archive.user.name).strip()
+    referrer = (referrer if referrer is not None else default_referrer(archive)).strip()
     _check_text(to, question, urgency, history, referrer)
     patient = records.get_patient(archive, patient_id)
     chosen = _select_images(archive, patient_id, image_ids)
@@ -757,6 +767,7 @@ def build_referral(archive: Archive, patient_id: int, *, image_ids: list[int] | 
                            {"purpose": PURPOSE, "format": "referral-pdf", "recipient": _recipient(to),
                             "urgency": urgency, "count": len(ids), "pages": rendered.pages,
                             "encrypted": bool(pdf_password)})
+            archive.set_setting(tx, _referrer_key(archive), letter.referrer)  # offered next time
             atomic_write_bytes(out, data, action="save the referral PDF")
             written = True
     except BaseException:
@@ -771,7 +782,7 @@ def build_referral(archive: Archive, patient_id: int, *, image_ids: list[int] | 
 
 
 __all__ = [
-    "PURPOSE", "LETTERHEAD_KEY", "URGENCIES", "Letterhead", "letterhead", "set_letterhead", "Photo",
+    "PURPOSE", "LETTERHEAD_KEY", "URGENCIES", "Letterhead", "letterhead", "set_letterhead", "default_referrer", "Photo",
     "LesionSection", "ReferralLetter", "ReferralPreview", "PhotoUnreadable", "print_photo", "default_image_ids",
     "draft_letter", "layout_story", "render_letter", "render_page_png", "encrypt_pdf", "preview_referral",
     "build_referral",

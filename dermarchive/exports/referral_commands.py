@@ -32,7 +32,8 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--question", required=True, metavar="TEXT", help="the clinical question")
     p.add_argument("--history", default="", metavar="TEXT", help="history and findings")
     p.add_argument("--urgency", default="routine", choices=list(URGENCIES))
-    p.add_argument("--referrer", metavar="TEXT", help="who refers (default: your archive user name)")
+    p.add_argument("--referrer", metavar="TEXT",
+                   help="who refers, e.g. 'Dr Jane Smith, GP' (default: as on your last referral, else your user name)")
     p.add_argument("--out", required=True, type=Path, metavar="FILE.pdf")
     p.add_argument("--pdf-password-file", metavar="F", help="protect the PDF (AES-256) with the password in file F")
     p.set_defaults(func=cmd_referral)

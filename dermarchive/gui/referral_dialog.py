@@ -121,7 +121,7 @@ class ReferralDialog(QDialog):
 
         for key, label in referral.URGENCIES.items():
             self.urgency_combo.addItem(label, key)
-        self.referrer_edit.setText(archive.user.name)
+        self.referrer_edit.setText(referral.default_referrer(archive))
         heading = child(self.form, QLabel, "previewHeading")
         heading.setStyleSheet("font-weight: bold;")
         patient_label = child(self.form, QLabel, "patientLabel")
