@@ -275,3 +275,30 @@ def test_consent_form_photos_never_leave_and_withdrawal_stops_exports(archive: A
 def test_age_band(dob: str | None, on: str, band: str) -> None:
     from datetime import date
     assert age_band(dob, date.fromisoformat(on)) == band
+
+
+@pytest.mark.parametrize("name, upright, has_icc", [
+    ("sugarshack.mpo", (640, 480), False),         # stereo MPO: the first frame only
+    ("frame_size.mpo", (56, 70), True),            # iPhone 14 Pro Max MPF with ICC
+    ("clipboard_target.png", (296, 176), False),
+    ("IMG_5195.HEIC", (2566, 3313), True),         # real iPhone HEIC with GPS and XMP
+    ("jolla.jpg", (3264, 2448), False),            # real phone JPEG with XMP
+])
+def test_every_stored_format_leaves_without_metadata(archive: Archive, patient_visit, tmp_path: Path,
+                                                     name: str, upright: tuple[int, int], has_icc: bool) -> None:
+    pid, vid = patient_visit
+    from tests.test_consent_support import corpus_file
+    data = corpus_file(name).read_bytes()
+    with archive.transaction() as tx:  # stored exactly as the phone wrote it: the worst case
+        blob = archive.store_blob(tx, data)
+        records.insert_image(archive, tx, visit_id=vid, kind="clinical", blob_id=blob, width=1, height=1,
+                             original_format=name.rsplit(".", 1)[1].upper(), stored_format="raw")
+    _grant(archive, vid, "research")
+    export_deidentified(archive, pid, "research", tmp_path / "out")
+    got = (tmp_path / "out" / "image-001.jpg").read_bytes()
+    assert {m for m, _ in jpeg_segments(got) if 0xE0 <= m <= 0xEF or m == 0xFE} <= {0xE0, 0xE2}
+    for marker in (b"Exif\x00\x00", b"xmpmeta", b"Photoshop 3.0", b"iPhone", b"Nintendo", b"Jolla", b"MPF\x00"):
+        assert marker not in got
+    with Image.open(io.BytesIO(got)) as img:
+        assert img.format == "JPEG" and img.size == upright
+        assert bool(img.info.get("icc_profile")) == has_icc
