@@ -4,15 +4,17 @@ under 5 MB.
     python bench/bench_referral.py [--photos 12] [--runs 3]
 
 The photos are real phone photos from ../shared/corpus: iPhone 6, iPhone 4S, Nokia 8.3 and
-Jolla JPEGs (8–9 MP, with their EXIF), and iPhone 11/13 and Nokia HEICs (8–16 MP) stored as the importer
-stores HEIC (JPEG q95 4:4:4 with the ICC profile). Each copy gets a small distinct patch so that
+Jolla JPEGs (8–9 MP, with their EXIF), and iPhone 11/13 and Nokia HEICs (8–16 MP) stored the way
+the importer stores HEIC (JPEG q95 4:4:4 with the ICC profile). Each copy gets a small distinct patch so that
 all photos differ (reportlab would otherwise embed identical pictures once). They are stored
-encrypted in a fresh archive and given referral consent. Timed: the whole ``build_referral``
-call — consent check, decrypting each blob, decoding, orienting, downsampling and re-encoding each photo, laying out the letter,
-writing it atomically with fsync, and the audit entry — cold (no photo cache) each run. Also
-timed once with an AES-256 password. CPU time (all threads) is printed beside the wall time, with
-the load average, because the 2 cores may be shared. Peak memory is the process's max RSS. Cheap Argon2
-parameters are used for the unlock only.
+encrypted in a fresh archive and given referral consent.
+
+Timed: the whole ``build_referral`` call (consent check, decrypting each blob, decoding, orienting,
+downsampling and re-encoding each photo, laying out the letter, writing it atomically with fsync,
+and the audit entry), cold (no photo cache) each run; also once with an AES-256 password. CPU
+time (all threads) is printed beside the wall time, with the load average, because the 2 cores
+may be shared. Peak memory is the process's max RSS. Cheap Argon2 parameters are used for the
+unlock only.
 """
 
 from __future__ import annotations
