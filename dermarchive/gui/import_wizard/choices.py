@@ -1,0 +1,262 @@
+"""What the wizard collected, and the one function that carries it out (Qt-free).
+
+The import pipeline (:mod:`dermarchive.ingest`) imports a plan for one patient with one set of
+options: one visit per capture group (or one given visit), one new-lesion site, and per photo a
+kind, an existing lesion's label and notes (``ImportOptions.per_entry``). The wizard lets the
+nurse edit the visit grouping and give *new* lesions their own sites, which one ``run_import``
+call cannot express. :func:`carry_out` therefore runs the core once per (visit, new lesion)
+slice of the plan — a thin adapter, no second pipeline: the first slice of a visit lets the core
+create the visit, later slices of that visit pass its ``visit_id``. Then it records the chosen
+consent for every visit the import created (or audits that the nurse chose to record none, with
+the reason).
+
+Nothing here touches Qt, SQL or files directly: everything goes through core functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ... import log
+from ...archive import records
+from ...consent import records as consent_records
+from ...consent.scopes import CLINICAL, LABELS, METHOD_LABELS, SECONDARY, WRITTEN_METHODS
+from ...errors import InvalidInput
+from ...ingest import (EntryAssignment, FileOutcome, ImportOptions, ImportPlan, ImportResult, PlanEntry,
+                       run_import)
+
+Progress = Callable[[int, int, str], None]
+ONE_GROUP_HOURS = 1e6  # a slice is one visit: no gap inside it starts another
+
+
+@dataclass
+class NewPatient:
+    nhi: str
+    family: str
+    given: str = ""
+    dob: str | None = None
+
+
+@dataclass
+class NewLesion:
+    label: str
+    site: str = ""
+    site_text: str = ""
+    laterality: str = ""
+
+
+@dataclass
+class PhotoChoice:
+    """The nurse's choices for one new photo (by ``PlanEntry.rel``)."""
+
+    include: bool = True
+    visit: int = 0                    # index into ImportChoices.visit_dates (the edited grouping)
+    kind: str = "clinical"
+    lesion: str = ""                  # label of an existing or new lesion ("" = none)
+    notes: str = ""
+
+
+@dataclass
+class ConsentChoice:
+    """``mode``: ``record`` (a new consent per created visit), ``existing`` (import into a visit
+    that already has consent) or ``none`` (no consent record, with ``reason``; audited)."""
+
+    mode: str = "record"
+    method: str = "verbal"
+    scopes: tuple[str, ...] = CLINICAL
+    obtained_by: str = ""
+    obtained_at: str | None = None
+    exemption_reason: str = ""
+    signature: bytes | None = None
+    signature_on_paper: bool = False
+    notes: str = ""
+    visit_id: int | None = None       # for ``existing``
+    reason: str = ""                  # for ``none``
+
+
+@dataclass
+class ImportChoices:
+    patient_id: int | None = None
+    new_patient: NewPatient | None = None
+    photos: dict[str, PhotoChoice] = field(default_factory=dict)
+    new_lesions: dict[str, NewLesion] = field(default_factory=dict)
+    keep_location: bool = False
+    location_reason: str = ""
+    consent: ConsentChoice = field(default_factory=ConsentChoice)
+    clinician: str = ""
+
+    def included(self, plan: ImportPlan) -> list[PlanEntry]:
+        return [e for e in plan.new_entries() if self.photos.get(e.rel, PhotoChoice()).include]
+
+
+@dataclass
+class WizardOutcome:
+    """What happened: the merged core result plus consent bookkeeping, for the summary."""
+
+    result: ImportResult
+    patient_id: int
+    consent_recorded: list[int] = field(default_factory=list)   # visit ids
+    consent_problems: list[str] = field(default_factory=list)   # plain sentences
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.result.outcomes if o.status == status)
+
+
+def group_by_time(entries: list[PlanEntry], gap_hours: float) -> list[list[PlanEntry]]:
+    """The core's suggestion (``ingest.suggest_visits``), re-exported for the Organise page."""
+    from ...ingest import suggest_visits
+
+    return suggest_visits(entries, gap_hours)
+
+
+def check_consent(choice: ConsentChoice, photos: dict[str, PhotoChoice], included: list[str]) -> None:
+    """Refuse, before anything is imported, a consent choice that could not be recorded."""
+    if choice.mode == "none":
+        if not choice.reason.strip():
+            raise InvalidInput("Importing without any consent record needs a reason (e.g. 'patient "
+                               "unconscious; consent to be recorded at the next visit').")
+        return
+    if choice.mode == "existing":
+        if choice.visit_id is None:
+            raise InvalidInput("Choose the visit whose consent covers these photos.")
+        return
+    if not choice.obtained_by.strip():
+        raise InvalidInput("Say who obtained the consent.")
+    if choice.method == "exemption" and not choice.exemption_reason.strip():
+        raise InvalidInput("An exemption needs its reason (e.g. suspected non-accidental injury of a child).")
+    if choice.method == "written-signature":
+        if choice.signature is None and not choice.signature_on_paper:
+            raise InvalidInput("Written consent needs the patient's signature: draw it on the pad, or tick "
+                               "'signed on paper'.")
+        if choice.signature is not None:
+            consent_records.normalise_signature(choice.signature)  # blank pad → clear error now
+    if choice.method == "photographed-form":
+        visits = {photos[r].visit for r in included}
+        with_form = {photos[r].visit for r in included if photos[r].kind == "consent-form"}
+        missing = sorted(visits - with_form)
+        if missing:
+            raise InvalidInput("A photographed consent form must be one of the visit's own photos: mark a "
+                               f"photo as 'Consent form' in visit {', '.join(str(v + 1) for v in missing)}, "
+                               "or choose another method.")
+    if choice.method != "exemption" and not choice.scopes:
+        raise InvalidInput("Choose at least one purpose the patient agrees to.")
+    secondary = [s for s in choice.scopes if s in SECONDARY]
+    if choice.method not in WRITTEN_METHODS and secondary:
+        raise InvalidInput(f"{METHOD_LABELS[choice.method]} covers clinical purposes only; for "
+                           f"{', '.join(LABELS[s].lower() for s in secondary)} the patient's written consent "
+                           "is needed (a signature or a photographed consent form).")
+
+
+def _slices(plan: ImportPlan, choices: ImportChoices) -> list[tuple[int, str, list[PlanEntry]]]:
+    """(visit index, new-lesion label or "", entries) in visit order, entries in plan order."""
+    out: dict[tuple[int, str], list[PlanEntry]] = {}
+    for entry in choices.included(plan):
+        photo = choices.photos.get(entry.rel, PhotoChoice())
+        new_label = photo.lesion if photo.lesion in choices.new_lesions else ""
+        out.setdefault((photo.visit, new_label), []).append(entry)
+    return [(v, label, entries) for (v, label), entries in sorted(out.items())]
+
+
+def _merge(into: ImportResult, part: ImportResult) -> None:
+    into.outcomes.extend(part.outcomes)
+    into.visits.extend(v for v in part.visits if v not in into.visits)
+    into.fingerprints.update(part.fingerprints)
+    into.cancelled = into.cancelled or part.cancelled
+
+
+def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progress: Progress | None = None,
+              cancelled: Callable[[], bool] | None = None) -> WizardOutcome:
+    """Create the patient if new, import the included photos slice by slice, then record consent.
+
+    Cancelling stops between photos (the core's own cancel); photos already committed stay, and
+    their visits still get the consent the nurse chose, so the archive is consistent and complete
+    for what was imported."""
+    included = [e.rel for e in choices.included(plan)]
+    check_consent(choices.consent, choices.photos, included)
+    patient_id = choices.patient_id
+    if patient_id is None:
+        if choices.new_patient is None:
+            raise InvalidInput("Choose the patient these photos belong to.")
+        np = choices.new_patient
+        patient_id = records.add_patient(archive, np.nhi, np.family, np.given, np.dob).id
+    result = ImportResult(Path(plan.folder), patient_id)
+    outcome = WizardOutcome(result, patient_id)
+    base = ImportOptions(patient_id, clinician=choices.clinician, keep_location=choices.keep_location,
+                         location_reason=choices.location_reason if choices.keep_location else "")
+    # Already-imported files: the core reads their stored copies back so they count as verified.
+    earlier = [e for e in plan.entries if e.status == "already-imported"]
+    if earlier:
+        _merge(result, run_import(archive, ImportPlan(plan.folder, earlier, keyed=plan.keyed), base))
+    total = len(included)
+    done_before = 0
+    visit_of: dict[int, int] = {}
+    if choices.consent.mode == "existing" and choices.consent.visit_id is not None:
+        visit_of = {v: choices.consent.visit_id for v, _l, _e in _slices(plan, choices)}
+    try:
+        for visit_index, new_label, entries in _slices(plan, choices):
+            if result.cancelled:
+                result.outcomes += [FileOutcome(e.rel, "cancelled", "the import was cancelled before this photo")
+                                    for e in entries]
+                continue
+            lesion = choices.new_lesions.get(new_label) if new_label else None
+            per_entry = {}
+            for e in entries:
+                photo = choices.photos.get(e.rel, PhotoChoice())
+                per_entry[e.rel] = EntryAssignment(kind=photo.kind, notes=photo.notes,
+                                                   lesion_label=None if lesion else (photo.lesion or None))
+            options = ImportOptions(
+                patient_id, kind="clinical", lesion_label=lesion.label if lesion else None,
+                site=lesion.site if lesion else "", site_text=lesion.site_text if lesion else "",
+                laterality=lesion.laterality if lesion else "", visit_id=visit_of.get(visit_index),
+                gap_hours=ONE_GROUP_HOURS, clinician=choices.clinician, keep_location=base.keep_location,
+                location_reason=base.location_reason, per_entry=per_entry)
+
+            def slice_progress(done: int, _total: int, message: str, offset: int = done_before) -> None:
+                if progress:
+                    progress(offset + done, total, message)
+
+            part = run_import(archive, ImportPlan(plan.folder, entries, keyed=plan.keyed), options,
+                              progress=slice_progress, cancelled=cancelled)
+            if part.visits and visit_index not in visit_of:
+                visit_of[visit_index] = part.visits[0]
+            _merge(result, part)
+            done_before += len(entries)
+    finally:
+        _record_consent(archive, outcome, choices.consent)
+    log.ingest.info("wizard import finished: %s; consent recorded for %d visit(s)",
+                    result.counts(), len(outcome.consent_recorded))
+    return outcome
+
+
+def _record_consent(archive: Any, outcome: WizardOutcome, choice: ConsentChoice) -> None:
+    visits = outcome.result.visits
+    if not visits or choice.mode == "existing":
+        return
+    if choice.mode == "none":
+        archive.log_event("consent.none", {"patient": outcome.patient_id, "visits": visits},
+                          {"reason": choice.reason.strip()})
+        return
+    for visit_id in visits:
+        form_id = None
+        if choice.method == "photographed-form":
+            form_id = next((i.id for i in records.images(archive, visit_id=visit_id) if i.kind == "consent-form"),
+                           None)
+            if form_id is None:
+                visit = records.get_visit(archive, visit_id)
+                outcome.consent_problems.append(
+                    f"Consent was not recorded for the visit of {visit.date}: its consent-form photo was not "
+                    "imported. Record it in the consent editor.")
+                continue
+        try:
+            consent_records.record_consent(
+                archive, visit_id, scopes=choice.scopes, method=choice.method, obtained_by=choice.obtained_by,
+                obtained_at=choice.obtained_at, exemption_reason=choice.exemption_reason or None,
+                signature=choice.signature, signature_on_paper=choice.signature_on_paper,
+                form_image_id=form_id, notes=choice.notes)
+        except InvalidInput as exc:
+            outcome.consent_problems.append(f"Consent was not recorded for visit {visit_id}: {exc}")
+            continue
+        outcome.consent_recorded.append(visit_id)
