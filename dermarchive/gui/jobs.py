@@ -48,7 +48,8 @@ class Job(QRunnable):
             else:
                 result = self.fn(*self.args)
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the GUI thread
-            self.signals.failed.emit(exc, traceback.format_exc())
+            # Frames only: the exception's message may name a file from a phone, and it is never logged.
+            self.signals.failed.emit(exc, "".join(traceback.format_tb(exc.__traceback__)))
         else:
             self.signals.done.emit(result)
         finally:
