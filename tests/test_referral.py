@@ -258,7 +258,7 @@ def test_audit_entry_has_ids_and_recipient_but_no_identifiers(archive, corpus, t
     entry = archive.audit.entries(archive.catalogue, action="export")[-1]
     assert entry.subject == {"patient": s.patient_id, "images": s.image_ids}
     assert entry.details["purpose"] == "clinical.referral"
-    assert entry.details["recipient"] == "Dr A. Specialist"
+    assert entry.details["recipient"] == "Dr A. Specialist, Dermatology Service, Te Toka Tumai Auckland"
     dumped = json.dumps(entry.as_json(), ensure_ascii=False)
     for ident in (NHI, FAMILY, GIVEN, "1961-03-14"):
         assert ident not in dumped
@@ -323,6 +323,24 @@ def test_other_stored_formats_print_upright_as_plain_jpeg(archive, corpus, tmp_p
     with Image.open(io.BytesIO(img.data)) as pil:
         assert pil.format == "JPEG" and not pil.getexif()
         assert (pil.height > pil.width) == portrait
+
+
+def test_preview_is_page_one_in_memory_and_audits_nothing(archive, corpus, tmp_path, monkeypatch):
+    s = seed(archive, corpus, ("landscape_6.jpg", "iphone_hdr_NO.jpg", "jolla.jpg"))
+    bad = seed(archive, corpus, ("landscape_2.jpg",), scopes=(), label="L2")
+    monkeypatch.chdir(tmp_path)
+    before = len(archive.audit.entries(archive.catalogue))
+    cache: dict = {}
+    fields = dict(to="Dr B", question="Excise?", photo_cache=cache)
+    preview = referral.preview_referral(archive, s.patient_id, image_ids=s.image_ids, dpi=40, **fields)
+    page = Image.open(io.BytesIO(preview.png))
+    assert page.format == "PNG" and abs(page.width - 595.28 * 40 / 72) <= 1
+    assert preview.photos == 3 and preview.pages >= 1
+    assert sorted(cache) == sorted(s.image_ids)  # the dialog's cache is filled for the next preview
+    with pytest.raises(ConsentRefused):
+        referral.preview_referral(archive, s.patient_id, image_ids=s.image_ids + bad.image_ids, **fields)
+    assert len(archive.audit.entries(archive.catalogue)) == before  # no export, no refusal entry
+    assert [p.name for p in tmp_path.iterdir()] == [archive.path.name]  # nothing beside the archive
 
 
 # -- look ------------------------------------------------------------------------------------------

@@ -731,7 +731,8 @@ def preview_referral(archive: Archive, patient_id: int, *, dpi: int = 96,
 
 
 def _recipient(to: str) -> str:
-    return re.sub(r"\s+", " ", to.strip().splitlines()[0] if to.strip() else "")[:120]
+    """The recipient and their practice on one line, for the audit log."""
+    return ", ".join(re.sub(r"\s+", " ", line).strip(" ,") for line in to.splitlines() if line.strip())[:200]
 
 
 def build_referral(archive: Archive, patient_id: int, *, image_ids: list[int] | None = None, to: str,
