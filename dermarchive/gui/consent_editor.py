@@ -96,7 +96,9 @@ class ConsentEditorDialog(QDialog):
         self.obtained_by_edit.setText(archive.user.name)
         today = QDate.currentDate()
         self.date_edit.setMaximumDate(today)
-        self.date_edit.setDate(today)
+        # First consent for a visit: usually obtained at the visit. A change: obtained today.
+        first = consent_records.current(archive, visit_id) is None
+        self.date_edit.setDate(QDate.fromString(self.visit.date, Qt.DateFormat.ISODate) if first else today)
         self.form_photos = self._load_photos()
         self.history_tree.setColumnWidth(0, 44)
         self.history_tree.setColumnWidth(1, 96)
@@ -218,11 +220,14 @@ class ConsentEditorDialog(QDialog):
                          f"{v.withdrawn_reason}</span>")
         self.history_detail.setText("<br>".join(_escape(line) if not line.startswith("<") else line
                                                 for line in lines))
-        png = consent_records.signature_png(self.archive, v)
-        if png:
+        evidence = consent_records.signature_png(self.archive, v)
+        if evidence is None and v.form_image_id is not None:
+            evidence = records.image_bytes(self.archive, records.get_image(self.archive, v.form_image_id), "thumb")
+        if evidence:
             pix = QPixmap()
-            pix.loadFromData(png, "PNG")
-            self.history_signature.setPixmap(pix.scaledToWidth(320, Qt.TransformationMode.SmoothTransformation))
+            pix.loadFromData(evidence)
+            self.history_signature.setPixmap(pix.scaled(320, 160, Qt.AspectRatioMode.KeepAspectRatio,
+                                                        Qt.TransformationMode.SmoothTransformation))
             self.history_signature.setStyleSheet("background: white; border: 1px solid #d5dde3;")
         else:
             self.history_signature.clear()

@@ -171,3 +171,15 @@ def test_withdrawal_without_deletion_keeps_all(qtbot: Any, archive: Archive, vis
     qtbot.mouseClick(child(dialog.form, QPushButton, "withdrawButton"), Qt.MouseButton.LeftButton)
     assert {i.id for i in records.images(archive, visit_id=visit)} == photos
     assert current(archive, visit).withdrawn
+
+
+def test_main_window_opens_the_editor_on_the_demo_archive(qtbot: Any, main_window: Any, open_demo: Archive) -> None:
+    patient = records.find_patients(open_demo)[0]
+    visit = records.visits(open_demo, patient.id)[0]
+    main_window.edit_consent(visit.id)
+    dialog = main_window.dialog_shown
+    assert isinstance(dialog, ConsentEditorDialog) and dialog.visit_id == visit.id
+    qtbot.waitExposed(dialog)
+    versions = history(open_demo, visit.id)
+    assert dialog.history_tree.topLevelItemCount() == len(versions)
+    dialog.reject()
