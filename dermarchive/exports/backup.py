@@ -233,17 +233,19 @@ def _blob_path(root: Path, blob_id: str) -> Path:
     return root / BLOB_DIR / blob_id[:2] / blob_id
 
 
-def _files_under(root: Path) -> Iterator[Path]:
-    """Every blob file (not temp files) in ``root/blobs``; os.scandir, as this runs every backup."""
+def _scan_blobs(root: Path) -> tuple[list[str], list[str]]:
+    """Paths of the blob files and of temp files in ``root/blobs`` (one os.scandir pass)."""
+    files: list[str] = []
+    temps: list[str] = []
     try:
         subs = [e.path for e in os.scandir(root / BLOB_DIR) if e.is_dir() and len(e.name) == 2]
     except FileNotFoundError:
-        return
+        return files, temps
     for sub in subs:
         with os.scandir(sub) as entries:
             for e in entries:
-                if e.is_file() and not e.name.startswith(TEMP_PREFIX):
-                    yield Path(e.path)
+                (temps if e.name.startswith(TEMP_PREFIX) else files).append(e.path)
+    return files, temps
 
 
 class _FolderLock:
@@ -319,6 +321,9 @@ def _take_snapshot(archive: Archive, dest: Path) -> _Snapshot:
     try:
         conn = _connect(archive.path / CATALOGUE_NAME, key)
         conn.execute(f"ATTACH DATABASE ? AS snapshot KEY \"x'{key.hex()}'\"", (str(temp),))
+        # A temp file nobody reads until it is fsynced and renamed below: no journal, no syncs.
+        conn.execute("PRAGMA snapshot.journal_mode = OFF")
+        conn.execute("PRAGMA snapshot.synchronous = OFF")
         conn.execute("BEGIN")
         schema = int(conn.execute("PRAGMA main.user_version").fetchone()[0])
         blobs = {r[0]: (int(r[1]), int(r[2])) for r in conn.execute("SELECT id, size, chunks FROM main.blob")}
@@ -426,7 +431,9 @@ def _backup(archive: Archive, dest: Path, create: bool, recheck: bool, progress:
         previous = read_manifest(dest)
         if previous is not None:
             _check_ours(previous, archive, backup_key, dest)
-        _sweep_temp_files(dest)
+        present, temps = _scan_blobs(dest)
+        for temp in [*temps, *dest.glob(f"{TEMP_PREFIX}*")]:  # left by an interrupted backup
+            _unlink_quietly(Path(temp))
         try:
             (dest / BLOB_DIR).mkdir(exist_ok=True)
         except OSError as exc:
@@ -460,7 +467,7 @@ def _backup(archive: Archive, dest: Path, create: bool, recheck: bool, progress:
         except StorageError:
             copy.remove_added()  # not committed: the previous manifest and its files stand
             raise
-        removed_blobs = _remove_unlisted(dest, manifest, previous)
+        removed_blobs = _remove_unlisted(dest, present, manifest, previous)
     removed_images = sorted(set(previous.images) - set(snap.images)) if previous else []
     summary = BackupSummary(
         destination=str(dest), created=created, sequence=sequence, images=len(snap.images),
@@ -526,12 +533,6 @@ def _check_ours(manifest: Manifest, archive: Archive, key: bytes, dest: Path) ->
             f"The backup manifest in {dest} fails its authentication check: it was altered or damaged. "
             "Nothing was changed; keep that folder for inspection and back up to a new one."
         )
-
-
-def _sweep_temp_files(dest: Path) -> None:
-    """Temp files left by an interrupted backup (never part of any backup set)."""
-    for path in [*dest.glob(f"{TEMP_PREFIX}*"), *(dest / BLOB_DIR).glob(f"*/{TEMP_PREFIX}*")]:
-        _unlink_quietly(path)
 
 
 class _BlobCopy:
@@ -657,14 +658,18 @@ def _commit(archive: Archive, dest: Path, identity: tuple[int, int], snap: _Snap
     return manifest
 
 
-def _remove_unlisted(dest: Path, manifest: Manifest, previous: Manifest | None) -> int:
-    """After the commit: remove blobs and snapshots the new set does not list; count deletions."""
+def _remove_unlisted(dest: Path, present: list[str], manifest: Manifest, previous: Manifest | None) -> int:
+    """After the commit: remove blobs and snapshots the new set does not list; count deletions.
+
+    ``present`` is what was there before this run (everything it added is listed).
+    """
     mirrored = 0
     try:
-        for path in _files_under(dest):
-            if path.name not in manifest.blobs:
-                path.unlink()
-                mirrored += bool(previous and path.name in previous.blobs)
+        for path in present:
+            name = os.path.basename(path)
+            if name not in manifest.blobs:
+                os.unlink(path)
+                mirrored += bool(previous and name in previous.blobs)
         for path in dest.glob("catalogue-*.db"):
             if path.name != manifest.catalogue["name"]:
                 path.unlink()
@@ -756,7 +761,7 @@ def _verify_backup(dest: Path, manifest: Manifest, master: MasterKey | None, che
         if n % 16 == 0 or n == total:
             progress(n, total, "Checking the backup")
     listed = set(manifest.blobs)
-    check.stray_files = sum(1 for p in _files_under(dest) if p.name not in listed)
+    check.stray_files = sum(1 for p in _scan_blobs(dest)[0] if os.path.basename(p) not in listed)
 
 
 def _check_file(path: Path, size: int, digest: str, what: str, problems: list[str]) -> bool:
