@@ -273,6 +273,8 @@ class ReferralDialog(QDialog):
     def _saved(self, summary: dict[str, Any]) -> None:
         self._save_job = None
         self.saved.emit(summary)
+        if self._closed:  # closed (e.g. the archive locked) after the file was written and audited
+            return
         lock = ", password-protected" if summary["encrypted"] else ""
         text = f"Referral saved to {summary['path']} ({summary['count']} photo(s), {summary['pages']} page(s){lock})."
         if self.open_check.isChecked():
@@ -284,6 +286,8 @@ class ReferralDialog(QDialog):
 
     def _save_failed(self, exc: BaseException) -> None:
         self._save_job = None
+        if self._closed:
+            return
         self.cancel_btn.setEnabled(True)
         self._show_photos()  # consent may have changed since the dialog opened
         text = str(exc) if isinstance(exc, DermArchiveError) else "The referral could not be created."
@@ -297,13 +301,16 @@ class ReferralDialog(QDialog):
 
     # -- closing ------------------------------------------------------------------------------------
     def done(self, result: int) -> None:
-        if self._save_job is not None:
-            return  # the progress dialog's Cancel stops a save; the dialog closes when it ends
+        """Close, also when the archive locks: running jobs are cancelled and waited for (they stop
+        between photos), so nothing runs on a closed archive and no patient data stays on screen."""
+        if self._closed:
+            return
         self._closed = True
         self._timer.stop()
-        if self._preview_job is not None:
-            self._preview_job.cancel()
-            self._preview_job.finished.wait(10)
+        for job in (self._preview_job, self._save_job):
+            if job is not None:
+                job.cancel()
+                job.finished.wait(15)
         self._photo_cache.clear()
         self.preview.set_message("")
         super().done(result)

@@ -133,6 +133,32 @@ def test_practice_details_dialog_updates_the_letterhead(qtbot, archive, shown):
 def test_closing_mid_preview_keeps_nothing(qtbot, archive, corpus):
     s = seed(archive, corpus, ("iphone_hdr_NO.jpg", "HMD_Nokia_8.3_5G.jpg", "jolla.jpg"))
     dialog = open_dialog(qtbot, archive, s.patient_id, s.image_ids)
-    dialog.reject()  # a preview is running: it is cancelled and waited for
+    job = dialog._preview_job
+    assert job is not None  # the first preview starts at once
+    dialog.reject()  # as the main window does when the archive locks
+    assert job.finished.is_set()  # cancelled and waited for: nothing runs on after the lock
     assert dialog._closed and dialog._photo_cache == {} and not dialog.preview.has_page
     qtbot.wait(50)
+
+
+def test_closing_mid_save_waits_for_the_save(qtbot, archive, corpus, tmp_path, monkeypatch, shown, opened):
+    s = seed(archive, corpus, ("iphone_hdr_NO.jpg", "HMD_Nokia_8.3_5G.jpg", "jolla.jpg"))
+    dialog = open_dialog(qtbot, archive, s.patient_id, s.image_ids)
+    wait_for_preview(qtbot, dialog)
+    dialog.to_edit.setPlainText("Dr B")
+    dialog.question_edit.setPlainText("Excise?")
+    out = tmp_path / "r.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    dialog._timer.stop()
+    dialog.save_btn.click()
+    job = dialog._save_job
+    assert job is not None
+    dialog.reject()
+    assert job.finished.is_set()
+    qtbot.wait(50)
+    # either cancelled before writing, or written whole and audited: never half a file
+    exported = archive.audit.entries(archive.catalogue, action="export")
+    assert out.exists() == bool(exported)
+    if out.exists():
+        assert len(embedded_images(PdfReader(out))) == 3
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
