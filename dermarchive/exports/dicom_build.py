@@ -112,10 +112,13 @@ def build_instance(archive: Any, image: records.ImageRecord, *, pixels: Pixels |
                            "photos are exported to DICOM.")
     if pixels is None:
         data = records.image_bytes(archive, image)
-        orientation = image.orientation if 2 <= image.orientation <= 8 else (
-            exif_orientation(data) if data[:2] == b"\xff\xd8" else 1)
-        if (image.stored_format or "").upper() in ("HEIC", "HEIF"):
-            orientation = 1  # pillow-heif applies the HEIF rotation when decoding
+        # Upright as the app shows it: a JPEG's own EXIF orientation (the viewer applies it),
+        # else the catalogue's; HEIF rotation is applied by pillow-heif when decoding.
+        orientation = image.orientation
+        if data[:2] == b"\xff\xd8":
+            orientation = exif_orientation(data, default=image.orientation)
+        elif (image.stored_format or "").upper() in ("HEIC", "HEIF"):
+            orientation = 1
         pixels = pixels_for_dicom(data, orientation)
     dermoscopic = image.kind == "dermoscopic"
     modality = "DMS" if dermoscopic else "XC"

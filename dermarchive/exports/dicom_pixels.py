@@ -32,6 +32,7 @@ Routes (``Pixels.route``), chosen per photo and counted in every export summary:
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 from dataclasses import dataclass
 
@@ -113,22 +114,22 @@ def _segments(data: bytes) -> list[tuple[int, int, int]]:
     raise InvalidInput("The stored JPEG has no image data.")
 
 
+_MARKER = re.compile(rb"\xff([\x01-\xcf\xd8-\xfe])")  # a marker: not stuffing (00), RSTn or fill (FF)
+
+
 def _scan_end(data: bytes, pos: int) -> int:
     """Offset just past the EOI that ends the image whose first scan starts at ``pos``."""
-    n = len(data)
     while True:
-        pos = data.find(b"\xff", pos)
-        if pos < 0 or pos + 1 >= n:
+        found = _MARKER.search(data, pos)
+        if found is None:
             raise InvalidInput("The stored JPEG is truncated (no end-of-image marker).")
-        nxt = data[pos + 1]
-        if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
-            pos += 1 if nxt == 0xFF else 2
-            continue
-        if nxt == 0xD9:
-            return pos + 2
+        marker, at = found.group(1)[0], found.end()
+        if marker == 0xD9:
+            return at
         # another segment between scans (progressive: DHT, SOS …): skip its payload
-        length = int.from_bytes(data[pos + 2:pos + 4], "big")
-        pos += 2 + length
+        if at + 2 > len(data):
+            raise InvalidInput("The stored JPEG is truncated (no end-of-image marker).")
+        pos = at + int.from_bytes(data[at:at + 2], "big")
 
 
 def jpeg_info(data: bytes) -> JpegInfo:
@@ -168,13 +169,14 @@ def clean_jpeg(data: bytes) -> tuple[bytes, bytes | None]:
     return bytes(out), icc
 
 
-def exif_orientation(data: bytes) -> int:
+def exif_orientation(data: bytes, default: int = 1) -> int:
+    """The JPEG's EXIF Orientation tag, or ``default`` when it has none (or a broken one)."""
     try:
         with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
-            value = img.getexif().get(0x0112, 1)
+            value = img.getexif().get(0x0112)
     except Exception:  # noqa: BLE001 - a bad EXIF block only means "no orientation"
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+        return default
+    return value if isinstance(value, int) and 1 <= value <= 8 else default
 
 
 def _jpegtran(data: bytes, args: list[str]) -> bytes | None:
@@ -242,7 +244,8 @@ def _jpeg_pixels(data: bytes, orientation: int) -> Pixels:
     baseline = info.sof == 0xC0 and info.precision == 8 and len(info.sampling) in (1, 3)
     if baseline and describable and orientation == 1:
         return _from_jpeg_frame(cleaned, "wrapped", len(data), icc)
-    if describable and len(info.sampling) in (1, 3) and info.precision == 8 and info.sof in (0xC0, 0xC1, 0xC2):
+    if (describable and len(info.sampling) in (1, 3) and info.precision == 8 and info.sof in (0xC0, 0xC1, 0xC2)
+            and _perfect_possible(info, orientation)):
         turned = _jpegtran(cleaned, ["-perfect", *_JPEGTRAN.get(orientation, [])])
         if turned is not None:
             frame, _ = clean_jpeg(turned)
@@ -253,6 +256,15 @@ def _jpeg_pixels(data: bytes, orientation: int) -> Pixels:
     if orientation in _TRANSPOSE:
         img = img.transpose(_TRANSPOSE[orientation])
     return _encode_jpeg(img, "re-encoded", len(data), icc)
+
+
+def _perfect_possible(info: JpegInfo, orientation: int) -> bool:
+    """Whether ``jpegtran -perfect`` can turn this JPEG: partial blocks must stay on the right and
+    bottom edges (libjpeg's transupp rules), so spare jpegtran a run that can only fail."""
+    mcu_w = 8 * max(h for h, _ in info.sampling)
+    mcu_h = 8 * max(v for _, v in info.sampling)
+    w_ok, h_ok = info.width % mcu_w == 0, info.height % mcu_h == 0
+    return {1: True, 5: True, 2: w_ok, 8: w_ok, 4: h_ok, 6: h_ok, 3: w_ok and h_ok, 7: w_ok and h_ok}[orientation]
 
 
 def _open(data: bytes) -> Image.Image:
