@@ -225,3 +225,18 @@ def test_cli_signature_file_and_errors(cli_archive: list[str], tmp_path: Path,
     rc = main(["consent", "set", *cli_archive, "--patient", NHI, "--visit", "999", "--grant", "clinical",
                "--method", "verbal", "--obtained-by", "RN"])
     assert rc != 0 and "No such visit" in capsys.readouterr().err
+
+
+def test_cli_form_photo(cli_archive: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    vid, photos = _cli_visit(cli_archive, 1)
+    with Archive.open(cli_archive[0], "nurse.ana", "correct horse 42") as a:
+        form = add_photo(a, vid, "noexif.jpg", kind="consent-form")
+    rc = main(["consent", "set", *cli_archive, "--patient", NHI, "--grant", "research", "--method",
+               "photographed-form", "--obtained-by", "RN", "--form-photo", str(photos[0])])
+    assert rc != 0 and "not marked as a consent form" in capsys.readouterr().err
+    assert main(["consent", "set", *cli_archive, "--patient", NHI, "--grant", "research", "--method",
+                 "photographed-form", "--obtained-by", "RN", "--form-photo", str(form)]) == 0
+    assert f"consent form photo (image {form})" in capsys.readouterr().out
+    assert main(["consent", "show", *cli_archive, "--patient", NHI]) == 0
+    shown = capsys.readouterr().out
+    assert "no consent recorded" in shown and "photographed-form: research" in shown

@@ -183,3 +183,41 @@ def test_main_window_opens_the_editor_on_the_demo_archive(qtbot: Any, main_windo
     versions = history(open_demo, visit.id)
     assert dialog.history_tree.topLevelItemCount() == len(versions)
     dialog.reject()
+
+
+def test_pad_draws_with_a_finger_and_a_pen(qtbot: Any) -> None:
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QPointingDevice, QTabletEvent
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from dermarchive.gui.signature_pad import SignaturePad
+
+    pad = SignaturePad()
+    qtbot.addWidget(pad)
+    pad.resize(400, 160)
+    pad.show()
+    qtbot.waitExposed(pad)
+    finger = QTest.createTouchDevice()
+    QTest.touchEvent(pad, finger).press(0, QPoint(20, 100)).commit()
+    QTest.touchEvent(pad, finger).move(0, QPoint(120, 40)).commit()
+    QTest.touchEvent(pad, finger).move(0, QPoint(200, 110)).commit()
+    QTest.touchEvent(pad, finger).release(0, QPoint(200, 110)).commit()
+    assert len(pad.strokes) == 1 and len(pad.strokes[0]) >= 3
+
+    pen = QPointingDevice.primaryPointingDevice()
+    for kind, pos, pressure in ((QTabletEvent.Type.TabletPress, (220, 60), 0.2),
+                                (QTabletEvent.Type.TabletMove, (300, 120), 0.9),
+                                (QTabletEvent.Type.TabletRelease, (300, 120), 0.0)):
+        point = QPointF(*pos)
+        event = QTabletEvent(kind, pen, point, pad.mapToGlobal(point), pressure, 0.0, 0.0, 0.0, 0.0, 0.0,
+                             Qt.KeyboardModifier.NoModifier,
+                             Qt.MouseButton.LeftButton if kind != QTabletEvent.Type.TabletRelease else Qt.MouseButton.NoButton,
+                             Qt.MouseButton.LeftButton if kind != QTabletEvent.Type.TabletRelease else Qt.MouseButton.NoButton)
+        QApplication.sendEvent(pad, event)
+    assert len(pad.strokes) == 2
+    pressures = [p for _x, _y, p in pad.strokes[1]]
+    assert pressures[0] == pytest.approx(0.2) and max(pressures) == pytest.approx(0.9)  # the pen's pressure
+    png = pad.to_png()
+    with Image.open(io.BytesIO(png)) as img:
+        assert img.format == "PNG" and img.getchannel("A").getbbox() is not None
