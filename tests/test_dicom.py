@@ -244,3 +244,22 @@ def test_cli_dicom_export_and_errors(tmp_path: Path, passphrase_file: Path, corp
     assert main(["dicom", *common, "--patient", "ZZZ0024", "--out", str(tmp_path / "o3")]) != 0
     assert "No patient with NHI" in capsys.readouterr().err
     assert main(["verify", *common]) == 0
+
+
+def test_cli_dermoscopy_attributes(tmp_path: Path, passphrase_file: Path, corpus: Path, capsys) -> None:
+    from dermarchive.archive import CHEAP_TEST_PARAMS, Archive
+
+    path = tmp_path / "arch"
+    with Archive.create(path, USER, PASSPHRASE, kdf=CHEAP_TEST_PARAMS) as a:
+        pa = make_photo_archive(a, corpus, which=("dermoscopic", "png"))
+    common = [str(path), "--passphrase-file", str(passphrase_file)]
+    derm = str(pa.ids["dermoscopic"])
+    assert main(["dicom-dermoscopy", *common, "--default", "--magnification", "30"]) == 0
+    assert main(["dicom-dermoscopy", *common, "--image", derm, "--contact", "non-contact",
+                 "--polarization", "non-polarized"]) == 0
+    assert main(["dicom-dermoscopy", *common, "--image", str(pa.ids["png"]), "--contact", "contact"]) == 2
+    assert "not dermoscopic" in capsys.readouterr().err
+    with Archive.open(path, USER, PASSPHRASE) as a:
+        ds = build_instance(a, records.get_image(a, pa.ids["dermoscopic"])).dataset
+        assert (ds.ContactMethod, ds.LightSourcePolarization) == ("NON_CONTACT", "NON_POLARIZED")
+        assert float(ds.OpticalMagnificationFactor) == 30 and "ImmersionMedia" not in ds

@@ -153,6 +153,8 @@ def test_cli_pacs_set_send_status(tmp_path: Path, passphrase_file: Path, corpus:
     assert main(["pacs", "set", *common, "--url", orthanc.dicomweb, "--user", ORTHANC_USER,
                  "--password-file", str(pw)]) == 0
     assert "PACS target saved" in capsys.readouterr().out
+    assert main(["pacs", "test", *common]) == 0
+    assert "Connected to the PACS" in capsys.readouterr().out
     assert main(["pacs", "send", *common, "--patient", "ZZZ0016", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["sent"] == 2
     assert main(["pacs", "status", *common, "--patient", "ZZZ0016", "--json"]) == 0
