@@ -365,6 +365,21 @@ def test_macrons_survive_into_the_pdf_text(archive, corpus, tmp_path):
     assert "TE WHĀRIKI" in text_of(PdfReader(tmp_path / "m.pdf"))
 
 
+def test_png_with_orientation_tag_prints_upright_without_distortion(corpus):
+    # The importer stores PNG/TIFF/WebP as PNG with an allow-list EXIF that keeps Orientation.
+    with Image.open(corpus / "landscape_6.jpg") as src:  # 450x600 pixels, orientation 6
+        exif = src.getexif()
+        buf = io.BytesIO()
+        src.save(buf, "PNG", exif=exif.tobytes())
+    jpeg, pixels, size_pt = referral.print_photo(buf.getvalue())
+    assert pixels[0] > pixels[1] and abs(pixels[0] / pixels[1] - 600 / 450) < 0.02
+    assert abs(size_pt[0] / size_pt[1] - 600 / 450) < 0.01
+    with Image.open(corpus / "landscape_1.jpg") as ref, Image.open(io.BytesIO(jpeg)) as got:
+        a = ref.convert("L").resize((60, 45)).tobytes()
+        b = got.convert("L").resize((60, 45)).tobytes()
+    assert sum(abs(x - y) for x, y in zip(a, b)) / len(a) < 12
+
+
 def test_without_a_unicode_font_macrons_fold_to_plain_letters(archive, corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(referral, "_fonts", ("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", False))
     s = seed(archive, corpus, ("landscape_1.jpg",))

@@ -207,6 +207,16 @@ def _srgb_transform(icc: bytes, mode: str) -> Any:
         return None  # a broken profile: print the pixels as they are
 
 
+def _fit(upright: tuple[int, int], box: tuple[float, float], dpi: int) -> tuple[tuple[float, float], tuple[int, int]]:
+    """Printed size (points) of an upright picture fitted into ``box``, and its pixels at ``dpi``
+    (never more than it has)."""
+    scale = min(box[0] / upright[0], box[1] / upright[1])
+    size_pt = (upright[0] * scale, upright[1] * scale)
+    want = (max(1, min(upright[0], round(size_pt[0] / 72 * dpi))),
+            max(1, min(upright[1], round(size_pt[1] / 72 * dpi))))
+    return size_pt, want
+
+
 def print_photo(data: bytes, box: tuple[float, float] = PHOTO_BOX,
                 dpi: int = PRINT_DPI) -> tuple[bytes, tuple[int, int], tuple[float, float]]:
     """Stored image bytes → (JPEG without metadata, pixel size, printed size in points).
@@ -221,17 +231,17 @@ def print_photo(data: bytes, box: tuple[float, float] = PHOTO_BOX,
             w, h = img.size
             if w * h > _MAX_PIXELS:
                 raise PhotoUnreadable("the image is too large to print")
-            orientation = img.getexif().get(0x0112, 1) if img.format in ("JPEG", "MPO", "TIFF", "WEBP") else 1
+            orientation = img.getexif().get(0x0112, 1)
             upright = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-            scale = min(box[0] / upright[0], box[1] / upright[1])
-            size_pt = (upright[0] * scale, upright[1] * scale)
-            want = (max(1, min(upright[0], round(size_pt[0] / 72 * dpi))),
-                    max(1, min(upright[1], round(size_pt[1] / 72 * dpi))))
+            size_pt, want = _fit(upright, box, dpi)
             if img.format in ("JPEG", "MPO"):
                 # Let the decoder scale by 1/2…1/8 while decoding (in stored orientation).
                 img.draft("RGB", want if upright == (w, h) else (want[1], want[0]))
             icc = img.info.get("icc_profile")
             out = ImageOps.exif_transpose(img)
+            if (out.width > out.height) != (upright[0] > upright[1]) and out.width != out.height:
+                # the decoder turned it already (HEIF): fit what we got
+                size_pt, want = _fit((upright[1], upright[0]), box, dpi)
             if out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info):
                 rgba = out.convert("RGBA")
                 out = Image.new("RGB", rgba.size, "white")
