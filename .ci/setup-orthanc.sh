@@ -3,12 +3,14 @@
 #   orthanc           - the Orthanc DICOM server (the tests start their own instance on loopback)
 #   orthanc-dicomweb  - its DICOMweb plugin (STOW-RS / QIDO-RS / WADO-RS)
 #   dicom3tools       - dciodvfy, the IOD validator the tests run over generated files
+#   libjpeg-turbo-progs - jpegtran, which turns rotated JPEGs losslessly for DICOM
+#   curl              - the plain STOW-RS baseline of bench/bench_pacs.py
 # Idempotent and quiet: installs only what is missing. The packaged Orthanc service is not used
 # (the tests start Orthanc with a temporary configuration), so it is stopped if the package
 # started it.
 set -euo pipefail
 
-packages=(orthanc orthanc-dicomweb dicom3tools)
+packages=(orthanc orthanc-dicomweb dicom3tools libjpeg-turbo-progs curl)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -31,4 +33,5 @@ ls /usr/share/orthanc/plugins/libOrthancDicomWeb.so* >/dev/null 2>&1 \
     || ls /usr/lib/orthanc/libOrthancDicomWeb.so* >/dev/null 2>&1 \
     || { echo "orthanc-dicomweb plugin not found" >&2; exit 1; }
 command -v dciodvfy >/dev/null
+command -v jpegtran >/dev/null
 echo "orthanc $(dpkg-query -W -f='${Version}' orthanc), orthanc-dicomweb $(dpkg-query -W -f='${Version}' orthanc-dicomweb), dicom3tools $(dpkg-query -W -f='${Version}' dicom3tools)"

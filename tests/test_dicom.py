@@ -263,3 +263,9 @@ def test_cli_dermoscopy_attributes(tmp_path: Path, passphrase_file: Path, corpus
         ds = build_instance(a, records.get_image(a, pa.ids["dermoscopic"])).dataset
         assert (ds.ContactMethod, ds.LightSourcePolarization) == ("NON_CONTACT", "NON_POLARIZED")
         assert float(ds.OpticalMagnificationFactor) == 30 and "ImmersionMedia" not in ds
+
+
+def test_without_jpegtran_rotation_falls_back_to_re_encoding(corpus: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without libjpeg-turbo-progs
+    px = pixels_for_dicom((corpus / "Apple iPhone 4S.jpg").read_bytes(), 6)
+    assert px.route == "re-encoded" and (px.columns, px.rows) == (2448, 3264)

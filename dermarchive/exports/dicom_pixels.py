@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from .. import log
 from ..errors import InvalidInput
 
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
@@ -185,8 +186,10 @@ def _jpegtran(data: bytes, args: list[str]) -> bytes | None:
         done = subprocess.run(["jpegtran", "-copy", "none", *args], input=data, capture_output=True,
                               timeout=120, check=False)
     except FileNotFoundError:
-        raise InvalidInput("jpegtran (libjpeg-turbo-progs) is needed to turn JPEG photos "
-                           "losslessly for DICOM; install it.") from None
+        # Without jpegtran (libjpeg-turbo-progs) the photo is re-encoded instead; the export
+        # summary counts it as "re-encoded", so the loss is visible.
+        log.exports.warning("jpegtran not found: turning JPEGs by re-encoding")
+        return None
     if done.returncode != 0 or done.stdout[:2] != b"\xff\xd8":
         return None
     return done.stdout
