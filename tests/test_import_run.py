@@ -67,8 +67,19 @@ def test_rerun_imports_nothing_twice(archive, patient, corpus_copy):
     again = scan(folder, archive)
     assert again.counts()["new"] == 0 and again.counts()["already-imported"] == 8
     result = run_import(archive, again, ImportOptions(patient.id))
-    assert result.imported == [] and len(result.verified) == 8
+    assert result.imported == [] and result.counts() == {"already-imported": 8}
     assert len(records.images(archive, patient_id=patient.id)) == 8
+    # Originals imported by the earlier run are removed only once their stored copy reads back;
+    # one whose stored copy was damaged meanwhile stays on the phone.
+    damaged = records.images(archive, patient_id=patient.id)[0]
+    blob = archive.blobs.path(damaged.blob_id)
+    raw = bytearray(blob.read_bytes())
+    raw[-5] ^= 0xFF
+    blob.write_bytes(bytes(raw))
+    removed = remove_originals(archive, result)
+    assert len(removed) == 7
+    kept = [p.name for p in folder.iterdir() if p.name not in ("note.txt", "truncated_jpeg.jpg")]
+    assert len(kept) == 1 and kept[0] not in removed
 
 
 def test_visits_follow_capture_gaps_and_consent_forms_are_marked(archive, patient, corpus_copy):
@@ -84,6 +95,27 @@ def test_visits_follow_capture_gaps_and_consent_forms_are_marked(archive, patien
     assert [(v.date, v.image_count) for v in visits] == [("2024-03-01", 3), ("2024-03-08", 1)]
     kinds = {i.kind for i in records.images(archive, visit_id=visits[0].id)}
     assert kinds == {"clinical", "consent-form"}
+
+
+def test_the_user_can_regroup_photos_and_pick_an_existing_visit(archive, patient, corpus_copy):
+    folder = corpus_copy("landscape_1.jpg", "landscape_2.jpg", "landscape_3.jpg")
+    _set_time(folder / "landscape_1.jpg", "2024-03-01T09:00:00")
+    _set_time(folder / "landscape_2.jpg", "2024-03-09T09:00:00")
+    _set_time(folder / "landscape_3.jpg", "2024-03-20T09:00:00")
+    earlier = records.add_visit(archive, patient.id, "2024-02-01")
+    options = ImportOptions(patient.id, per_entry={
+        "landscape_1.jpg": EntryAssignment(visit_group="a"), "landscape_2.jpg": EntryAssignment(visit_group="a"),
+        "landscape_3.jpg": EntryAssignment(visit_id=earlier, notes="brought in late")})
+    result = run_import(archive, scan(folder, archive), options)
+    assert len(result.visits) == 1
+    assert [(v.date, v.image_count) for v in records.visits(archive, patient.id)] == [("2024-02-01", 1),
+                                                                                     ("2024-03-01", 2)]
+    assert records.images(archive, visit_id=earlier)[0].notes == "brought in late"
+    other = records.add_patient(archive, "ZZZ0024", "Other")
+    foreign = records.add_visit(archive, other.id, "2024-01-01")
+    with pytest.raises(InvalidInput, match="another patient"):
+        run_import(archive, scan(folder, archive), ImportOptions(
+            patient.id, per_entry={"landscape_1.jpg": EntryAssignment(visit_id=foreign)}))
 
 
 def test_location_is_kept_only_when_asked_with_a_reason(archive, patient, corpus_copy):

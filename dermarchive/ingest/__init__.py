@@ -16,8 +16,12 @@ Public API (Qt-free; the import wizard and the CLI both use exactly this):
 ``ImportOptions`` / ``EntryAssignment`` and ``run_import(archive, plan, options, *,
 progress=None, cancelled=None) -> ImportResult``
     Imports the plan's ``new`` entries for one patient: visits per suggested group (or one
-    given ``visit_id``), lesion by label, site, kind (per entry, e.g. ``consent-form``),
-    ``keep_location`` + reason. Decoding, hashing, cleaning and encryption run on a pool of
+    given ``visit_id``), lesion by label, site, kind, ``keep_location`` + reason. Per photo
+    (``options.per_entry[rel] = EntryAssignment(...)``): include, kind (``consent-form``),
+    lesion_label, notes, an existing ``visit_id`` or a ``visit_group`` key of the user's own
+    grouping. The result has per-file ``outcomes`` (imported / already-imported / rejected /
+    failed / cancelled, reason, image_id, verified), ``imported`` ids, ``verified`` paths and
+    the new ``visits``. Decoding, hashing, cleaning and encryption run on a pool of
     threads (both cores); one writer commits the catalogue. Crash-safe and resumable:
     re-running the same folder imports each photo exactly once.
 ``remove_originals(archive, result) -> list[str]``

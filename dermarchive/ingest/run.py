@@ -2,7 +2,7 @@
 
 Work per photo (read, keyed fingerprint, clean, thumbnails, encrypt, write, read back and check)
 runs on a thread pool sized to the machine's cores: Pillow's decoders, hashlib and AES-GCM work
-outside the GIL. At most ``2 × workers`` photos are in flight, so memory does not grow with the
+outside the GIL. At most ``workers + 2`` photos are in flight, so memory does not grow with the
 folder. The calling thread is the one catalogue writer: it commits finished photos in small
 batches, each batch one transaction with its audit entry.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +39,7 @@ from .scan import ImportPlan, PlanEntry, read_with_stat, suggest_visits
 Progress = Callable[[int, int, str], None]
 IMPORT_KINDS = ("clinical", "dermoscopic", "consent-form", "other")
 BATCH = 16
+COMMIT_SECONDS = 1.0
 
 
 @dataclass
@@ -48,6 +50,9 @@ class EntryAssignment:
     kind: str | None = None           # e.g. "consent-form" for a photographed consent form
     lesion_label: str | None = None   # overrides the import's lesion
     notes: str = ""
+    visit_id: int | None = None       # an existing visit of the patient for this photo
+    visit_group: str | None = None    # photos sharing this key go into one new visit (overrides
+                                      # the suggested grouping; dated by its earliest photo)
 
 
 @dataclass
@@ -123,18 +128,26 @@ class _Prepared:
     new_refs: list[BlobRef]                # rows to insert (files written by this run)
 
 
-class _Reservations:
-    """Blob ids being written by this run, so two workers never write the same file."""
+class _Known:
+    """What the catalogue held when the run started, plus the blobs this run is writing.
 
-    def __init__(self) -> None:
+    Workers consult these sets instead of the catalogue, so they never wait for the writer's
+    commits; the writer re-checks the source fingerprint inside its transaction (the authority).
+    """
+
+    def __init__(self, archive: Any) -> None:
         self.lock = threading.Lock()
-        self.ids: set[str] = set()
+        self.stored = {r[0] for r in archive.catalogue.query("SELECT id FROM blob")}
+        self.sources = {r[0]: r[1] for r in archive.catalogue.query(
+            "SELECT source_hmac, min(id) FROM image WHERE source_hmac IS NOT NULL GROUP BY source_hmac")}
+        self.writing: set[str] = set()
 
     def claim(self, blob_id: str) -> bool:
+        """True when this caller is the one to write ``blob_id``."""
         with self.lock:
-            if blob_id in self.ids:
+            if blob_id in self.writing:
                 return False
-            self.ids.add(blob_id)
+            self.writing.add(blob_id)
             return True
 
 
@@ -154,18 +167,21 @@ def _check_options(archive: Any, options: ImportOptions) -> None:
         visit = records.get_visit(archive, options.visit_id)
         if visit.patient_id != options.patient_id:
             raise InvalidInput("That visit belongs to another patient.")
+    for visit_id in {a.visit_id for a in options.per_entry.values() if a.visit_id is not None}:
+        if records.get_visit(archive, visit_id).patient_id != options.patient_id:
+            raise InvalidInput("A chosen visit belongs to another patient.")
     if options.lesion_id is not None:
         lesion = records.get_lesion(archive, options.lesion_id)
         if lesion.patient_id != options.patient_id:
             raise InvalidInput("That lesion belongs to another patient.")
 
 
-def _store(archive: Any, data: bytes, reserved: _Reservations, new_refs: list[BlobRef]) -> str:
+def _store(archive: Any, data: bytes, known: _Known, new_refs: list[BlobRef]) -> str:
     """Encrypt and write ``data`` unless the archive (or this run) already has it; read it back."""
     blob_id = archive.blobs.blob_id(data)
-    if archive.catalogue.scalar("SELECT 1 FROM blob WHERE id = ?", (blob_id,)) and archive.blobs.exists(blob_id):
+    if blob_id in known.stored and archive.blobs.exists(blob_id):
         problem = archive.blobs.check(archive.blob_ref(blob_id))
-    elif reserved.claim(blob_id):
+    elif known.claim(blob_id):
         ref = archive.blobs.put(data)
         new_refs.append(ref)
         problem = archive.blobs.check(ref)
@@ -176,7 +192,7 @@ def _store(archive: Any, data: bytes, reserved: _Reservations, new_refs: list[Bl
     return blob_id
 
 
-def _prepare(archive: Any, entry: PlanEntry, reserved: _Reservations) -> _Prepared | FileOutcome:
+def _prepare(archive: Any, entry: PlanEntry, known: _Known) -> _Prepared | FileOutcome:
     """Everything but the catalogue write (runs on the pool). Rejections are outcomes."""
     try:
         data, st = read_with_stat(entry.path)
@@ -187,7 +203,7 @@ def _prepare(archive: Any, entry: PlanEntry, reserved: _Reservations) -> _Prepar
     # from the scan stand; otherwise everything is read again.
     fingerprint = entry.fingerprint if unchanged else archive.blobs.fingerprint(data)
     assert fingerprint is not None
-    existing = records.source_already_imported(archive, fingerprint)
+    existing = known.sources.get(fingerprint)
     if existing is not None:
         return FileOutcome(entry.rel, "already-imported", f"this photo was imported before (image {existing})",
                            existing)
@@ -202,9 +218,9 @@ def _prepare(archive: Any, entry: PlanEntry, reserved: _Reservations) -> _Prepar
         return FileOutcome(entry.rel, "rejected", str(exc))
     del data
     new_refs: list[BlobRef] = []
-    ids = (_store(archive, stored.data, reserved, new_refs),
-           _store(archive, stored.thumbs.thumb, reserved, new_refs),
-           _store(archive, stored.thumbs.preview, reserved, new_refs))
+    ids = (_store(archive, stored.data, known, new_refs),
+           _store(archive, stored.thumbs.thumb, known, new_refs),
+           _store(archive, stored.thumbs.preview, known, new_refs))
     return _Prepared(entry, fingerprint, meta, stored.stored_format, stored.orientation, ids, new_refs)
 
 
@@ -213,9 +229,9 @@ class _Writer:
 
     def __init__(self, archive: Any, plan: ImportPlan, options: ImportOptions, result: ImportResult) -> None:
         self.archive, self.options, self.result = archive, options, result
-        self.group_of: dict[str, int] = {}
-        self.visit_of_group: dict[int, int] = {}
-        self.group_date: dict[int, str] = {}
+        self.group_of: dict[str, int | str] = {}
+        self.visit_of_group: dict[int | str, int] = {}
+        self.group_date: dict[int | str, str] = {}
         self.lesions: dict[str, int] = {}
         photos = [e for e in plan.entries if e.status in ("new", "already-imported") and e.metadata]
         for n, group in enumerate(suggest_visits(photos, options.gap_hours)):
@@ -230,8 +246,17 @@ class _Writer:
                         continue
                     if img.patient_id == options.patient_id:
                         self.visit_of_group[n] = img.visit_id
+        for e in photos:  # groups the user made by hand
+            key = options.assignment(e.rel).visit_group
+            if key is not None and e.metadata is not None:
+                self.group_of[e.rel] = f"user:{key}"
+                when = (e.metadata.taken_at or now_iso())[:10]
+                self.group_date[f"user:{key}"] = min(when, self.group_date.get(f"user:{key}", when))
 
     def _visit(self, tx: Any, rel: str) -> int:
+        chosen = self.options.assignment(rel).visit_id
+        if chosen is not None:
+            return chosen
         if self.options.visit_id is not None:
             return self.options.visit_id
         group = self.group_of.get(rel, -1)
@@ -305,30 +330,37 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
         raise InvalidInput("This plan was scanned without the archive; scan again with the archive open.")
     result = ImportResult(plan.folder, options.patient_id)
     todo = [e for e in plan.new_entries() if options.assignment(e.rel).include]
-    for e in plan.by_status("already-imported"):
-        _verify_existing(archive, e, result)
+    for e in plan.by_status("already-imported"):  # checked when (and if) originals are removed
+        result.outcomes.append(FileOutcome(e.rel, "already-imported", e.reason, e.existing_image_id))
+        if e.fingerprint:
+            result.fingerprints[e.rel] = e.fingerprint
     writer = _Writer(archive, plan, options, result)
-    reserved = _Reservations()
+    known = _Known(archive)
     total, done = len(todo), 0
-    workers = options.workers or max(1, os.cpu_count() or 1)
+    # One thread more than cores: a worker waiting on fsync leaves its core to the others.
+    workers = options.workers or (os.cpu_count() or 1) + 1
     window: deque[tuple[PlanEntry, Future[Any]]] = deque()
     ready: list[_Prepared] = []
     queue = iter(todo)
     stop = False
 
+    last_commit = time.monotonic()
+
     def flush() -> None:
+        nonlocal last_commit
         if ready:
             result.outcomes.extend(writer.commit(ready))
             ready.clear()
+        last_commit = time.monotonic()
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import")
     try:
         while True:
-            while not stop and len(window) < 2 * workers:
+            while not stop and len(window) < workers + 2:
                 entry = next(queue, None)
                 if entry is None:
                     break
-                window.append((entry, pool.submit(_prepare, archive, entry, reserved)))
+                window.append((entry, pool.submit(_prepare, archive, entry, known)))
             if not window:
                 break
             entry, future = window.popleft()
@@ -341,7 +373,9 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
             else:
                 result.outcomes.append(got)
             done += 1
-            if len(ready) >= BATCH or not any(f.done() for _e, f in window):
+            # Commit in batches (each commit is an fsync), but at least every COMMIT_SECONDS so
+            # progress is durable and a crash loses little work.
+            if len(ready) >= BATCH or time.monotonic() - last_commit > COMMIT_SECONDS:
                 flush()
             if progress:
                 progress(done, total, "Importing photos")
@@ -361,23 +395,21 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
     return result
 
 
-def _verify_existing(archive: Any, entry: PlanEntry, result: ImportResult) -> None:
-    """An already-imported photo counts as verified when its stored copy reads back intact."""
-    if entry.existing_image_id is None or entry.fingerprint is None:
-        return
+def _stored_intact(archive: Any, image_id: int) -> bool:
+    """The image's stored copy and thumbnails read back and match their ids."""
     try:
-        image = records.get_image(archive, entry.existing_image_id)
+        image = records.get_image(archive, image_id)
     except NotFound:
-        return
-    ok = all(archive.blobs.check(archive.blob_ref(b)) is None
-             for b in (image.blob_id, image.thumb_blob_id, image.preview_blob_id) if b)
-    result.outcomes.append(FileOutcome(entry.rel, "already-imported", entry.reason, image.id, verified=ok))
-    if ok:
-        result.fingerprints[entry.rel] = entry.fingerprint
+        return False
+    return all(archive.blobs.check(archive.blob_ref(b)) is None
+               for b in (image.blob_id, image.thumb_blob_id, image.preview_blob_id) if b)
 
 
 def remove_originals(archive: Any, result: ImportResult) -> list[str]:
     """Delete the source files whose stored copy was verified, and only if they are unchanged.
+
+    Photos imported in this run were read back before they were catalogued; photos an earlier
+    run imported (``already-imported``) are read back and checked here first.
 
     Returns the removed paths (relative to the folder). Audited as ``image.remove-original``
     with image ids and counts only (never file names)."""
@@ -385,7 +417,11 @@ def remove_originals(archive: Any, result: ImportResult) -> list[str]:
     image_ids: list[int] = []
     for outcome in result.outcomes:
         fingerprint = result.fingerprints.get(outcome.rel)
-        if not outcome.verified or fingerprint is None or outcome.image_id is None:
+        if fingerprint is None or outcome.image_id is None:
+            continue
+        if outcome.status == "already-imported" and not outcome.verified:
+            outcome.verified = _stored_intact(archive, outcome.image_id)  # imported by an earlier run
+        if not outcome.verified:
             continue
         path = result.folder / outcome.rel
         try:

@@ -28,7 +28,7 @@ from ..errors import Cancelled, InvalidInput
 from .metadata import FULL_DECODE_CAP, PhotoMetadata, UnreadablePhoto, gif_claimed_pixels, read_metadata, sniff
 
 Progress = Callable[[int, int, str], None]
-Cancelled_ = Callable[[], bool]
+CancelFlag = Callable[[], bool]
 
 STATUSES = ("new", "already-imported", "duplicate", "skipped", "rejected")
 
@@ -42,6 +42,7 @@ SIDECAR_EXT = {".aae": "an Apple Photos edit file (the photo itself is imported,
 UNSUPPORTED_EXT = {".gif": "GIF", ".bmp": "BMP", ".dng": "RAW (DNG)", ".cr2": "RAW", ".cr3": "RAW",
                    ".nef": "RAW", ".arw": "RAW", ".orf": "RAW", ".rw2": "RAW", ".raf": "RAW",
                    ".avif": "AVIF", ".jxl": "JPEG XL", ".psd": "Photoshop", ".svg": "SVG"}
+MAX_FILE_BYTES = 256_000_000  # a 200 MP JPEG is ~60 MB; anything this big is not a phone photo
 SYSTEM_NAMES = {"thumbs.db", "desktop.ini", ".ds_store", ".nomedia"}
 FORMAT_WORDS = {"JPEG": "a JPEG", "HEIC": "an HEIC", "PNG": "a PNG", "TIFF": "a TIFF", "WEBP": "a WebP",
                 "GIF": "a GIF", "BMP": "a BMP", "VIDEO": "a video", "AVIF": "an AVIF"}
@@ -140,13 +141,21 @@ def read_with_stat(path: Path) -> tuple[bytes, os.stat_result]:
 def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntry:
     """Read one candidate file and decide what it is (runs on the pool)."""
     ext = os.path.splitext(rel.lower())[1]
+    named = PHOTO_EXT.get(ext)
     try:
-        data, st = read_with_stat(path)
+        if named is None or path.stat().st_size > MAX_FILE_BYTES:
+            with open(path, "rb") as fh:  # not a photo by name, or huge: the head decides
+                data, st = fh.read(4096), os.fstat(fh.fileno())
+        else:
+            data, st = read_with_stat(path)
     except OSError as exc:
         return PlanEntry(path, rel, "rejected", f"it cannot be read ({exc.strerror or 'read error'})")
-    entry = PlanEntry(path, rel, "new", size=len(data), mtime=st.st_mtime,
+    entry = PlanEntry(path, rel, "new", size=st.st_size, mtime=st.st_mtime,
                       stat_key=(st.st_size, st.st_mtime_ns))
-    named = PHOTO_EXT.get(ext)
+    if named is not None and st.st_size > MAX_FILE_BYTES:
+        entry.status = "rejected"
+        entry.reason = f"it is {st.st_size // 1_000_000} MB, far larger than any phone photo"
+        return entry
     if not data:
         entry.status, entry.reason = "rejected", ("it is empty (0 bytes): the phone or cloud folder may "
                                                   "still be syncing it")
@@ -185,7 +194,7 @@ def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntr
 
 
 def scan(folder: Path | str, archive: Any = None, *, progress: Progress | None = None,
-         cancelled: Cancelled_ | None = None, workers: int | None = None) -> ImportPlan:
+         cancelled: CancelFlag | None = None, workers: int | None = None) -> ImportPlan:
     """Every file under ``folder`` with its status; with ``archive``, marks already-imported files."""
     folder = Path(folder)
     if not folder.is_dir():

@@ -51,7 +51,8 @@ def make_thumbnails(img: Image.Image) -> Thumbnails:
     if img.format in ("JPEG", "MPO"):
         img.draft("RGB", _fit(img.size, PREVIEW_SIZE))
     if max(img.size) <= PREVIEW_MAX:  # e.g. a 12 MP photo drafted at 1/2: 2016 px is screen size
-        preview = img.copy()
+        img.load()
+        preview = img
     else:
         preview = img.resize(_fit(img.size, PREVIEW_SIZE), Image.Resampling.LANCZOS, reducing_gap=2.0)
     if orientation in (2, 3, 4, 5, 6, 7, 8):
