@@ -374,7 +374,7 @@ def draft_letter(archive: Archive, patient_id: int, *, image_ids: list[int] | No
     ``audit_refusal`` is False for previews (a refusal is audited when someone tries to save).
     ``photo_cache`` (owned by the caller, e.g. the dialog) keeps prepared photos between previews.
     """
-    referrer = (referrer if referrer is not None else default_referrer(archive)).strip()
+    referrer = (referrer or "").strip() or default_referrer(archive)
     _check_text(to, question, urgency, history, referrer)
     patient = records.get_patient(archive, patient_id)
     chosen = _select_images(archive, patient_id, image_ids)
@@ -544,12 +544,13 @@ def layout_story(letter: ReferralLetter) -> list[Any]:
     story: list[Any] = []
     lh = letter.letterhead
     contact = [lh.address, f"Phone {lh.phone}" if lh.phone else "", lh.email]
-    head = Table([[para(lh.name or "Practice name not set", "practice"),
-                   para("\n".join(c for c in contact if c), "contact")]],
-                 colWidths=[FRAME_W * 0.55, FRAME_W * 0.45])
-    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                              ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
-    story += [head, Spacer(1, 6), HRFlowable(width="100%", thickness=1.6, color=HexColor(ACCENT)), Spacer(1, 14)]
+    if not lh.is_empty:  # no letterhead set: the letter starts with its title
+        head = Table([[para(lh.name, "practice"), para("\n".join(c for c in contact if c), "contact")]],
+                     colWidths=[FRAME_W * 0.55, FRAME_W * 0.45])
+        head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                  ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+        story += [head, Spacer(1, 6)]
+    story += [HRFlowable(width="100%", thickness=1.6, color=HexColor(ACCENT)), Spacer(1, 14)]
 
     badge = Table([[Paragraph(URGENCIES[letter.urgency].upper(), st["badge"])]], colWidths=[78])
     badge.setStyle(TableStyle([("BACKGROUND", (0, 0), (-1, -1), HexColor(URGENCY_COLOURS[letter.urgency])),

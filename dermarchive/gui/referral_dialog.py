@@ -173,7 +173,8 @@ class ReferralDialog(QDialog):
     def _show_letterhead(self) -> None:
         lh = referral.letterhead(self.archive)
         if lh.is_empty:
-            self.letterhead_label.setText("No practice details yet: the letterhead will be blank.")
+            self.letterhead_label.setText("No practice details yet: the letter will have no letterhead. "
+                                          "Add them with Practice details…")
             self.letterhead_label.setStyleSheet(ERROR_STYLE)
         else:
             self.letterhead_label.setText(f"Letterhead: {lh.name}" + (f", phone {lh.phone}" if lh.phone else ""))
