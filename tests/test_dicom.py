@@ -188,6 +188,11 @@ def test_export_writes_valid_dicom_with_dicomdir(archive, corpus: Path, tmp_path
             assert (ds.Columns, ds.Rows) == (stored.height, stored.width)
         decoded(ds)  # every file decodes
     assert len(studies) == 1, "a visit is one study"
+    assert dciodvfy_errors(out / "DICOMDIR") == []
+    # patient/study/series attributes agree across the files (dicom3tools' entity checker)
+    files = [str(out / img["file"]) for img in summary["images"]]
+    entities = subprocess.run(["dcentvfy", *files], capture_output=True, text=True, check=False)
+    assert "Error" not in entities.stdout + entities.stderr
     entries = archive.audit.entries(archive.catalogue, action="export")
     assert entries[-1].details["format"] == "dicom" and entries[-1].details["count"] == len(pa.ids)
     assert "Ngātai" not in json.dumps([e.as_json() for e in entries], ensure_ascii=False)
