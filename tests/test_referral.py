@@ -185,6 +185,9 @@ def test_password_protected_pdf_needs_the_password(archive, corpus, tmp_path):
     assert encrypt["/CF"]["/StdCF"]["/CFM"] == "/AESV3"
     assert NHI in text_of(reader)
     assert NHI.encode() not in out.read_bytes()
+    info = {k: str(v) for k, v in (reader.metadata or {}).items()}
+    assert info["/Title"] == "Clinical referral" and info["/Producer"] == "DermArchive"
+    assert not any(ident in json.dumps(info) for ident in (NHI, GIVEN, "1961"))
     assert len(embedded_images(reader)) == 1
     # and PDFium opens it with the password too
     assert referral.render_page_png(out.read_bytes(), password="kiwi-fern-2025")[:4] == b"\x89PNG"
