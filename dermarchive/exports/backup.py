@@ -593,7 +593,9 @@ class _BlobCopy:
                     self.entries[blob_id] = [expected, digest]
                     self.touched.add(target.parent)  # its rename may not be durable yet
                     return True
-            target.parent.mkdir(exist_ok=True)
+            if not target.parent.is_dir():
+                target.parent.mkdir()
+                self.touched.add(target.parent.parent)  # a new sub-folder: its parent changed too
             size, digest = _put(target, _read_chunks(source), "copy a photo to the backup")
             self.touched.add(target.parent)
         except _SourceUnreadable as exc:
@@ -635,7 +637,7 @@ def _commit(archive: Archive, dest: Path, identity: tuple[int, int], snap: _Snap
         os.replace(snap.temp, dest / name)
         for sub in sorted(touched):  # only folders this run wrote into
             fsync_dir(sub)
-        fsync_dir(dest / BLOB_DIR)
+        fsync_dir(dest)  # the snapshot's new name is durable before the manifest points at it
     except (OSError, _SourceUnreadable) as exc:
         _remove_temp_db(snap.temp)
         text = str(exc) if isinstance(exc, _SourceUnreadable) else describe_os_error(exc, "finish the backup")
