@@ -6,6 +6,7 @@ project dependencies) and by ``tests/test_packaging.py``; so it imports only the
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from pathlib import Path
@@ -31,11 +32,15 @@ EXTRA_HIDDEN_IMPORTS = (
     "sqlcipher3.dbapi2",
 )
 
-# Big things the app never uses: keeps the bundle smaller and the build faster.
+# Things the app never imports (tests and tools only): keeps the bundle smaller. A test checks
+# that nothing here is imported by dermarchive/ (numpy and pypdf are, lazily).
 EXCLUDES = (
-    "tkinter", "_tkinter", "pytest", "hypothesis", "pytestqt", "pypdf", "IPython", "numpy",
+    "tkinter", "_tkinter", "pytest", "_pytest", "hypothesis", "pytestqt", "IPython",
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore", "PySide6.QtMultimedia",
 )
+
+# Written into the bundle by the spec: the third-party modules the self-test imports there.
+IMPORTS_MANIFEST = "bundle-imports.txt"
 
 # Files the smoke check insists on, relative to the bundle's _internal folder (PyInstaller >= 6)
 # on Linux. Glob patterns; each must match at least one file.
@@ -83,3 +88,18 @@ def icon_file() -> str | None:
     name = {"win32": "dermarchive.ico", "darwin": "dermarchive.icns"}.get(sys.platform)
     path = ROOT / "resources" / "app-icon" / name if name else None
     return str(path) if path and path.exists() else None
+
+
+def third_party_imports(package: Path | None = None) -> list[str]:
+    """Top-level third-party modules imported anywhere in ``dermarchive/``, including imports
+    inside functions (the lazy ones a frozen build is most likely to miss at run time)."""
+    package = package or ROOT / "dermarchive"
+    found: set[str] = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return sorted(m for m in found if m not in sys.stdlib_module_names and m != "dermarchive"
+                  and not m.startswith("_"))

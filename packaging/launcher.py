@@ -77,6 +77,29 @@ def _check_commands(report: dict[str, Any]) -> None:
     assert "verify" in commands, "the verify command is missing"
 
 
+def _check_imports(report: dict[str, Any]) -> None:
+    # Every third-party module dermarchive/ imports, lazy ones included (e.g. numpy in the JPEG
+    # cleaner, pypdf for referral encryption): in the bundle from the manifest the spec wrote,
+    # from source by scanning the package the same way.
+    import importlib
+    from pathlib import Path
+
+    import bundle_contents as bc  # beside this file; PyInstaller bundles it as a module
+
+    if getattr(sys, "frozen", False):
+        names = (Path(sys._MEIPASS) / bc.IMPORTS_MANIFEST).read_text("utf-8").split()  # noqa: SLF001
+    else:
+        names = bc.third_party_imports()
+    failed = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001
+            failed.append(f"{name} ({type(exc).__name__}: {exc})")
+    report["imports"] = names
+    assert not failed, f"cannot import: {failed}"
+
+
 def _check_qt(report: dict[str, Any]) -> None:
     from PySide6.QtCore import qVersion
     from PySide6.QtGui import QIcon, QImageReader, QPixmap
@@ -108,6 +131,7 @@ CHECKS: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...] = (
     ("encrypted database", _check_encrypted_database),
     ("image codecs", _check_images),
     ("commands", _check_commands),
+    ("imports", _check_imports),
     ("qt", _check_qt),
 )
 

@@ -67,9 +67,9 @@ def test_spec_bundles_what_bundle_contents_lists() -> None:
     calls = {node.func.id: node for node in ast.walk(tree)
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
     analysis = {kw.arg: ast.unparse(kw.value) for kw in calls["Analysis"].keywords}
-    assert analysis["datas"] == "bc.data_files()"
+    assert analysis["datas"].startswith("bc.data_files() + ")   # plus the imports manifest
     assert analysis["hiddenimports"] == "hidden"
-    assert 'collect_submodules("dermarchive")' in spec
+    assert 'collect_submodules("dermarchive")' in spec and "bc.third_party_imports()" in spec
     assert "launcher.py" in ast.unparse(calls["Analysis"].args[0])
     collect = {kw.arg: ast.unparse(kw.value) for kw in calls["COLLECT"].keywords}
     assert collect["name"] == "bc.APP_NAME"   # -> dist/DermArchive/
@@ -93,6 +93,13 @@ def test_windows_executables_do_not_collide(bc: ModuleType) -> None:
     assert bc.cli_exe_name("linux") == bc.EXE_NAME
 
 
+def test_nothing_the_app_imports_is_excluded(bc: ModuleType) -> None:
+    imported = set(bc.third_party_imports())
+    assert {"numpy", "pypdf", "sqlcipher3", "pillow_heif", "PySide6"} <= imported   # lazy ones too
+    excluded_roots = {name.split(".")[0] for name in bc.EXCLUDES if "." not in name}
+    assert not imported & excluded_roots
+
+
 def test_version_read_without_import_matches_package(bc: ModuleType) -> None:
     assert bc.project_version() == __version__
 
@@ -109,6 +116,7 @@ def test_self_test_passes_from_source() -> None:
     assert "verify" in report["commands"]
     assert report["versions"]["SQLCipher"].startswith("4.")
     assert report["image_codecs"] == ["HEIF", "JPEG"]
+    assert "numpy" in report["imports"] and "pypdf" in report["imports"]
 
 
 @pytest.mark.slow
