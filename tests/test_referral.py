@@ -183,6 +183,8 @@ def test_password_protected_pdf_needs_the_password(archive, corpus, tmp_path):
     encrypt = reader.trailer["/Encrypt"].get_object()
     assert (encrypt["/V"], encrypt["/R"]) == (5, 6)  # AES-256, the PDF 2.0 security handler
     assert encrypt["/CF"]["/StdCF"]["/CFM"] == "/AESV3"
+    assert out.read_bytes().startswith(b"%PDF-1.7")  # R6 is PDF 2.0 = 1.7 with Adobe extension level 8
+    assert reader.trailer["/Root"]["/Extensions"]["/ADBE"]["/ExtensionLevel"] == 8
     assert NHI in text_of(reader)
     assert NHI.encode() not in out.read_bytes()
     info = {k: str(v) for k, v in (reader.metadata or {}).items()}

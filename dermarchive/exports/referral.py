@@ -722,9 +722,16 @@ def encrypt_pdf(pdf: bytes, password: str) -> bytes:
 
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(f"The PDF password must be at least {MIN_PASSWORD} characters.")
+    from pypdf.generic import DictionaryObject, NameObject, NumberObject
+
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     writer.add_metadata({"/Producer": "DermArchive"})
     writer.encrypt(user_password=password, owner_password=None, algorithm="AES-256")
+    # AES-256 (revision 6) is PDF 2.0, known to PDF 1.7 readers as Adobe extension level 8.
+    writer.pdf_header = "%PDF-1.7"
+    writer._root_object[NameObject("/Extensions")] = DictionaryObject({
+        NameObject("/ADBE"): DictionaryObject({NameObject("/BaseVersion"): NameObject("/1.7"),
+                                               NameObject("/ExtensionLevel"): NumberObject(8)})})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
