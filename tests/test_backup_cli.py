@@ -57,7 +57,7 @@ def test_cli_faults_print_one_clear_line_without_traceback(cli_archive, corpus, 
     assert main(["backup", "verify", str(dest), "--passphrase-file", str(passphrase_file)]) == 1
     out = capsys.readouterr().out
     assert "damaged at the backup (checksum differs)" in out and "image 1" in out
-    assert "Run a backup again" in out
+    assert "--recheck" in out
 
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("not it at all 9\n")

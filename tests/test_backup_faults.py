@@ -280,3 +280,16 @@ def _another_archive(tmp_path):
     from dermarchive.archive import CHEAP_TEST_PARAMS
     Archive.create(tmp_path / "second", "x.user", PASSPHRASE, kdf=CHEAP_TEST_PARAMS).close()
     return tmp_path / "second"
+
+
+@needs_root
+def test_restore_onto_a_full_disk_is_clear_and_leaves_nothing_behind(clinic, corpus, small_mount, tmp_path):
+    archive, patient, _ = clinic
+    store_photo(archive, patient.id, corpus / "iphone_hdr_NO.jpg")
+    dest = tmp_path / "backup"
+    bk.backup(archive, dest, create=True)
+    state = folder_state(dest)
+    with pytest.raises(StorageError, match="disk is full"):
+        bk.restore(dest, small_mount / "restored", passphrase=PASSPHRASE)
+    assert list(small_mount.iterdir()) == [], "a half-restored archive was left on the disk"
+    assert folder_state(dest) == state

@@ -702,7 +702,8 @@ class BackupCheck:
     def lines(self) -> list[str]:
         if self.problems:
             return [*self.problems, f"The backup in {self.destination} has {len(self.problems)} problem(s). "
-                    "Run a backup again to copy damaged or missing files from the archive."]
+                    "Run 'dermarchive backup ARCHIVE DEST --recheck' to copy good files from the archive "
+                    "over damaged or missing ones."]
         depth = ("the manifest is authentic and every file decrypts" if self.decrypted else
                  "structure, sizes and checksums match the manifest (give the passphrase to also "
                  "check authenticity and that everything decrypts)")
