@@ -87,6 +87,7 @@ class ImportChoices:
     location_reason: str = ""
     consent: ConsentChoice = field(default_factory=ConsentChoice)
     clinician: str = ""
+    workers: int | None = None        # import threads (None: one per core)
 
     def included(self, plan: ImportPlan) -> list[PlanEntry]:
         return [e for e in plan.new_entries() if self.photos.get(e.rel, PhotoChoice()).include]
@@ -212,7 +213,7 @@ def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progres
                 site=lesion.site if lesion else "", site_text=lesion.site_text if lesion else "",
                 laterality=lesion.laterality if lesion else "", visit_id=visit_of.get(visit_index),
                 gap_hours=ONE_GROUP_HOURS, clinician=choices.clinician, keep_location=base.keep_location,
-                location_reason=base.location_reason, per_entry=per_entry)
+                location_reason=base.location_reason, per_entry=per_entry, workers=choices.workers)
 
             def slice_progress(done: int, _total: int, message: str, offset: int = done_before) -> None:
                 if progress:

@@ -39,7 +39,8 @@ def taken_text(entry: PlanEntry) -> str:
 
 def size_text(entry: PlanEntry) -> str:
     meta = entry.metadata
-    mb = f"{entry.size / 1e6:.1f} MB" if entry.size >= 100_000 else f"{max(entry.size, 0) // 1000} KB"
+    n = max(entry.size, 0)
+    mb = f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n // 1000} KB" if n >= 1000 else plural(n, "byte")
     return f"{meta.width} × {meta.height}, {mb}" if meta else mb
 
 

@@ -53,6 +53,7 @@ class ConsentPage(FormPage):
         self.hint = self.w(QLabel, "methodHint")
         self.existing_visit = self.w(QComboBox, "existingVisitCombo")
         self.none_reason = self.w(QLineEdit, "noConsentReasonEdit")
+        self.existing_visit.setPlaceholderText("This patient has no earlier visit with consent recorded")
         self.pad = SignaturePad()
         self.pad.setMinimumSize(320, 110)
         place(self.w(QWidget, "signaturePlaceholder"), self.pad)
@@ -183,7 +184,13 @@ class LocationPage(FormPage):
         self._update()
 
     def _update(self) -> None:
-        self.reason.setVisible(self.keep.isChecked())
+        keep = self.keep.isChecked()
+        self.reason.setVisible(keep)
+        self.w(QLabel, "locationNext").setText(
+            ("The locations will be KEPT (encrypted, in the catalogue only, not inside the stored photo) and "
+             "your reason is recorded. " if keep else "") +
+            "Press Import to start. You can stop the import at any time; photos already imported stay safely "
+            "in the archive.")
         self.completeChanged.emit()
 
     def validatePage(self) -> bool:  # noqa: N802

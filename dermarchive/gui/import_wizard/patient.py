@@ -58,6 +58,7 @@ class PatientPage(FormPage):
         self.existing_radio.toggled.connect(lambda _on: self._changed())
         self.use_existing.clicked.connect(self.choose_duplicate)
         self.preselect: int | None = None
+        self.shown: dict[int, records.Patient] = {}
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's names
         if self.results.count() == 0:
@@ -71,7 +72,9 @@ class PatientPage(FormPage):
     def find(self, text: str) -> None:
         current = self.selected_id()
         self.results.clear()
+        self.shown = {}
         for p in records.find_patients(self.archive, text, limit=200):
+            self.shown[p.id] = p
             item = QListWidgetItem(patient_line(p))
             item.setData(ID_ROLE, p.id)
             self.results.addItem(item)
@@ -136,8 +139,10 @@ class PatientPage(FormPage):
         self.w(QWidget, "existingPatientBox").setEnabled(existing)
         self.w(QWidget, "newPatientBox").setEnabled(not existing)
         if existing:
-            item = self.results.currentItem()
-            self.choice.setText(f"Importing for <b>{item.text().split('    (')[0]}</b>." if item else
+            pid = self.selected_id()
+            p = self.shown.get(pid) if pid is not None else None
+            self.choice.setText(f"Importing for <b>{p.display_name}</b> (NHI {p.nhi}"
+                                f"{', born ' + long_date(p.dob) if p.dob else ''})." if p else
                                 "Select the patient in the list.")
         else:
             np = self.new_patient()

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize,
+from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QSize,
                             QSortFilterProxyModel, Qt)
-from PySide6.QtGui import QBrush, QColor, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QPushButton, QSplitter,
-                               QTableView, QWidget)
+                               QStyledItemDelegate, QStyleOptionViewItem, QTableView, QWidget)
 
 from ...ingest import ImportPlan, PlanEntry
 from .base import FormPage
@@ -25,8 +25,9 @@ STATUS_COLOURS = {"new": "#e3f1e4", "already-imported": "#e4ecf5", "duplicate": 
                   "skipped": "#f1f1f1", "rejected": "#f8e0dc"}
 LOCATION_COLOUR = "#fbe7c6"
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
-COLUMNS = ("File", "Status", "Taken", "Device", "Size", "Location", "Consent form", "Notes")
-C_FILE, C_STATUS, C_TAKEN, C_DEVICE, C_SIZE, C_LOCATION, C_CONSENT, C_REASON = range(len(COLUMNS))
+BADGES_ROLE = Qt.ItemDataRole.UserRole + 2
+COLUMNS = ("File", "Status", "Why", "Taken", "Device", "Size", "Location", "Consent form")
+C_FILE, C_STATUS, C_REASON, C_TAKEN, C_DEVICE, C_SIZE, C_LOCATION, C_CONSENT = range(len(COLUMNS))
 
 
 class ReviewModel(QAbstractTableModel):
@@ -58,8 +59,6 @@ class ReviewModel(QAbstractTableModel):
         return self.choices.photos.get(entry.rel) if entry.status == "new" else None
 
     def status_text(self, e: PlanEntry) -> str:
-        if e.status == "duplicate":
-            return "Duplicate (same as another file)"
         return STATUS_WORDS[e.status]
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -156,16 +155,17 @@ class PhotoGridProxy(QSortFilterProxyModel):
         assert isinstance(model, ReviewModel)
         e: PlanEntry = super().data(index, ENTRY_ROLE)
         if role == Qt.ItemDataRole.DisplayRole:
+            return taken_text(e).split(",")[0]
+        if role == BADGES_ROLE:
             badges = []
             if e.status != "new":
-                badges.append(STATUS_WORDS[e.status].upper())
+                badges.append((STATUS_WORDS[e.status], "#3b5b7a"))
             if e.metadata and e.metadata.has_location:
-                badges.append("LOCATION")
+                badges.append(("Location", "#a85b00"))
             photo = model.photo(e)
             if photo and photo.kind == "consent-form":
-                badges.append("CONSENT FORM")
-            first = taken_text(e).split(",")[0]
-            return first + ("\n" + " · ".join(badges) if badges else "")
+                badges.append(("Consent form", "#2e6b34"))
+            return badges
         if role == Qt.ItemDataRole.DecorationRole:
             return model.thumbs.get(e.rel) or _placeholder()
         if role == Qt.ItemDataRole.BackgroundRole and e.status != "new":
@@ -173,6 +173,33 @@ class PhotoGridProxy(QSortFilterProxyModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{e.rel}\n{e.reason}" if e.reason else e.rel
         return super().data(index, role)
+
+
+class BadgeDelegate(QStyledItemDelegate):
+    """Paints the grid cell as usual, then small coloured badges under the caption."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        super().paint(painter, option, index)
+        badges = index.data(BADGES_ROLE) or []
+        if not badges:
+            return
+        painter.save()
+        font = QFont(option.font)
+        font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        y = option.rect.bottom() - (metrics.height() + 4) * len(badges) - 2
+        for text, colour in badges:
+            width = metrics.horizontalAdvance(text) + 12
+            box = QRect(option.rect.center().x() - width // 2, y, width, metrics.height() + 2)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(colour))
+            painter.drawRoundedRect(box, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+            y += metrics.height() + 4
+        painter.restore()
 
 
 _PLACEHOLDER: list[QPixmap] = []
@@ -200,7 +227,8 @@ class ReviewPage(FormPage):
         self.caption = self.w(QLabel, "previewCaption")
         self.grid.setViewMode(QListView.ViewMode.IconMode)
         self.grid.setIconSize(QSize(GRID_SIDE, GRID_SIDE))
-        self.grid.setGridSize(QSize(GRID_SIDE + 24, GRID_SIDE + 56))
+        self.grid.setGridSize(QSize(GRID_SIDE + 30, GRID_SIDE + 74))
+        self.grid.setItemDelegate(BadgeDelegate(self.grid))
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
         self.grid.setMovement(QListView.Movement.Static)
         self.grid.setWordWrap(True)
@@ -210,7 +238,7 @@ class ReviewPage(FormPage):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
-        self.w(QSplitter, "reviewSplitter").setSizes([640, 320])
+        self.w(QSplitter, "reviewSplitter").setSizes([760, 300])
         self.w(QPushButton, "selectAllButton").clicked.connect(lambda: self.model and self.model.set_include(True))
         self.w(QPushButton, "selectNoneButton").clicked.connect(lambda: self.model and self.model.set_include(False))
         self.w(QPushButton, "markConsentButton").clicked.connect(self.mark_consent_form)
@@ -237,8 +265,11 @@ class ReviewPage(FormPage):
         self.grid.setModel(self.proxy)
         self.table.setModel(self.model)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(C_REASON, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for col, width in ((C_FILE, 190), (C_STATUS, 110), (C_REASON, 260), (C_TAKEN, 150), (C_DEVICE, 130),
+                           (C_SIZE, 130), (C_LOCATION, 100)):
+            self.table.setColumnWidth(col, width)
         self.preview.setText("Click a photo to see it larger.")
         self.caption.clear()
         self.shown_rel = None

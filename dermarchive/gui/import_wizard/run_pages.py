@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QListWidget, QMessageBox, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QListWidget, QMessageBox, QProgressBar, QPushButton, QWidget, QWizard
 
 from ... import log
 from ...ingest import remove_originals
@@ -68,6 +68,7 @@ class ImportPage(FormPage):
         self.job = None
         self.finished = True
         self.stop_button.hide()
+        self.wiz.setButtonText(QWizard.WizardButton.CancelButton, "Close")  # nothing left to cancel
         self.completeChanged.emit()
 
     def _done(self, outcome: WizardOutcome) -> None:
