@@ -146,7 +146,8 @@ class ReferralDialog(QDialog):
 
         self._show_photos()
         self._show_letterhead()
-        self.resize(1180, 820)
+        room = self.screen().availableGeometry()  # laptops: 1366×768 must fit
+        self.resize(min(1180, int(room.width() * 0.94)), min(820, int(room.height() * 0.92)))
         self.to_edit.setFocus()
         self.preview.set_message("Preparing the preview…")
         self._start_preview()
