@@ -56,7 +56,9 @@ class WithdrawConsentDialog(QDialog):
         intro = child(self.form, QLabel, "introLabel")
         intro.setText(f"Withdraw consent for the visit of {long_date(visit.date)}. It currently allows: "
                       f"{granted} ({method.lower()}). Afterwards this visit's photos may only be kept in "
-                      f"the patient's clinical record; earlier exports cannot be recalled.")
+                      f"the patient's clinical record; earlier exports cannot be recalled."
+                      + (" The photo of the signed consent form is kept as the record of consent."
+                         if any(i.kind == "consent-form" for i in records.images(archive, visit_id=visit_id)) else ""))
         today = QDate.currentDate()
         self.date_edit.setDate(today)
         self.date_edit.setMaximumDate(today)

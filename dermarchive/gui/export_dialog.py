@@ -61,15 +61,13 @@ class DeidentifiedExportDialog(QDialog):
         self.folder_edit = child(self.form, QLineEdit, "folderEdit")
         self.status_label = child(self.form, QLabel, "statusLabel")
         self.export_btn = child(self.form, QPushButton, "exportButton")
+        self.drop_btn = child(self.form, QPushButton, "dropRefusedButton")
         self.canvas = RedactionCanvas()
         place(child(self.form, QWidget, "canvasPlaceholder"), self.canvas)
         child(self.form, QWidget, "canvasPlaceholder").setSizePolicy(self.canvas.sizePolicy())
 
-        header = child(self.form, QLabel, "headerLabel")
-        n = len(self.images)
-        header.setText(f"{n} photo{'s' if n != 1 else ''} will be exported without the patient's name, NHI, "
-                       f"date of birth, dates, file names or any metadata.")
-        header.setStyleSheet("font-weight: 600; font-size: 11pt;")
+        self.header = child(self.form, QLabel, "headerLabel")
+        self.header.setStyleSheet("font-weight: 600; font-size: 11pt;")
         for purpose in SECONDARY:
             self.purpose_combo.addItem(LABELS[purpose], purpose)
         tools = QButtonGroup(self)
@@ -91,6 +89,7 @@ class DeidentifiedExportDialog(QDialog):
         child(self.form, QPushButton, "browseButton").clicked.connect(self.browse)
         child(self.form, QPushButton, "cancelButton").clicked.connect(self.reject)
         self.export_btn.clicked.connect(self.export)
+        self.drop_btn.clicked.connect(self.leave_out_refused)
         self.finished.connect(self._cleanup)
 
         self._purpose_changed()
@@ -111,6 +110,11 @@ class DeidentifiedExportDialog(QDialog):
     def _update_state(self) -> None:
         ids = [i.id for i in self.images]
         refusals = policy.check(self.archive, ids, self.purpose()) if ids else []
+        n = len(ids)
+        self.header.setText(f"{n} photo{'s' if n != 1 else ''} will be exported without the patient's name, NHI, "
+                            f"date of birth, dates, file names or any metadata.")
+        self.drop_btn.setVisible(bool(refusals) and len(refusals) < n)
+        self.drop_btn.setText(f"Leave out the {len(refusals)} refused photo{'s' if len(refusals) != 1 else ''}")
         purpose = LABELS[self.purpose()].lower()
         if not ids:
             self.consent_label.setText("No photos are selected.")
@@ -137,6 +141,18 @@ class DeidentifiedExportDialog(QDialog):
             self._auto_folder = False
             self.folder_edit.setText(str(deidentified.suggest_folder(parent, self.purpose())))
             self._update_state()
+
+    def leave_out_refused(self) -> None:
+        """Export only the photos consent allows for this purpose (the others stay in the archive)."""
+        refused = {r.image_id for r in policy.check(self.archive, [i.id for i in self.images], self.purpose())}
+        self.images = [i for i in self.images if i.id not in refused]
+        for image_id in refused:
+            self.redactions.pop(image_id, None)
+            self._pictures.pop(image_id, None)
+            item = self.photos.items.pop(image_id, None)
+            if item is not None:
+                self.photo_list.takeItem(self.photo_list.row(item))
+        self._update_state()
 
     # -- redaction --------------------------------------------------------------------------------
     def current_id(self) -> int | None:

@@ -128,3 +128,30 @@ def test_export_error_is_shown_and_dialog_stays(qtbot: Any, dialog: Any, tmp_pat
     assert "not an empty folder" in messages.texts("error")[0]
     assert dialog.isVisible() and child(dialog.form, QPushButton, "exportButton").isEnabled()
     assert [p.name for p in busy.iterdir()] == ["notes.txt"]
+
+
+def test_leave_out_refused_photos_then_export(qtbot: Any, archive: Archive, patient_photos: tuple[int, list[int]],
+                                              tmp_path: Path, messages: Any) -> None:
+    pid, allowed = patient_photos
+    later = records.add_visit(archive, pid, "2024-06-01")
+    verbal = add_photo(archive, later, "landscape_3.jpg")
+    record_consent(archive, later, scopes=["clinical.referral"], method="verbal", obtained_by="RN")
+    d = DeidentifiedExportDialog(archive, pid, [*allowed, verbal])
+    qtbot.addWidget(d)
+    d.show()
+    qtbot.waitExposed(d)
+    drop = child(d.form, QPushButton, "dropRefusedButton")
+    assert drop.isVisible() and drop.text() == "Leave out the 1 refused photo"
+    assert not child(d.form, QPushButton, "exportButton").isEnabled()
+    qtbot.mouseClick(drop, Qt.MouseButton.LeftButton)
+    assert set(d.photos.items) == set(allowed) and not drop.isVisible()
+    assert child(d.form, QLabel, "headerLabel").text().startswith("2 photos")
+    folder = child(d.form, QLineEdit, "folderEdit")
+    folder.clear()
+    qtbot.keyClicks(folder, str(tmp_path / "out"))
+    qtbot.mouseClick(child(d.form, QPushButton, "exportButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: d.summary is not None, timeout=20_000)
+    assert d.summary["count"] == 2
+    entry = archive.audit.entries(archive.catalogue, action="export")[-1]
+    assert verbal not in entry.subject["images"]
+    QThreadPool.globalInstance().waitForDone(10_000)
