@@ -176,7 +176,7 @@ def orthanc_available() -> bool:
     return shutil.which("Orthanc") is not None and _plugin_dir() is not None
 
 
-def start_orthanc(folder: Path) -> Orthanc:
+def start_orthanc(folder: Path, lua: str | None = None) -> Orthanc:
     if not orthanc_available():
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail("Orthanc with the DICOMweb plugin is required in CI (.ci/setup-orthanc.sh installs it)")
@@ -204,6 +204,9 @@ def start_orthanc(folder: Path) -> Orthanc:
         "DefaultEncoding": "Utf8",
         "HttpTimeout": 30,
     }
+    if lua is not None:  # e.g. a ReceivedInstanceFilter that makes this PACS refuse images
+        (folder / "filter.lua").write_text(lua)
+        config["LuaScripts"] = [str(folder / "filter.lua")]
     path = folder / "orthanc.json"
     path.write_text(json.dumps(config, indent=2))
     server = Orthanc(f"http://127.0.0.1:{http_port}", ORTHANC_USER, ORTHANC_PASSWORD, folder, path)

@@ -167,3 +167,19 @@ def test_cli_pacs_set_send_status(tmp_path: Path, passphrase_file: Path, corpus:
                  "--password-file", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "refused the user name or password" in err and "Traceback" not in err
+
+
+def test_a_pacs_that_refuses_images_gives_a_clear_error(archive, corpus: Path, tmp_path: Path) -> None:
+    refuse_all = "function ReceivedInstanceFilter(dicom, origin, info)\n  return false\nend\n"
+    server = start_orthanc(tmp_path / "refusing", lua=refuse_all)
+    try:
+        pa = make_photo_archive(archive, corpus, which=("baseline",))
+        connect(archive, server)
+        with pytest.raises(pacs.PacsError, match=f"image\\(s\\) {pa.ids['baseline']} but does not hold them"):
+            pacs.send_to_pacs(archive, pa.patient.id)
+        assert server.instances() == []
+        assert pacs.images_in_pacs(archive, [pa.ids["baseline"]]) == {}
+        [entry] = archive.audit.entries(archive.catalogue, action="pacs.send")  # it did leave the archive
+        assert entry.details["not_kept"] == [pa.ids["baseline"]] and entry.details["sent"] == 0
+    finally:
+        server.stop()

@@ -6,7 +6,9 @@
   the purpose), so it never appears in a decrypted dump of the settings either.
 * **Send** (STOW-RS): one instance per request, each retried (3 attempts, backing off) when the
   server is unreachable or busy (5xx, 429); a wrong password (401/403) or a refusal (4xx, or a
-  Failed SOP Sequence in the answer) stops at once with a plain message. The catalogue keeps the
+  Failed SOP Sequence in the answer) stops at once with a plain message. Afterwards QIDO-RS is
+  asked whether the PACS really holds what it acknowledged (a filtering PACS may say "stored"
+  and drop the instance); those images are named and not marked as sent. The catalogue keeps the
   UIDs, so sending again produces the same instances: the PACS keeps one copy (QIDO-RS is asked
   first, and instances already there are not sent again). Every send is audited (``pacs.send``)
   with ids and counts, including a send cut short by an error.
@@ -255,6 +257,7 @@ def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None =
     held = _uids_in_pacs(target, client, _study_uids(archive, {i.visit_id for i in images}))
     known = dicom_store.known_instance_uids(archive, [i.id for i in images])
     sent: list[int] = []
+    not_kept: list[int] = []
     already = [i.id for i in images if known.get(i.id) in held]
     error: BaseException | None = None
     try:
@@ -274,13 +277,21 @@ def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None =
                 tx.execute("UPDATE dicom_instance SET sent_at = ?, sent_to = ? WHERE image_id = ?",
                            (now_iso(), target.safe_url(), image.id))
             sent.append(image.id)
+        not_kept = _not_kept(archive, target, client, images, sent)
+        if not_kept:
+            sent = [i for i in sent if i not in not_kept]
+            raise PacsError(f"The PACS at {target.safe_url()} answered that it stored image(s) "
+                            f"{', '.join(map(str, not_kept))} but does not hold them (it may filter incoming "
+                            "images). Ask the PACS administrator; they were not marked as sent.")
     except BaseException as exc:
         error = exc
         raise
     finally:
-        if sent or already or error is None:
+        if sent or not_kept or already or error is None:  # anything that left the archive
             details: dict[str, Any] = {"sent": len(sent), "already_there": len(already),
                                        "target": urlparse(target.url).hostname}
+            if not_kept:
+                details["not_kept"] = not_kept
             if error is not None:
                 details["stopped"] = type(error).__name__
             with archive.transaction() as tx:
@@ -290,6 +301,25 @@ def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None =
     log.exports.info("PACS send: %d sent, %d already there", len(sent), len(already))
     return {"sent": len(sent), "already_there": len(already), "images": sent + already,
             "target": target.safe_url()}
+
+
+def _not_kept(archive: Any, target: PacsTarget, client: Any, images: list[Any], sent: list[int]) -> list[int]:
+    """Sent images the PACS does not list afterwards (QIDO-RS), unmarked as sent.
+
+    Some PACS answer "stored" and then drop an instance (an Orthanc filter script does exactly
+    that); one query per study after the send catches it.
+    """
+    if not sent:
+        return []
+    held = _uids_in_pacs(target, client, _study_uids(archive, {i.visit_id for i in images if i.id in sent}))
+    uids = dicom_store.known_instance_uids(archive, sent)
+    missing = [i for i in sent if uids.get(i) not in held]
+    if missing:
+        with archive.transaction() as tx:
+            marks = ",".join("?" * len(missing))
+            tx.execute(f"UPDATE dicom_instance SET sent_at = NULL, sent_to = NULL WHERE image_id IN ({marks})",
+                       missing)
+    return missing
 
 
 def send_images_to_pacs(archive: Any, image_ids: list[int], *, progress: Progress | None = None,
