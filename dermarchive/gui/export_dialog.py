@@ -120,7 +120,7 @@ class DeidentifiedExportDialog(QDialog):
             self.consent_label.setText("No photos are selected.")
             self.consent_label.setStyleSheet(ERROR_STYLE)
         elif refusals:
-            lines = "\n".join(f"• {r}" for r in refusals)
+            lines = "\n".join(f"• photo {r.image_id}: {r.reason}" for r in refusals)
             self.consent_label.setText(f"{len(refusals)} of {len(ids)} photo(s) may not be used for {purpose}:\n"
                                        f"{lines}\nDeselect them, or record the patient's written consent first.")
             self.consent_label.setStyleSheet(ERROR_STYLE)

@@ -113,7 +113,7 @@ def test_refused_purpose_disables_export_and_names_photos(qtbot: Any, dialog: An
     combo.setCurrentIndex(combo.findData("publication"))
     text = child(dialog.form, QLabel, "consentLabel").text()
     for image_id in patient_photos[1]:
-        assert f"image {image_id} lacks 'publication'" in text
+        assert f"photo {image_id}: the consent for its visit (version 1) does not grant it" in text
     assert not child(dialog.form, QPushButton, "exportButton").isEnabled()
     combo.setCurrentIndex(combo.findData("research"))
     assert child(dialog.form, QPushButton, "exportButton").isEnabled()
