@@ -44,7 +44,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from .. import __version__, log
-from ..archive import bodysites, records
+from ..archive import records
 from ..archive.archive import Archive
 from ..archive.fsutil import atomic_write_bytes
 from ..consent import policy
