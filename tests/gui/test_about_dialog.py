@@ -13,11 +13,7 @@ from sqlcipher3 import dbapi2
 from dermarchive import __version__
 from dermarchive.gui.about_dialog import AboutDialog, app_icon
 
-pytestmark = [
-    pytest.mark.gui,
-    # Qt's offscreen platform says this for every top-level window with a layout; not our warning.
-    pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints"),
-]
+pytestmark = pytest.mark.gui  # offscreen-platform noise is ignored by tests/gui/conftest.py
 
 
 def table_rows(dialog: AboutDialog) -> dict[str, str]:
