@@ -23,6 +23,7 @@ from dermarchive.gui.import_wizard.review import C_CONSENT, C_FILE, C_LOCATION, 
 from dermarchive.gui.import_wizard.wizard import (PAGE_CONSENT, PAGE_FINISH, PAGE_IMPORT, PAGE_LOCATION,
                                                   PAGE_ORGANISE, PAGE_PATIENT, PAGE_REVIEW, PAGE_SOURCE)
 from dermarchive.ingest import scan
+from tests.test_faults import needs_root, small_mount  # noqa: F401 - the real small-disk fixture
 
 pytestmark = pytest.mark.gui
 
@@ -314,6 +315,13 @@ def test_no_consent_needs_a_reason_and_is_audited(qtbot: Any, archive: Any, corp
     kept = archive.audit.entries(archive.catalogue, action="image.import")[-1]
     assert kept.details["location_kept"] == 1
     assert "Newpatient" not in json.dumps(kept.details) and "ZZZ0024" not in json.dumps(entry.as_json())
+    # the finish page says so and opens the consent editor for the new visit, to record it later
+    press_next(qtbot, wizard, PAGE_FINISH)
+    assert "1 new visit has no consent recorded" in wizard.finish.w(QLabel, "consentSummary").text()
+    wizard.finish.w(QPushButton, "openConsentButton").click()
+    editor = wizard.finish.consent_dialog
+    assert editor is not None and editor.isVisible() and editor.visit_id in visits
+    editor.reject()
     wizard.accept()
     assert verify(archive) == []
 
@@ -348,3 +356,75 @@ def test_recent_and_suggested_folders(qtbot: Any, archive: Any, corpus_copy: Any
     assert found["Dropbox camera uploads"] == home / "Dropbox" / "Camera Uploads"
     assert found["Pictures"] == home / "Pictures"
     assert "iCloud Drive" not in found
+
+
+def drive_to_import(qtbot: Any, wizard: ImportWizard, patient_id: int | None = None) -> None:
+    """Source → … → Import with the defaults (the patient pre-selected, verbal consent)."""
+    press_next(qtbot, wizard, PAGE_REVIEW)
+    press_next(qtbot, wizard, PAGE_PATIENT)
+    press_next(qtbot, wizard, PAGE_ORGANISE)
+    press_next(qtbot, wizard, PAGE_CONSENT)
+    press_next(qtbot, wizard, PAGE_LOCATION)
+
+
+def test_a_photo_removed_after_the_scan_is_reported_not_imported(qtbot: Any, archive: Any, corpus_copy: Any,
+                                                                  messages: Any) -> None:
+    phone = corpus_copy("noexif.jpg", "noapp01.jpg")
+    patient = records.add_patient(archive, "ZZZ0016", "Tester", "Aroha")
+    wizard = open_wizard(qtbot, archive, folder=phone, patient_id=patient.id)
+    drive_to_import(qtbot, wizard)
+    (phone / "noapp01.jpg").unlink()  # the phone's sync deleted it meanwhile
+    run_import_page(qtbot, wizard)
+    problems = wizard.importing.w(QListWidget, "problemList")
+    assert problems.count() == 1 and problems.item(0).text().startswith("noapp01.jpg: it can no longer be read")
+    assert "1 photo could not be used" in wizard.importing.w(QLabel, "importSummary").text()
+    assert len(records.images(archive, patient_id=patient.id)) == 1
+    assert verify(archive) == []
+    wizard.accept()
+
+
+@needs_root
+def test_full_disk_gets_a_plain_message_and_the_archive_stays_consistent(qtbot: Any, make_archive: Any,
+                                                                         small_mount: Path, corpus_copy: Any,
+                                                                         messages: Any) -> None:
+    from tests.conftest import PASSPHRASE, USER
+
+    archive = make_archive(small_mount / "arch")  # a real 3 MiB disk: three phone photos do not fit
+    phone = corpus_copy("iphone_hdr_NO.jpg", "HMD_Nokia_8.3_5G.jpg", "jolla.jpg", "Apple iPhone 4S.jpg")
+    patient = records.add_patient(archive, "ZZZ0016", "Tester", "Aroha")
+    wizard = open_wizard(qtbot, archive, folder=phone, patient_id=patient.id)
+    drive_to_import(qtbot, wizard)
+    run_import_page(qtbot, wizard)
+    said = " ".join(messages.texts())
+    assert "disk is full" in said
+    assert not any(f.name.startswith(".tmp-") for f in (small_mount / "arch").rglob("*"))
+    imported = len(records.images(archive, patient_id=patient.id))
+    assert imported < 4
+    wizard.reject()
+    archive.close()
+    with type(archive).open(small_mount / "arch", USER, PASSPHRASE) as again:
+        assert len(records.images(again, patient_id=patient.id)) == imported
+        assert verify(again) == []
+
+
+def test_locking_the_window_during_an_import_stops_it_safely(qtbot: Any, main_window: Any, demo_archive: Any,
+                                                              corpus_copy: Any, messages: Any) -> None:
+    phone = corpus_copy(*[f"landscape_{n}.jpg" for n in range(1, 9)])
+    main_window.import_photos()  # File ▸ Import photos… opens the wizard
+    wizard = main_window.dialog_shown
+    assert isinstance(wizard, ImportWizard) and wizard.isVisible()
+    patient_id = records.find_patients(main_window.archive)[0].id
+    wizard.source.w(QLineEdit, "folderEdit").setText(str(phone))
+    wizard.patient.preselect = patient_id
+    drive_to_import(qtbot, wizard)
+    wizard.next()
+    assert wizard.currentId() == PAGE_IMPORT and wizard.importing.job is not None
+    main_window.lock("idle")  # the idle lock fires mid-import
+    assert wizard.importing.job is None or wizard.importing.job.finished.is_set()
+    assert not wizard.isVisible()
+    qtbot.wait(200)  # the stopped job reports back after the lock; nothing may touch the closed archive
+    assert messages.texts("error") == []
+    with demo_archive.open() as again:
+        assert verify(again) == []
+        imported = records.images(again, patient_id=patient_id)
+        assert len({i.id for i in imported}) == len(imported)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QListWidget, QMessageBox, QProgressBar, QPushButton, QWidget, QWizard
+from PySide6.QtWidgets import (QComboBox, QLabel, QListWidget, QMessageBox, QProgressBar, QPushButton, QWidget,
+                               QWizard)
 
 from ... import log
+from ...archive import records
+from ...consent import records as consent_records
+from ...consent.scopes import METHOD_LABELS
 from ...ingest import remove_originals
 from .. import messages
 from ..jobs import Job, run_job
 from .base import FormPage
 from .choices import WizardOutcome, carry_out
-from .common import plural
+from .common import long_date, plural
 
 
 def confirm(parent: QWidget, title: str, text: str) -> bool:
@@ -101,6 +105,11 @@ class ImportPage(FormPage):
         for line in trouble:
             self.problems.addItem(line)
         self.problems.setVisible(bool(trouble))
+        failed = [o for o in result.outcomes if o.status == "failed"]
+        if failed:  # e.g. the disk filled up: say so now, not only in the list
+            messages.warning(self, f"{plural(len(failed), 'photo')} could not be stored. {failed[0].reason} "
+                                   "The photos that were imported are safe; run the import again once this is "
+                                   "solved: nothing is imported twice.", "Import")
         log.gui.info("import wizard: %s", result.counts())
 
     def _failed(self, exc: BaseException) -> None:
@@ -129,8 +138,11 @@ class FinishPage(FormPage):
         self.remove_button = self.w(QPushButton, "removeOriginalsButton")
         self.remove_status = self.w(QLabel, "removeStatus")
         self.remove_button.clicked.connect(self.remove)
+        self.consent_visit = self.w(QComboBox, "consentVisitCombo")
+        self.w(QPushButton, "openConsentButton").clicked.connect(self.open_consent)
         self.job: Job | None = None
         self.removed: list[str] = []
+        self.consent_dialog: QWidget | None = None
 
     def verified_count(self) -> int:
         outcome = self.wiz.outcome
@@ -156,6 +168,36 @@ class FinishPage(FormPage):
             "those originals from the phone folder (and so from the synced phone). Only photos whose stored "
             "copy was read back and verified are removed; everything else stays." if n else
             "No originals can be removed: no photo from this folder has a verified copy in the archive.")
+        self._fill_consent()
+
+    def _fill_consent(self) -> None:
+        outcome = self.wiz.outcome
+        visits = outcome.result.visits if outcome else []
+        self.consent_visit.clear()
+        for visit_id in visits:
+            visit = records.get_visit(self.archive, visit_id)
+            current = consent_records.current(self.archive, visit_id)
+            state = METHOD_LABELS[current.method] if current else "no consent recorded"
+            self.consent_visit.addItem(f"{long_date(visit.date)} · {plural(visit.image_count, 'photo')} · {state}",
+                                       visit_id)
+        self.w(QWidget, "consentBox").setVisible(bool(visits))
+        missing = sum(1 for v in visits if consent_records.current(self.archive, v) is None)
+        self.w(QLabel, "consentSummary").setText(
+            (f"{plural(missing, 'new visit')} {'has' if missing == 1 else 'have'} no consent recorded. "
+             if missing else "Consent is recorded for every new visit. ") +
+            "To add a signature, change what the patient agreed to, or record consent later, open the "
+            "consent editor for a visit.")
+
+    def open_consent(self) -> None:
+        visit_id = self.consent_visit.currentData()
+        if visit_id is None:
+            return
+        from ..consent_editor import ConsentEditorDialog  # the consent feature's own editor
+
+        dialog = ConsentEditorDialog(self.archive, visit_id, parent=self)
+        dialog.finished.connect(lambda _r: self._fill_consent())
+        self.consent_dialog = dialog
+        dialog.open()
 
     def remove(self) -> None:
         outcome = self.wiz.outcome
