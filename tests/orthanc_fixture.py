@@ -161,9 +161,13 @@ class Orthanc:
                 time.sleep(0.2)
         raise RuntimeError("Orthanc did not answer within 60 s")
 
-    def stop(self) -> None:
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop Orthanc; ``graceful=False`` kills it (its storage is about to be thrown away)."""
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            if not graceful:
+                self.process.kill()
+            else:
+                self.process.terminate()
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -172,15 +176,13 @@ class Orthanc:
         self.process = None
 
 
-def orthanc_available() -> bool:
-    return shutil.which("Orthanc") is not None and _plugin_dir() is not None
-
-
 def start_orthanc(folder: Path, lua: str | None = None) -> Orthanc:
-    if not orthanc_available():
+    if shutil.which("Orthanc") is None:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("Orthanc with the DICOMweb plugin is required in CI (.ci/setup-orthanc.sh installs it)")
+            pytest.fail("Orthanc is required in CI (.ci/setup-orthanc.sh installs it)")
         pytest.skip("Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)")
+    if _plugin_dir() is None:
+        pytest.fail("Orthanc is installed without its DICOMweb plugin: apt-get install orthanc-dicomweb")
     folder.mkdir(parents=True, exist_ok=True)
     http_port, dicom_port = free_port(), free_port()
     config = {
@@ -220,4 +222,4 @@ def orthanc(tmp_path: Path) -> Iterator[Orthanc]:
     try:
         yield server
     finally:
-        server.stop()
+        server.stop(graceful=False)
