@@ -95,12 +95,17 @@ def test_nhis(count: int) -> list[str]:
     """``count`` valid test NHIs (all start with Z), the design's known answers first."""
     known = ["ZZZ0016", "ZZZ0024", "ZAC5361", "ZBN77VL", "ZSC21TN", "ZZZ00AC"]
     out = [n for n in known if nhi_mod.problem(n) is None]
-    n = 0
-    while len(out) < count:
-        candidate = f"ZZZ{n:04d}"
-        if nhi_mod.problem(candidate) is None and candidate not in out:
-            out.append(candidate)
-        n += 1
+    seen = set(out)
+    letters = "ZYXWVUTSRQPNMLKJHGFEDCBA"  # no I or O
+    for second in letters:
+        for third in letters:
+            for number in range(10_000):
+                if len(out) >= count:
+                    return out[:count]
+                candidate = f"Z{second}{third}{number:04d}"
+                if candidate not in seen and nhi_mod.problem(candidate) is None:
+                    out.append(candidate)
+                    seen.add(candidate)
     return out[:count]
 
 
@@ -147,7 +152,8 @@ def _skin(size: tuple[int, int], texture: Image.Image, rng: random.Random) -> Im
     return Image.composite(Image.new("RGB", size, tuple(int(c * 0.72) for c in tone)), img, light)
 
 
-def _blob_points(cx: float, cy: float, radius: float, irregular: float, shape: list[float]) -> list[tuple[float, float]]:
+def _blob_points(cx: float, cy: float, radius: float, irregular: float,
+                 shape: list[float]) -> list[tuple[float, float]]:
     pts = []
     n = len(shape)
     for i, wobble in enumerate(shape):

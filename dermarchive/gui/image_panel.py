@@ -78,7 +78,8 @@ def _details_html(image: records.ImageRecord, lesion: records.Lesion | None) -> 
         _row("Visit", html.escape(nice_date(image.visit_date))),
         _row("Camera", html.escape(image.device) or "—"),
         _row("Size", f"{image.width} × {image.height} px, {html.escape(image.stored_format)}"
-             + (f" (from {html.escape(image.original_format)})" if image.original_format != image.stored_format else "")),
+             + (f" (from {html.escape(image.original_format)})"
+                if image.original_format != image.stored_format else "")),
         _row("Location", "kept (chosen at import)" if image.location_kept
              else "removed at import" if image.had_location else "none recorded"),
         _row("Essential for care", "yes" if image.essential_for_care else "no"),
@@ -95,7 +96,8 @@ def _consent_html(current: Any, allowed: frozenset[str], kind: str | None, headi
             parts.append("<p style='color:#a23b2a'>No consent recorded for this visit: clinical record only.</p>")
         else:
             method = html.escape(METHOD_LABELS.get(current.method, current.method))
-            parts.append(f"<p>{method}, version {current.version}, obtained {html.escape(nice_date(current.obtained_at))}"
+            when = html.escape(nice_date(current.obtained_at))
+            parts.append(f"<p>{method}, version {current.version}, obtained {when}"
                          f" by {html.escape(current.obtained_by)}.</p>")
             if current.withdrawn:
                 why = html.escape(current.withdrawn_reason or "")

@@ -23,6 +23,7 @@ from . import messages, settings
 from .forms import child, load_form, place
 from .icons import icon
 from .idle import IdleWatcher
+from .jobs import run_job
 from .image_panel import ImagePanel
 from .patient_models import PatientTableModel
 from .patient_page import PatientPage
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
         self.archive_path = archive.path
         self.user_name = archive.user.name
         self.locked = False
+        self.patients_ready = False
         self._remember: tuple[int | None, int | None] = (None, None)  # patient id, lesion id
         self.dialog_shown: Any = None
         central = load_form("main_window", self)
@@ -212,15 +214,33 @@ class MainWindow(QMainWindow):
         self.statusBar()
 
     def _update_title(self) -> None:
-        state = " — locked" if self.locked else ""
-        self.setWindowTitle(f"DermArchive — {archive_title(self.archive) if not self.locked else self.archive_path.name}"
-                            f"{state}")
+        if self.locked:
+            self.setWindowTitle(f"DermArchive — {self.archive_path.name} — locked")
+        else:
+            self.setWindowTitle(f"DermArchive — {archive_title(self.archive)}")
 
     # -- patients --------------------------------------------------------------------------
-    def load_patients(self) -> None:
-        self.patient_model.set_patients(records.find_patients(self.archive))
-        self.patient_model.set_search(self.search.text())
-        self._update_count()
+    def load_patients(self, then: Any = None) -> None:
+        """Read the patient list in a worker (50,000 patients take most of a second)."""
+        self.patients_ready = False
+        self.patient_count.setText("Loading patients…")
+        archive = self.archive
+
+        def done(patients: list[records.Patient]) -> None:
+            if self.locked or self.archive is not archive:
+                return
+            self.patient_model.set_patients(patients)
+            self.patient_model.set_search(self.search.text())
+            self._update_count()
+            self.patients_ready = True
+            if then is not None:
+                then()
+
+        def failed(exc: BaseException) -> None:
+            if not self.locked:
+                messages.show_error(self, exc)
+
+        run_job(records.find_patients, archive, on_done=done, on_error=failed)
 
     def _update_count(self) -> None:
         shown, total = self.patient_model.rowCount(), self.patient_model.total
@@ -228,15 +248,9 @@ class MainWindow(QMainWindow):
                                    else f"{shown} of {total} patients match")
 
     def _search_changed(self, text: str) -> None:
-        current = self.current_patient_id()
         self.patient_model.set_search(text)
         self._update_count()
-        if current is not None:
-            row = self.patient_model.row_of(current)
-            if row >= 0:
-                self.patient_table.selectionModel().blockSignals(True)
-                self.patient_table.selectRow(row)
-                self.patient_table.selectionModel().blockSignals(False)
+        self._select_patient_row(self.current_patient_id())
 
     def _search_enter(self) -> None:
         if self.patient_model.rowCount() >= 1:
@@ -271,14 +285,18 @@ class MainWindow(QMainWindow):
         if self.locked:
             return
         current = self.current_patient_id()
-        self.load_patients()
         if current is not None:
-            row = self.patient_model.row_of(current)
-            self.patient_table.selectionModel().blockSignals(True)
-            if row >= 0:
-                self.patient_table.selectRow(row)
-            self.patient_table.selectionModel().blockSignals(False)
             self.patient_page.reload()
+        self.load_patients(then=lambda: self._select_patient_row(current))
+
+    def _select_patient_row(self, patient_id: int | None) -> bool:
+        """Highlight a patient in the list without reopening the page."""
+        row = self.patient_model.row_of(patient_id) if patient_id is not None else -1
+        if row >= 0:
+            self.patient_table.selectionModel().blockSignals(True)
+            self.patient_table.selectRow(row)
+            self.patient_table.selectionModel().blockSignals(False)
+        return row >= 0
 
     # -- viewer ----------------------------------------------------------------------------
     def open_image(self, image: records.ImageRecord) -> None:
@@ -432,15 +450,10 @@ class MainWindow(QMainWindow):
             action.setEnabled(True)
         self.loader.set_archive(archive)
         self.lock_stack.setCurrentIndex(0)
-        self.load_patients()
         patient_id, lesion_id = self._remember
         if patient_id is not None:
-            row = self.patient_model.row_of(patient_id)
-            if row >= 0:
-                self.patient_table.selectionModel().blockSignals(True)
-                self.patient_table.selectRow(row)
-                self.patient_table.selectionModel().blockSignals(False)
-                self.show_patient(patient_id, lesion_id)
+            self.show_patient(patient_id, lesion_id)
+        self.load_patients(then=lambda: self._select_patient_row(patient_id))
         self.idle.start()
         self._update_title()
 

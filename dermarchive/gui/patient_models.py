@@ -168,6 +168,8 @@ class LesionTableModel(QAbstractTableModel):
             return lesion
         if role == IdRole:
             return lesion.id if lesion else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if lesion is None:
             if role == Qt.ItemDataRole.DisplayRole:
                 return {0: self.ALL_PHOTOS, 1: "Every photo of this patient", 2: self._patient_images}.get(col, "")
@@ -180,8 +182,6 @@ class LesionTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (lesion.label, lesion.site_label, lesion.image_count, _fmt_date(lesion.first_photo),
                     _fmt_date(lesion.last_photo), lesion.diagnosis)[col]
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and lesion.notes:
             return lesion.notes
         return None

@@ -72,6 +72,7 @@ class StartScreen(QWidget):
         else:
             placeholder = QListWidgetItem("No archives opened yet. Create one, open one, or try the demo.")
             placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
+            placeholder.setData(Qt.ItemDataRole.UserRole, "")
             self.recent.addItem(placeholder)
         self._update_buttons()
 
@@ -119,7 +120,7 @@ class CreateArchiveDialog(QDialog):
         self.kdf = kdf
         form = load_form("create_archive_dialog", self)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(12, 12, 12, 12)
         layout.addWidget(form)
         self.setWindowTitle("Create archive — DermArchive")
         self.folder = child(form, QLineEdit, "folderEdit")
@@ -149,7 +150,7 @@ class CreateArchiveDialog(QDialog):
     def problems(self) -> list[str]:
         out = passphrase_problems(self.passphrase.text())
         if self.repeat.text() != self.passphrase.text():
-            out.append("The two passphrases differ.")
+            out.append("The two passphrases differ." if self.repeat.text() else "Type the passphrase again below.")
         return out
 
     def _check(self) -> None:

@@ -123,6 +123,12 @@ class TimelineModel(QAbstractListModel):
                    f"{nice_time(row.taken_at)} ({row.width}×{row.height})"
         return None
 
+    def item(self, row: int) -> VisitHeader | records.ImageRecord:
+        """The row's header or photo, straight from Python (no QVariant round trip: PySide6 on
+        Python 3.11 loses a reference to None each time ``index.data()`` returns nothing, which
+        crashes the interpreter after enough calls)."""
+        return self._rows[row]
+
     def image_rows(self) -> list[int]:
         return sorted(self._row_of.values())
 
@@ -145,13 +151,15 @@ class TimelineDelegate(QStyledItemDelegate):
         self.view = view
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
-        if index.data(HeaderRole) is not None:
+        if isinstance(index.model().item(index.row()), VisitHeader):
             return QSize(max(TILE.width(), self.view.viewport().width() - 2 * self.view.spacing() - 4),
                          HEADER_HEIGHT)
         return TILE
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        header: VisitHeader | None = index.data(HeaderRole)
+        model: TimelineModel = index.model()
+        item = model.item(index.row())
+        header = item if isinstance(item, VisitHeader) else None
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = option.palette
@@ -176,14 +184,14 @@ class TimelineDelegate(QStyledItemDelegate):
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, detail)
             painter.restore()
             return
-        image: records.ImageRecord = index.data(ImageRole)
+        image = item
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         tile = rect.adjusted(2, 2, -2, -2)
         painter.setPen(QColor("#2f6f9f") if selected else QColor("#d5dde3"))
         painter.setBrush(QColor("#dcebf7") if selected else pal.color(QPalette.ColorRole.Base))
         painter.drawRoundedRect(tile, 6, 6)
         thumb_area = QRect(tile.left() + 6, tile.top() + 6, tile.width() - 12, THUMB_SIDE)
-        pix = index.data(Qt.ItemDataRole.DecorationRole)
+        pix = model.loader.get(image)
         if pix is not None and not pix.isNull():
             size = pix.deviceIndependentSize().toSize().scaled(thumb_area.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, size.width(), size.height())
@@ -231,14 +239,14 @@ class TimelineView(QListView):
         self.activated.connect(self._activated)
 
     def _activated(self, index: QModelIndex) -> None:
-        image = index.data(ImageRole)
-        if image is not None:
-            self.imageActivated.emit(image)
+        item = self.model().item(index.row())
+        if isinstance(item, records.ImageRecord):
+            self.imageActivated.emit(item)
 
     def selected_images(self) -> list[records.ImageRecord]:
         rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
         model = self.model()
-        return [img for r in rows if (img := model.index(r, 0).data(ImageRole)) is not None]
+        return [img for r in rows if isinstance(img := model.item(r), records.ImageRecord)]
 
     def visible_image_rows(self) -> list[int]:
         """Rows of photo tiles currently inside the viewport (for tests and the benchmark)."""
@@ -246,9 +254,9 @@ class TimelineView(QListView):
         area = self.viewport().rect()
         out = []
         for row in range(model.rowCount()):
-            idx = model.index(row, 0)
-            if idx.data(HeaderRole) is None and self.visualRect(idx).intersects(area):
+            rect = self.visualRect(model.index(row, 0))
+            if isinstance(model.item(row), records.ImageRecord) and rect.intersects(area):
                 out.append(row)
-            elif out and self.visualRect(idx).top() > area.bottom():
+            elif out and rect.top() > area.bottom():
                 break
         return out

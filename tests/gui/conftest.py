@@ -98,6 +98,7 @@ def main_window(qtbot: Any, open_demo: Archive, messages: MessageRecorder) -> It
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.patients_ready, timeout=10_000)
     yield window
     window.close()
     window.loader.pool.waitForDone(2000)

@@ -12,7 +12,7 @@ from dermarchive.archive import CHEAP_TEST_PARAMS, Archive, records
 from dermarchive.gui import settings
 from dermarchive.gui.app import App
 from dermarchive.gui.main_window import PAGE_PATIENT, PAGE_VIEWER, MainWindow
-from dermarchive.gui.timeline import HeaderRole, ImageRole
+from dermarchive.gui.timeline import VisitHeader
 
 pytestmark = pytest.mark.gui
 
@@ -52,6 +52,7 @@ def test_create_archive_from_the_start_screen(qtbot: Any, tmp_path: Path, messag
     qtbot.waitUntil(lambda: app.main is not None, timeout=10_000)
     window = app.main  # deletes itself on close
     assert window.archive.is_open and window.archive.user.name == "dr.ngata"
+    qtbot.waitUntil(lambda: window.patients_ready)
     assert window.patient_model.total == 0
     assert Archive.users_of(folder) == ["dr.ngata"]
     assert settings.recent_archives()[0] == folder.resolve()
@@ -94,6 +95,7 @@ def test_wrong_then_right_passphrase(qtbot: Any, demo_archive: Any) -> None:
     qtbot.keyClick(panel.passphrase, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: app.main is not None, timeout=10_000)
     window = app.main  # deletes itself on close
+    qtbot.waitUntil(lambda: window.patients_ready)
     assert window.patient_model.total == 3
     # The failed attempt is in the audit log since this unlock.
     failed = window.archive.audit.entries(window.archive.catalogue, action="unlock.failed")
@@ -139,16 +141,16 @@ def test_opening_a_patient_shows_lesions_and_timeline(main_window: MainWindow, q
     lesions = records.lesions(archive, patient.id)
     assert page.lesion_model.rowCount() == len(lesions) + 1  # + "All photos"
     model = page.timeline_model
-    headers = [model.index(r).data(HeaderRole) for r in range(model.rowCount())]
+    headers = [model.item(r) for r in range(model.rowCount()) if isinstance(model.item(r), VisitHeader)]
     visits = records.visits(archive, patient.id)
-    assert [h.visit.id for h in headers if h is not None] == [v.id for v in visits]
+    assert [h.visit.id for h in headers] == [v.id for v in visits]
     assert len(model.images()) == patient.image_count
     kinds = {i.kind for i in model.images()}
     assert {"clinical", "consent-form"} <= kinds
     # Thumbnails arrive lazily for what is on screen.
     visible = page.timeline.visible_image_rows()
     assert visible
-    qtbot.waitUntil(lambda: all(model.index(r).data(ImageRole).id in main_window.loader.cache for r in visible),
+    qtbot.waitUntil(lambda: all(model.item(r).id in main_window.loader.cache for r in visible),
                     timeout=10_000)
     # Choosing a lesion narrows the timeline to its photos, grouped by visit, oldest first.
     lesion = lesions[0]
@@ -225,6 +227,7 @@ def test_idle_lock_drops_everything_and_unlocks_again(qtbot: Any, open_demo: Arc
     window = MainWindow(open_demo, idle_minutes=0.6 / 60)  # 0.6 s for the test; default is 5 minutes
     qtbot.addWidget(window)
     window.show()
+    qtbot.waitUntil(lambda: window.patients_ready)
     patient = _open_first_patient(window, qtbot)
     page = window.patient_page
     visible = page.timeline.visible_image_rows()
@@ -232,7 +235,7 @@ def test_idle_lock_drops_everything_and_unlocks_again(qtbot: Any, open_demo: Arc
     page.select_images([page.timeline_model.images()[1].id])
     page.open_selected()
     qtbot.waitUntil(window.single.view.has_image, timeout=10_000)
-    qtbot.waitUntil(lambda: window.locked, timeout=5_000)
+    qtbot.waitUntil(lambda: window.locked, timeout=10_000)
     assert not open_demo.is_open
     assert len(window.loader.cache) == 0 and window.loader.cache.bytes == 0
     assert window.patient_model.rowCount() == 0 and window.patient_model.total == 0
@@ -244,9 +247,10 @@ def test_idle_lock_drops_everything_and_unlocks_again(qtbot: Any, open_demo: Arc
     panel = window.unlock_panel
     qtbot.keyClicks(panel.passphrase, demo_archive.passphrase)
     qtbot.mouseClick(panel.unlock_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not window.locked, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.locked and window.patients_ready, timeout=10_000)
     assert window.lock_stack.currentIndex() == 0
     assert window.patient_page.patient.id == patient.id
+    assert window.patient_model.total == 3
     locks = window.archive.audit.entries(window.archive.catalogue, action="lock")
     assert locks[-1].details == {"reason": "idle"}
     window.idle.stop()
