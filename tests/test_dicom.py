@@ -220,6 +220,13 @@ def test_dermoscopy_attributes_recorded_and_validated(archive, corpus: Path, tmp
     path = tmp_path / "derm.dcm"
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
     assert dciodvfy_errors(path) == []
+    # defaults frozen at import do not change when the practice changes its dermatoscope later
+    frozen = add_photo(archive, pa.visit_id, pa.sources["dermoscopic"], kind="dermoscopic")
+    with archive.transaction() as tx:
+        dicom_store.record_dermoscopy_defaults(archive, tx, [frozen, pa.ids["baseline"]])
+    dicom_store.set_dermoscopy_defaults(archive, magnification=40, polarization="non-polarized")
+    assert dicom_store.dermoscopy_of(archive, frozen) == dicom_store.Dermoscopy("POLARIZED", "CONTACT", "", 20)
+    assert dicom_store.dermoscopy_of(archive, pa.ids["dermoscopic"]).magnification == 40  # never frozen
     with pytest.raises(InvalidInput, match="not dermoscopic"):
         dicom_store.set_dermoscopy_attributes(archive, [pa.ids["baseline"]], contact="non-contact")
     with pytest.raises(InvalidInput, match="polarization must be one of"):

@@ -112,6 +112,21 @@ def set_dermoscopy_attributes(archive: Any, image_ids: list[int], **attrs: Any) 
     return len(image_ids)
 
 
+def record_dermoscopy_defaults(archive: Any, tx: Any, image_ids: list[int]) -> None:
+    """At import: write the current defaults into dermoscopic rows that have no values yet, so a
+    later change of dermatoscope does not rewrite how older photos were taken. Runs in the
+    importer's transaction ``tx``."""
+    d = dermoscopy_defaults(archive)
+    for image_id in image_ids:
+        tx.execute(
+            "UPDATE image SET dermoscopy_polarization = coalesce(dermoscopy_polarization, ?), "
+            "dermoscopy_contact = coalesce(dermoscopy_contact, ?), "
+            "dermoscopy_immersion = coalesce(dermoscopy_immersion, ?), "
+            "dermoscopy_magnification = coalesce(dermoscopy_magnification, ?) "
+            "WHERE id = ? AND kind = 'dermoscopic'",
+            (d.polarization, d.contact, d.immersion, d.magnification, image_id))
+
+
 def dermoscopy_of(archive: Any, image_id: int) -> Dermoscopy:
     row = archive.catalogue.query_one(
         "SELECT dermoscopy_polarization, dermoscopy_contact, dermoscopy_immersion, "
