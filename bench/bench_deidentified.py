@@ -6,7 +6,8 @@
 The photos are real phone JPEGs and HEICs from ../shared/corpus stored as the phone wrote them
 (EXIF, XMP, GPS: the worst case for cleaning). Timed: the whole ``export_deidentified`` call — the
 consent check, decrypting each blob, decoding, turning upright, redacting, re-encoding as
-metadata-free JPEG q95 4:4:4, the sidecars, fsync + rename of the folder, the audit entry. CPU time
+metadata-free JPEG q95 4:4:4 (two photos at a time, ``deidentified.WORKERS``), the sidecars, fsync +
+rename of the folder, the audit entry. CPU time
 (all threads) is printed beside the wall time with the load average, because the cores are shared.
 Peak memory is the process's max RSS. Cheap Argon2 parameters are used for the unlock only.
 """
