@@ -226,3 +226,34 @@ def test_cli_keep_location_needs_a_reason(cli_archive, corpus_copy, capsys):
                  "--location-reason", "outbreak tracing", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["counts"] == {"imported": 1}
+
+
+def test_damaged_files_are_rejected_one_by_one_never_the_batch(archive, patient, corpus_copy):
+    """Truncations, flipped bytes and broken segment lengths of real photos: each file ends
+    imported or rejected with a reason; nothing crashes, the archive verifies clean."""
+    import random
+
+    folder = corpus_copy("landscape_2.jpg", "sugarshack.mpo", "clipboard_target.png")
+    rng = random.Random(3)
+    for name in ("landscape_2.jpg", "sugarshack.mpo", "clipboard_target.png"):
+        data = (folder / name).read_bytes()
+        stem, ext = name.rsplit(".", 1)
+        for i in range(8):
+            cut = rng.randrange(2, len(data))
+            (folder / f"{stem}-cut{i}.{ext}").write_bytes(data[:cut])
+            flipped = bytearray(data)
+            for _ in range(rng.randrange(1, 6)):
+                flipped[rng.randrange(2, len(data))] = rng.randrange(256)
+            (folder / f"{stem}-flip{i}.{ext}").write_bytes(bytes(flipped))
+    plan = scan(folder, archive)
+    result = run_import(archive, plan, ImportOptions(patient.id))
+    outcome = {o.rel: o for o in result.outcomes}
+    for entry in plan.entries:
+        final = outcome.get(entry.rel)
+        status, reason = (final.status, final.reason) if final else (entry.status, entry.reason)
+        assert status in ("imported", "rejected", "duplicate"), (entry.rel, status, reason)
+        assert status == "imported" or reason, entry.rel
+    assert outcome["landscape_2.jpg"].status == "imported"
+    assert any(o.status == "rejected" for o in result.outcomes) or plan.counts()["rejected"]
+    assert verify(archive) == []
+    _assert_stored_clean(archive, patient.id)

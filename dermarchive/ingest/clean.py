@@ -31,7 +31,7 @@ from typing import Any
 from PIL import Image
 
 from . import jpeg
-from .metadata import PhotoMetadata, UnreadablePhoto, open_heif, open_pil
+from .metadata import DECODE_ERRORS, PhotoMetadata, UnreadablePhoto, damaged, open_heif, open_pil
 from .thumbnails import Thumbnails, make_thumbnails
 
 HEIC_JPEG_QUALITY = 95
@@ -131,12 +131,17 @@ def _to_png(data: bytes, fmt: str) -> StoredPhoto:
 
 def prepare(data: bytes, meta: PhotoMetadata) -> StoredPhoto:
     """The cleaned copy and thumbnails of a photo (raises :class:`UnreadablePhoto`)."""
-    if meta.format in ("JPEG", "MPO"):
-        return _jpeg(data)
-    if meta.format == "HEIC":
-        return _heic(data)
-    if meta.format in ("PNG", "TIFF", "WEBP"):
-        return _to_png(data, meta.format)
+    try:
+        if meta.format in ("JPEG", "MPO"):
+            return _jpeg(data)
+        if meta.format == "HEIC":
+            return _heic(data)
+        if meta.format in ("PNG", "TIFF", "WEBP"):
+            return _to_png(data, meta.format)
+    except UnreadablePhoto:
+        raise
+    except DECODE_ERRORS as exc:  # whatever a damaged file makes a decoder raise
+        raise damaged(exc) from None
     raise UnreadablePhoto(f"{meta.format} is not a photo format DermArchive imports")
 
 

@@ -34,6 +34,16 @@ class UnreadablePhoto(Exception):
     """Looks like a photo but cannot be used; ``str`` is the plain-language reason."""
 
 
+# What decoders and parsers raise on hostile or damaged files. Caught per file at the edges
+# (scan, clean): such a file is rejected with a reason, the batch goes on.
+DECODE_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, SyntaxError, EOFError,
+                 ZeroDivisionError, RuntimeError, MemoryError, struct.error)
+
+
+def damaged(exc: BaseException) -> UnreadablePhoto:
+    return UnreadablePhoto(f"it is damaged and cannot be decoded ({type(exc).__name__})")
+
+
 def sniff(head: bytes) -> str | None:
     """Format by content (first 32 bytes), or None when it is no image format we know."""
     if head.startswith(b"\xff\xd8\xff"):

@@ -33,7 +33,7 @@ from ..archive.blobs import BlobRef
 from ..archive.header import now_iso
 from ..errors import DermArchiveError, InvalidInput, NotFound
 from .clean import prepare
-from .metadata import PhotoMetadata, UnreadablePhoto, read_metadata, sniff
+from .metadata import DECODE_ERRORS, PhotoMetadata, UnreadablePhoto, damaged, read_metadata, sniff
 from .scan import ImportPlan, PlanEntry, read_with_stat, suggest_visits
 
 Progress = Callable[[int, int, str], None]
@@ -216,6 +216,8 @@ def _prepare(archive: Any, entry: PlanEntry, known: _Known) -> _Prepared | FileO
         stored = prepare(data, meta)
     except UnreadablePhoto as exc:
         return FileOutcome(entry.rel, "rejected", str(exc))
+    except DECODE_ERRORS as exc:  # from read_metadata on a file that changed since the scan
+        return FileOutcome(entry.rel, "rejected", str(damaged(exc)))
     del data
     new_refs: list[BlobRef] = []
     ids = (_store(archive, stored.data, known, new_refs),

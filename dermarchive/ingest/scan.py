@@ -25,7 +25,8 @@ from typing import Any
 
 from .. import log
 from ..errors import Cancelled, InvalidInput
-from .metadata import FULL_DECODE_CAP, PhotoMetadata, UnreadablePhoto, gif_claimed_pixels, read_metadata, sniff
+from .metadata import (DECODE_ERRORS, FULL_DECODE_CAP, PhotoMetadata, UnreadablePhoto, damaged,
+                       gif_claimed_pixels, read_metadata, sniff)
 
 Progress = Callable[[int, int, str], None]
 CancelFlag = Callable[[], bool]
@@ -185,7 +186,12 @@ def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntr
                         (" file" if actual else " file (damaged, or not a photo)"))
         return entry
     try:
-        entry.metadata = read_metadata(data, actual, st.st_mtime)
+        try:
+            entry.metadata = read_metadata(data, actual, st.st_mtime)
+        except UnreadablePhoto:
+            raise
+        except DECODE_ERRORS as exc:
+            raise damaged(exc) from None
     except UnreadablePhoto as exc:
         entry.status, entry.reason = "rejected", str(exc)
         return entry
