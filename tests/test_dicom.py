@@ -281,3 +281,17 @@ def test_without_jpegtran_rotation_falls_back_to_re_encoding(corpus: Path, tmp_p
     monkeypatch.setenv("PATH", str(tmp_path))  # a machine without libjpeg-turbo-progs
     px = pixels_for_dicom((corpus / "Apple iPhone 4S.jpg").read_bytes(), 6)
     assert px.route == "re-encoded" and (px.columns, px.rows) == (2448, 3264)
+
+
+@pytest.mark.parametrize("name, route", [("45-gps_ifd.jpg", "wrapped"),        # 4:2:2
+                                         ("jolla.jpg", "wrapped"),             # 4:2:0
+                                         ("87_OSError.jpg", "re-encoded"),     # 4:4:0
+                                         ("landscape_1.jpg", "re-encoded"),    # 4:4:4
+                                         ("sugarshack.mpo", "wrapped")])       # MPO: first frame only
+def test_chroma_sampling_decides_wrap_or_re_encode(corpus: Path, name: str, route: str) -> None:
+    source = (corpus / name).read_bytes()
+    px = pixels_for_dicom(source, 1)
+    assert px.route == route and px.photometric == "YBR_FULL_422"
+    info = jpeg_info(px.data)
+    assert info.sampling[0] in ((2, 1), (2, 2)) and info.end == len(px.data)
+    assert len(px.data) < len(source) or route == "re-encoded"

@@ -16,9 +16,9 @@ Routes (``Pixels.route``), chosen per photo and counted in every export summary:
     same coefficients (and turned, when needed, in the same pass).
 ``re-encoded``
     ``-perfect`` was impossible (the image size is not a multiple of the JPEG block size along the
-    edge the turn moves), or the JPEG has no chroma subsampling (4:4:4, YBR_FULL, which the VL
-    and dermoscopic IODs do not allow): decoded, turned, encoded again as baseline JPEG
-    (quality 95, 4:2:2).
+    edge the turn moves), or its chroma sampling is not 4:2:2/4:2:0 (4:4:4 would be YBR_FULL,
+    which the VL and dermoscopic IODs do not allow; 4:4:0 and 4:1:1 fit no allowed value):
+    decoded, turned, encoded again as baseline JPEG (quality 95, 4:2:2).
 ``converted-lossy``
     HEIC/HEIF, WebP and other lossy sources: decoded and encoded as baseline JPEG, quality 95,
     4:2:2 (YBR_FULL_422). Why: the source was lossy already, every PACS and viewer decodes JPEG
@@ -240,10 +240,7 @@ def pixels_for_dicom(data: bytes, orientation: int = 1) -> Pixels:
 def _jpeg_pixels(data: bytes, orientation: int) -> Pixels:
     info = jpeg_info(data)
     cleaned, icc = clean_jpeg(data)
-    # VL Photographic and Dermoscopic images allow YBR_FULL_422 but not YBR_FULL: a colour JPEG
-    # without chroma subsampling (4:4:4, rare from phones) has to be re-encoded as 4:2:2.
-    describable = len(info.sampling) == 1 or info.adobe_transform == 0 or any(
-        s != info.sampling[0] for s in info.sampling)
+    describable = _describable(info)
     baseline = info.sof == 0xC0 and info.precision == 8 and len(info.sampling) in (1, 3)
     if baseline and describable and orientation == 1:
         return _from_jpeg_frame(cleaned, "wrapped", len(data), icc)
@@ -259,6 +256,16 @@ def _jpeg_pixels(data: bytes, orientation: int) -> Pixels:
     if orientation in _TRANSPOSE:
         img = img.transpose(_TRANSPOSE[orientation])
     return _encode_jpeg(img, "re-encoded", len(data), icc)
+
+
+def _describable(info: JpegInfo) -> bool:
+    """Whether the VL/dermoscopic IODs can label this JPEG truthfully: grey (MONOCHROME2),
+    untransformed RGB (Adobe transform 0), or YCbCr with chroma halved horizontally (4:2:2) or in
+    both directions (4:2:0), which is YBR_FULL_422 — the one value they allow for lossy JPEG.
+    4:4:4 (YBR_FULL, not allowed), 4:4:0 and 4:1:1 are re-encoded as 4:2:2."""
+    if len(info.sampling) == 1 or info.adobe_transform == 0:
+        return True
+    return info.sampling[0] in ((2, 1), (2, 2)) and all(s == (1, 1) for s in info.sampling[1:])
 
 
 def _perfect_possible(info: JpegInfo, orientation: int) -> bool:
