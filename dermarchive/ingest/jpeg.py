@@ -104,7 +104,7 @@ def parse_frame(data: bytes, start: int = 0) -> Frame:
         pos = end
 
 
-def _app_kind(data: bytes, seg: Segment) -> str:
+def app_kind(data: bytes, seg: Segment) -> str:
     body = data[seg.start + 4:seg.start + 4 + 40]
     m = seg.marker
     if m == 0xE0:
@@ -129,13 +129,13 @@ def _app_kind(data: bytes, seg: Segment) -> str:
 
 
 def kinds(data: bytes, frame: Frame) -> list[str]:
-    return [_app_kind(data, s) for s in frame.segments]
+    return [app_kind(data, s) for s in frame.segments]
 
 
 def exif_block(data: bytes, frame: Frame) -> bytes | None:
     """The first EXIF block of a frame (``Exif\\0\\0`` + TIFF), or None."""
     for seg in frame.segments:
-        if _app_kind(data, seg) == "exif":
+        if app_kind(data, seg) == "exif":
             return seg.payload(data)
     return None
 
@@ -144,7 +144,7 @@ def coding_digest(data: bytes, frame: Frame) -> str:
     """SHA-256 over every segment that decides the decoded pixels (tables, frame, scans)."""
     h = hashlib.sha256()
     for seg in frame.segments:
-        if _app_kind(data, seg) in ("coding", "adobe"):
+        if app_kind(data, seg) in ("coding", "adobe"):
             h.update(data[seg.start:seg.end])
     return h.hexdigest()
 
@@ -182,7 +182,7 @@ def _clean_frame(data: bytes, frame: Frame) -> tuple[bytes, int | None]:
     mpf_at: int | None = None
     exif_done = False
     for seg in frame.segments:
-        kind = _app_kind(data, seg)
+        kind = app_kind(data, seg)
         part: bytes | memoryview | None = None
         if kind in ("coding", "adobe", "icc"):
             part = view[seg.start:seg.end]
@@ -215,7 +215,7 @@ class _MpEntries:
 
 def _mp_entries(data: bytes, frame: Frame) -> _MpEntries | None:
     for seg in frame.segments:
-        if _app_kind(data, seg) != "mpf":
+        if app_kind(data, seg) != "mpf":
             continue
         base = seg.start + 8
         try:
@@ -239,7 +239,7 @@ def frames(data: bytes) -> list[Frame]:
     if mp is None:
         return [first]
     base = mp.entries_at
-    tiff = next(s.start + 8 for s in first.segments if _app_kind(data, s) == "mpf")
+    tiff = next(s.start + 8 for s in first.segments if app_kind(data, s) == "mpf")
     result = [first]
     for i in range(1, mp.count):
         _attr, size, offset, _d1, _d2 = struct.unpack(mp.endian + "IIIHH", data[base + 16 * i:base + 16 * i + 16])

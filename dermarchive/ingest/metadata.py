@@ -261,7 +261,7 @@ def _jpeg(data: bytes) -> tuple[PhotoMetadata, _ExifFacts]:
         facts.identifying.add("other maker blocks")
     for f in parts:
         for seg in f.segments:
-            if jpeg._app_kind(data, seg) == "xmp":
+            if jpeg.app_kind(data, seg) == "xmp":
                 _xmp_facts(seg.payload(data), facts)
     with open_pil(data, "JPEG") as img:
         width, height = img.size
