@@ -295,3 +295,10 @@ def test_chroma_sampling_decides_wrap_or_re_encode(corpus: Path, name: str, rout
     info = jpeg_info(px.data)
     assert info.sampling[0] in ((2, 1), (2, 2)) and info.end == len(px.data)
     assert len(px.data) < len(source) or route == "re-encoded"
+
+
+def test_quarter_turn_of_a_422_jpeg_is_re_encoded(corpus: Path) -> None:
+    """jpegtran could turn it losslessly, but 4:2:2 turned is 4:4:0, which YBR_FULL_422 is not."""
+    px = pixels_for_dicom((corpus / "45-gps_ifd.jpg").read_bytes(), 8)  # 1600x900, 4:2:2
+    assert px.route == "re-encoded" and (px.columns, px.rows) == (900, 1600)
+    assert pixels_for_dicom((corpus / "45-gps_ifd.jpg").read_bytes(), 3).route == "re-encoded"  # 900 % 8

@@ -249,7 +249,8 @@ def _jpeg_pixels(data: bytes, orientation: int) -> Pixels:
         turned = _jpegtran(cleaned, ["-perfect", *_JPEGTRAN.get(orientation, [])])
         if turned is not None:
             frame, _ = clean_jpeg(turned)
-            if jpeg_info(frame).sof == 0xC0:
+            turned_info = jpeg_info(frame)  # a quarter turn makes 4:2:2 into 4:4:0: not describable
+            if turned_info.sof == 0xC0 and _describable(turned_info):
                 route = "rotated-lossless" if orientation != 1 else "transcoded-lossless"
                 return _from_jpeg_frame(frame, route, len(data), icc)
     img = _open(data)
