@@ -280,6 +280,16 @@ def test_overwrites_atomically_and_leaves_no_temp_files(archive, corpus, tmp_pat
     assert [p.name for p in out.parent.iterdir()] == ["r.pdf"]
 
 
+def test_unwritable_target_is_a_plain_error_and_not_audited(archive, corpus, tmp_path):
+    s = seed(archive, corpus, ("landscape_1.jpg",))
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(InvalidInput, match="not-a-folder is a file, not a folder"):
+        make(archive, s, blocker / "sub" / "r.pdf")
+    assert archive.audit.entries(archive.catalogue, action="export") == []
+    assert verify(archive) == []
+
+
 def test_cancel_writes_nothing(archive, corpus, tmp_path):
     s = seed(archive, corpus, ("landscape_1.jpg", "landscape_2.jpg"))
     calls = []

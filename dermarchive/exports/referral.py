@@ -46,9 +46,9 @@ from xml.sax.saxutils import escape
 from .. import __version__, log
 from ..archive import records
 from ..archive.archive import Archive
-from ..archive.fsutil import atomic_write_bytes
+from ..archive.fsutil import atomic_write_bytes, describe_os_error
 from ..consent import policy
-from ..errors import Cancelled, DermArchiveError, InvalidInput
+from ..errors import Cancelled, DermArchiveError, InvalidInput, StorageError
 
 PURPOSE = "clinical.referral"
 LETTERHEAD_KEY = "practice.letterhead"
@@ -768,6 +768,9 @@ def build_referral(archive: Archive, patient_id: int, *, image_ids: list[int] | 
         raise InvalidInput(f"The referral is saved as a PDF: give a file name ending in .pdf (got '{out.name}').")
     if out.is_dir():
         raise InvalidInput(f"{out} is a folder; give a file name ending in .pdf.")
+    existing = next((p for p in out.parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise InvalidInput(f"Cannot save the referral there: {existing} is a file, not a folder.")
     if pdf_password is not None and len(pdf_password) < MIN_PASSWORD:
         raise InvalidInput(f"The PDF password must be at least {MIN_PASSWORD} characters.")
     started = datetime.now()
@@ -787,7 +790,12 @@ def build_referral(archive: Archive, patient_id: int, *, image_ids: list[int] | 
                             "urgency": urgency, "count": len(ids), "pages": rendered.pages,
                             "encrypted": bool(pdf_password)})
             archive.set_setting(tx, _referrer_key(archive), letter.referrer)  # offered next time
-            atomic_write_bytes(out, data, action="save the referral PDF")
+            try:
+                atomic_write_bytes(out, data, action="save the referral PDF")
+            except StorageError:
+                raise
+            except OSError as exc:  # e.g. creating the folder failed (a file is in the way)
+                raise StorageError(describe_os_error(exc, "save the referral PDF")) from None
             written = True
     except BaseException:
         if written:  # the audit entry did not commit: take the file back
