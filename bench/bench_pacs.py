@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +121,8 @@ def main() -> int:
         instances = [build_instance(archive, img) for img in images]
         build_s = time.perf_counter() - t
         total_mb = sum(len(i.pixels.data) for i in instances) / 1e6
-        print(f"== {args.count} phone photos ({total_mb:.0f} MB of JPEG frames)")
+        routes = Counter(i.pixels.route for i in instances)
+        print(f"== {args.count} phone photos ({total_mb:.0f} MB of JPEG frames; routes {dict(routes)})")
         print(f"  building DICOM instances only:     {build_s:6.2f} s  {args.count / build_s:6.1f} img/s")
 
         server = start_orthanc(tmp / "orthanc-ours")
