@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QPixmap
 
 from ...ingest import PlanEntry, preview_thumbnail
@@ -42,6 +42,34 @@ def size_text(entry: PlanEntry) -> str:
     n = max(entry.size, 0)
     mb = f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n // 1000} KB" if n >= 1000 else plural(n, "byte")
     return f"{meta.width} × {meta.height}, {mb}" if meta else mb
+
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class EntryTableModel(QAbstractTableModel):
+    """A table of plan entries with fixed column titles (``COLUMNS``), one row per ``entries`` item."""
+
+    COLUMNS: tuple[str, ...] = ()
+    entries: list[PlanEntry]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 - Qt's names
+        return 0 if parent.isValid() else len(self.entries)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def row_changed(self, row: int) -> None:
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+
+    def all_changed(self) -> None:
+        self.dataChanged.emit(self.index(0, 0), self.index(len(self.entries) - 1, len(self.COLUMNS) - 1))
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

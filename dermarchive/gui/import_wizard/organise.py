@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QTableView, QWidget)
@@ -17,9 +17,8 @@ from ...ingest.run import IMPORT_KINDS
 from .. import messages
 from .base import FormPage
 from .choices import ImportChoices, NewLesion, PhotoChoice, group_by_time
-from .common import KIND_LABELS, long_date, plural, taken_text
+from .common import KIND_LABELS, EntryTableModel, Index, long_date, plural, taken_text
 
-Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Photo", "Visit", "Lesion", "Kind", "Notes")
 C_PHOTO, C_VISIT, C_LESION, C_KIND, C_NOTES = range(len(COLUMNS))
 ROW_THUMB = 56
@@ -38,7 +37,8 @@ def visit_dates(entries: list[PlanEntry], choices: ImportChoices) -> dict[int, s
     return {v: (long_date(w) if w else "date unknown: the day of import") for v, w in firsts.items()}
 
 
-class OrganiseModel(QAbstractTableModel):
+class OrganiseModel(EntryTableModel):
+    COLUMNS = COLUMNS
     def __init__(self, entries: list[PlanEntry], choices: ImportChoices, thumbs: dict[str, QPixmap],
                  lesion_names: dict[str, str], parent: Any = None) -> None:
         super().__init__(parent)
@@ -57,16 +57,6 @@ class OrganiseModel(QAbstractTableModel):
     def photo(self, row: int) -> PhotoChoice:
         return self.choices.photos[self.entries[row].rel]
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 - Qt's names
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
 
     def visit_label(self, v: int) -> str:
         return f"Visit {v + 1} · {self.dates.get(v, '')}"
@@ -94,9 +84,6 @@ class OrganiseModel(QAbstractTableModel):
         self.photo(index.row()).notes = str(value).strip()
         self.dataChanged.emit(index, index)
         return True
-
-    def changed_all(self) -> None:
-        self.dataChanged.emit(self.index(0, 0), self.index(len(self.entries) - 1, len(COLUMNS) - 1))
 
 
 class OrganisePage(FormPage):
@@ -229,7 +216,7 @@ class OrganisePage(FormPage):
         for row in rows:
             for name, value in fields.items():
                 setattr(self.model.photo(row), name, value)
-        self.model.changed_all()
+        self.model.all_changed()
 
     def apply_notes(self) -> None:
         self.apply(notes=self.notes.text().strip())

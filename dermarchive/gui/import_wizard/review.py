@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QSize,
-                            QSortFilterProxyModel, Qt)
+from PySide6.QtCore import QRect, QSize, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QPushButton, QSplitter,
                                QStyledItemDelegate, QStyleOptionViewItem, QTableView, QWidget)
@@ -15,9 +14,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView
 from ...ingest import ImportPlan, PlanEntry
 from .base import FormPage
 from .choices import ImportChoices, PhotoChoice
-from .common import PreviewQueue, plural, size_text, taken_text
+from .common import EntryTableModel, Index, PreviewQueue, plural, size_text, taken_text
 
-Index = QModelIndex | QPersistentModelIndex
 GRID_SIDE = 150
 STATUS_WORDS = {"new": "New", "already-imported": "Already imported", "duplicate": "Duplicate",
                 "skipped": "Skipped", "rejected": "Cannot be used"}
@@ -30,7 +28,8 @@ COLUMNS = ("File", "Status", "Why", "Taken", "Device", "Size", "Location", "Cons
 C_FILE, C_STATUS, C_REASON, C_TAKEN, C_DEVICE, C_SIZE, C_LOCATION, C_CONSENT = range(len(COLUMNS))
 
 
-class ReviewModel(QAbstractTableModel):
+class ReviewModel(EntryTableModel):
+    COLUMNS = COLUMNS
     """Every file of the plan; new photos are checkable (include) and can be marked consent form."""
 
     def __init__(self, plan: ImportPlan, choices: ImportChoices, thumbs: dict[str, QPixmap],
@@ -44,16 +43,6 @@ class ReviewModel(QAbstractTableModel):
         for e in plan.new_entries():
             choices.photos.setdefault(e.rel, PhotoChoice())
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 - Qt's names
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
 
     def photo(self, entry: PlanEntry) -> PhotoChoice | None:
         return self.choices.photos.get(entry.rel) if entry.status == "new" else None
@@ -111,18 +100,15 @@ class ReviewModel(QAbstractTableModel):
             photo.kind = "consent-form" if checked else "clinical"
         else:
             return False
-        self._changed(index.row())
+        self.row_changed(index.row())
         return True
-
-    def _changed(self, row: int) -> None:
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def set_include(self, include: bool) -> None:
         for e in self.entries:
             photo = self.photo(e)
             if photo is not None:
                 photo.include = include
-        self.dataChanged.emit(self.index(0, 0), self.index(len(self.entries) - 1, len(COLUMNS) - 1))
+        self.all_changed()
 
     def mark_consent_form(self, rows: list[int]) -> int:
         marked = 0
@@ -131,14 +117,14 @@ class ReviewModel(QAbstractTableModel):
             if photo is not None:
                 photo.kind, photo.include = "consent-form", True
                 marked += 1
-                self._changed(row)
+                self.row_changed(row)
         return marked
 
     def set_thumb(self, rel: str, pix: QPixmap) -> None:
         self.thumbs[rel] = pix
         row = self.row_of.get(rel)
         if row is not None:
-            self._changed(row)
+            self.row_changed(row)
 
 
 class PhotoGridProxy(QSortFilterProxyModel):
