@@ -5,7 +5,8 @@
 
 Photos: synthetic 4032×3024 JPEGs of about 4 MB (smooth colour field + texture + sensor-like
 noise, each one distinct), generated once into a cache folder under the system temp folder
-(synthetic, never patient data).
+(synthetic, never patient data). Beyond the first 120, photos are lossless jpegtran flips and
+rotations of those (distinct content, same size and decoding cost).
 
 * **Floor** (one core, same run): for every photo read + SHA-256 + draft-decoded 320-px thumbnail +
   AES-256-GCM of the file + plain write. Nothing else.
@@ -35,6 +36,8 @@ from pathlib import Path
 
 CACHE = Path(tempfile.gettempdir()) / "dermarchive-bench-photos"
 W, H = 4032, 3024
+BASES = 120  # drawn photos; more are lossless transforms of these (jpegtran)
+TRANSFORMS = (["-flip", "horizontal"], ["-flip", "vertical"], ["-rotate", "180"], ["-transpose"])
 PASSPHRASE = "bench passphrase 42"
 
 
@@ -84,10 +87,20 @@ def photos(n: int) -> Path:
     store = CACHE / "all"
     store.mkdir(parents=True, exist_ok=True)
     missing = [i for i in range(n) if not (store / f"IMG_{i:04d}.jpg").exists()]
-    if missing:
-        print(f"generating {len(missing)} synthetic 4032×3024 JPEGs into {store} (once)…", flush=True)
+    drawn = [i for i in missing if i < BASES or not shutil.which("jpegtran")]
+    if drawn:
+        print(f"generating {len(drawn)} synthetic 4032×3024 JPEGs into {store} (once)…", flush=True)
         with Pool(os.cpu_count() or 2) as pool:
-            pool.map(_make, [(i, str(store)) for i in missing], chunksize=4)
+            pool.map(_make, [(i, str(store)) for i in drawn], chunksize=4)
+    for i in sorted(set(missing) - set(drawn)):
+        # Beyond the drawn photos: a lossless flip/rotation of one of them (distinct pixels, the
+        # same size and decoding cost), made in a second instead of drawing a new one.
+        transform = TRANSFORMS[(i // BASES - 1) % len(TRANSFORMS)]
+        source = store / f"IMG_{i % BASES:04d}.jpg"
+        tmp = store / f"IMG_{i:04d}.part"
+        subprocess.run(["jpegtran", "-copy", "none", "-perfect", *transform, "-outfile", str(tmp), str(source)],
+                       check=True)
+        os.replace(tmp, store / f"IMG_{i:04d}.jpg")
     folder = CACHE / f"set-{n}"
     if not folder.exists() or len(list(folder.iterdir())) != n:
         shutil.rmtree(folder, ignore_errors=True)

@@ -41,14 +41,21 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_images)
 
 
+def _when(meta: Any) -> str:
+    if not meta.taken_at:
+        return "date unknown"
+    text = meta.taken_at[:16].replace("T", " ")
+    return text + (" (file date: the camera gave none)" if meta.taken_at_source == "file-time" else "")
+
+
 def _plan_lines(plan: Any) -> list[str]:
     lines = []
     for e in plan.entries:
         meta = e.metadata
-        info = f"{meta.taken_at or '?'} {meta.device}".strip() if meta else ""
+        info = f"  {_when(meta)}  {meta.device}".rstrip() if meta else ""
         why = f" — {e.reason}" if e.reason and e.status != "new" else ""
-        loc = " [location]" if meta and meta.has_location else ""
-        lines.append(f"{e.status:<16} {e.rel}  {info}{loc}{why}")
+        loc = "  [has a location: it will be removed]" if meta and meta.has_location and e.status == "new" else ""
+        lines.append(f"{e.status:<16} {e.rel}{info}{loc}{why}")
     counts = ", ".join(f"{n} {s}" for s, n in plan.counts().items() if n)
     return lines + [f"{len(plan.entries)} file(s): {counts or 'none'}."]
 
