@@ -302,3 +302,21 @@ def test_quarter_turn_of_a_422_jpeg_is_re_encoded(corpus: Path) -> None:
     px = pixels_for_dicom((corpus / "45-gps_ifd.jpg").read_bytes(), 8)  # 1600x900, 4:2:2
     assert px.route == "re-encoded" and (px.columns, px.rows) == (900, 1600)
     assert pixels_for_dicom((corpus / "45-gps_ifd.jpg").read_bytes(), 3).route == "re-encoded"  # 900 % 8
+
+
+@pytest.mark.parametrize("kind", ["clinical", "dermoscopic"])
+def test_sparse_record_still_makes_a_valid_instance(archive, corpus: Path, tmp_path: Path, kind: str) -> None:
+    """No given name, birth date, capture time, lesion or site: still valid for dciodvfy."""
+    patient = records.add_patient(archive, "ZZZ0024", "Smith")
+    visit = records.add_visit(archive, patient.id, "2024-01-02")
+    image = add_photo(archive, visit, (corpus / "noexif.jpg").read_bytes(), kind=kind, taken_at=None)
+    ds = build_instance(archive, records.get_image(archive, image)).dataset
+    path = tmp_path / "sparse.dcm"
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+    assert dciodvfy_errors(path) == []
+    assert str(ds.PatientName) == "Smith^" and ds.PatientBirthDate == "" and "ContentTime" not in ds
+    assert ds.ImageLaterality == "U"
+    if kind == "dermoscopic":
+        assert ds.AnatomicRegionSequence[0].CodeValue == "39937001"  # Skin: required for dermoscopy
+    else:
+        assert "AnatomicRegionSequence" not in ds

@@ -136,7 +136,7 @@ def build_instance(archive: Any, image: records.ImageRecord, *, pixels: Pixels |
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = sop
     # Patient
-    ds.PatientName = f"{patient['family']}^{patient['given']}" if patient["given"] else patient["family"]
+    ds.PatientName = f"{patient['family']}^{patient['given']}"
     ds.PatientID = patient["nhi"]
     ds.IssuerOfPatientID = "NHI"
     ds.TypeOfPatientID = "TEXT"
@@ -173,15 +173,16 @@ def build_instance(archive: Any, image: records.ImageRecord, *, pixels: Pixels |
     content_date, content_time, offset = _content_datetime(image.taken_at, image.visit_date)
     ds.InstanceNumber = image.id
     ds.PatientOrientation = ""
-    ds.ContentDate = content_date
-    ds.ContentTime = content_time
+    if content_time:  # unknown capture time: neither (type 1C; these images are not a time series)
+        ds.ContentDate = content_date
+        ds.ContentTime = content_time
     if offset:
         ds.TimezoneOffsetFromUTC = offset
     ds.ImageType = ["ORIGINAL", "PRIMARY"] if pixels.route in ("wrapped", "rotated-lossless",
                                                                "transcoded-lossless") else ["DERIVED", "PRIMARY"]
     if ds.ImageType[0] == "DERIVED":
         ds.DerivationDescription = {
-            "re-encoded": "Turned upright and re-encoded as JPEG baseline (quality 95)",
+            "re-encoded": "Re-encoded as JPEG baseline 4:2:2, quality 95 (turned upright where needed)",
             "converted-lossy": f"Converted from {image.stored_format} to JPEG baseline (quality 95)",
             "converted-lossless": f"Converted from {image.stored_format} without loss",
         }.get(pixels.route, "Converted")
