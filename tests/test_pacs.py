@@ -70,6 +70,8 @@ def test_wrong_password_and_unreachable_server_are_clear(archive, corpus: Path, 
     with pytest.raises(pacs.PacsError, match="cannot be reached"):
         pacs.send_to_pacs(archive, pa.patient.id)
     assert orthanc.instances() == []
+    with pytest.raises(pacs.PacsError, match="secure \\(HTTPS\\) connection"):
+        pacs.set_target(archive, orthanc.dicomweb.replace("http://", "https://"), ORTHANC_USER, ORTHANC_PASSWORD)
     with pytest.raises(pacs.PacsError, match="No DICOMweb service|has no DICOMweb"):
         pacs.set_target(archive, orthanc.url + "/not-dicomweb", ORTHANC_USER, ORTHANC_PASSWORD)
 

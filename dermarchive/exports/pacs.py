@@ -157,6 +157,10 @@ def _explain(target: PacsTarget, exc: BaseException, what: str) -> PacsError:
             return PacsError(f"The PACS at {target.safe_url()} has no DICOMweb service at that address "
                              "(HTTP 404). Check the address (it usually ends in /dicom-web).")
         return PacsError(f"The PACS at {target.safe_url()} refused to {what} (HTTP {code}).")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return PacsError(f"The secure (HTTPS) connection to the PACS at {target.safe_url()} failed: its "
+                         "certificate is not trusted by this computer, or it does not speak HTTPS. "
+                         "Nothing was sent; ask the PACS administrator.")
     if isinstance(exc, requests.Timeout):
         return PacsError(f"The PACS at {target.safe_url()} did not answer in time while trying to {what}.")
     if isinstance(exc, requests.ConnectionError):
@@ -175,7 +179,7 @@ def _retrying(target: PacsTarget, what: str, call: Callable[[], Any]) -> Any:
             if code not in (429, 500, 502, 503, 504) or attempt == ATTEMPTS:
                 raise _explain(target, exc, what) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            if attempt == ATTEMPTS:
+            if attempt == ATTEMPTS or isinstance(exc, requests.exceptions.SSLError):
                 raise _explain(target, exc, what) from None
         except (ValueError, OSError) as exc:
             raise _explain(target, exc, what) from None
