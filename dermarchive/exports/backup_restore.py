@@ -1,0 +1,340 @@
+"""Checking a backup set against its manifest, and restoring it into a new archive folder.
+
+``verify_backup`` without a key checks structure, sizes and SHA-256 of every file; with a
+passphrase (or the open archive it belongs to) also the manifest's MAC, the snapshot's integrity
+and audit chain, and that every blob decrypts to content matching its id. ``restore`` copies the
+set into a hidden sibling folder (checking every file's SHA-256), verifies the result end to end
+as an archive, and only then renames it into place; it never overwrites an archive.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from .. import log
+from ..archive.archive import Archive
+from ..archive.blobs import BlobRef, BlobStore
+from ..archive.catalogue import CATALOGUE_NAME
+from ..archive.fsutil import describe_os_error, fsync_dir
+from ..archive.header import HEADER_NAME
+from ..archive.keys import MasterKey
+from ..archive.verify import verify as verify_archive
+from ..errors import ArchiveExists, Cancelled, InvalidInput, StorageError, UnknownUser
+from .backup_set import (BLOB_DIR, SETTING_LAST, BackupError, Cancel, FolderLock, Manifest, Progress,
+                         SourceUnreadable, blob_path, connect_catalogue, file_sha256, put_file,
+                         read_chunks, require_manifest, scan_blobs, size_or_none)
+
+
+def display_time(value: str | datetime) -> str:
+    """'25 Nov 2026, 14:02' in the computer's local time, for messages and the dialog."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone().strftime("%d %b %Y, %H:%M").lstrip("0")
+
+
+
+class _ReadOnlyCatalogue:
+    """Just enough of Catalogue (query/scalar) for AuditLog.verify over a snapshot."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def query(self, sql: str, params: Any = ()) -> list[Any]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Any = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+
+# -- verify ------------------------------------------------------------------------------------
+@dataclass
+class BackupCheck:
+    destination: str
+    archive_id: str
+    created: str
+    images: int
+    blobs: int
+    decrypted: bool                            # True when checked with a key, not only checksums
+    problems: list[str] = field(default_factory=list)
+    stray_files: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+    def lines(self) -> list[str]:
+        if self.problems:
+            return [*self.problems, f"The backup in {self.destination} has {len(self.problems)} problem(s). "
+                    "Run 'dermarchive backup ARCHIVE DEST --recheck' to copy good files from the archive "
+                    "over damaged or missing ones."]
+        depth = ("the manifest is authentic and every file decrypts" if self.decrypted else
+                 "structure, sizes and checksums match the manifest (give the passphrase to also "
+                 "check authenticity and that everything decrypts)")
+        return [f"Backup of {display_time(self.created)} verified: {self.images} photo(s), {self.blobs} stored "
+                f"file(s); {depth}."]
+
+
+def verify_backup(dest: Path | str, *, user: str | None = None, passphrase: str | None = None,
+                  archive: Archive | None = None, progress: Progress | None = None,
+                  cancelled: Cancel | None = None) -> BackupCheck:
+    """Check the backup set in ``dest`` against its manifest, naming what is missing or damaged.
+
+    Without a key: catalogue and every blob file present, of the listed size and SHA-256. With a
+    passphrase (or the open ``archive`` it belongs to): also the manifest's MAC, the snapshot's
+    integrity and audit chain, and that every blob decrypts to content matching its id.
+    """
+    progress = progress or (lambda done, total, message="": None)
+    cancelled = cancelled or (lambda: False)
+    dest = Path(dest).absolute()
+    manifest = require_manifest(dest)
+    with FolderLock(dest, exclusive=False):
+        master = _unlock(manifest, user, passphrase, archive)
+        check = BackupCheck(str(dest), manifest.archive_id, manifest.created, len(manifest.images),
+                            len(manifest.blobs), decrypted=master is not None)
+        try:
+            _verify_backup(dest, manifest, master, check, progress, cancelled)
+        finally:
+            if master is not None:
+                master.forget()
+    if archive is not None:
+        archive.log_event("backup", {}, {"verified": manifest.sequence, "problems": len(check.problems)})
+    return check
+
+
+def _verify_backup(dest: Path, manifest: Manifest, master: MasterKey | None, check: BackupCheck,
+                   progress: Progress, cancelled: Cancel) -> None:
+    problems = check.problems
+    if master is not None and not manifest.authentic(master.subkey("backup")):
+        problems.append("manifest: fails its authentication check (altered, or not made with this key)")
+    catalogue = dest / str(manifest.catalogue["name"])
+    catalogue_ok = _check_file(catalogue, manifest.catalogue["size"], manifest.catalogue["sha256"],
+                               "catalogue snapshot", problems)
+    owners: dict[str, list[str]] = {}
+    refs: dict[str, BlobRef] = {}
+    if master is not None and catalogue_ok:
+        owners, refs = _check_snapshot(catalogue, master, manifest, problems)
+    store = BlobStore(dest, master) if master is not None else None
+    total = len(manifest.blobs)
+    for n, (blob_id, (size, digest)) in enumerate(sorted(manifest.blobs.items()), 1):
+        if cancelled():
+            raise Cancelled("Checking the backup")
+        what = ", ".join(owners.get(blob_id) or [f"stored file {blob_id[:12]}…"])
+        if _check_file(blob_path(dest, blob_id), size, digest, what, problems) and store is not None:
+            ref = refs.get(blob_id)
+            problem = store.check(ref) if ref else "the catalogue snapshot has no row for it"
+            if problem:
+                problems.append(f"{what}: does not decrypt: {problem}")
+        if n % 16 == 0 or n == total:
+            progress(n, total, "Checking the backup")
+    listed = set(manifest.blobs)
+    check.stray_files = sum(1 for p in scan_blobs(dest)[0] if os.path.basename(p) not in listed)
+
+
+def _check_file(path: Path, size: int, digest: str, what: str, problems: list[str]) -> bool:
+    have = size_or_none(path)
+    if have is None:
+        problems.append(f"{what}: missing from the backup")
+        return False
+    if have != size:
+        problems.append(f"{what}: damaged at the backup (size {have}, expected {size})")
+        return False
+    try:
+        actual = file_sha256(path)
+    except SourceUnreadable as exc:
+        problems.append(f"{what}: unreadable at the backup ({exc})")
+        return False
+    if actual != digest:
+        problems.append(f"{what}: damaged at the backup (checksum differs)")
+        return False
+    return True
+
+
+def _check_snapshot(path: Path, master: MasterKey, manifest: Manifest,
+                    problems: list[str]) -> tuple[dict[str, list[str]], dict[str, BlobRef]]:
+    """Integrity, foreign keys, audit chain and blob rows of the snapshot.
+
+    Returns who uses each blob ("image 12 (original)") and each blob's catalogue row.
+    """
+    from ..archive.audit import AuditLog
+
+    try:
+        conn = connect_catalogue(path, master.subkey("catalogue"), read_only=True)
+    except sqlcipher3.dbapi2.DatabaseError:
+        problems.append("catalogue snapshot: cannot be decrypted with this archive's key")
+        return {}, {}
+    try:
+        problems += [f"catalogue snapshot: {r[0]}" for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        problems += [f"catalogue snapshot: {r[0]} row {r[1]} refers to a missing {r[2]} row"
+                     for r in conn.execute("PRAGMA foreign_key_check")]
+        problems += [f"catalogue snapshot: {p}" for p in AuditLog(master.subkey("audit")).verify(_ReadOnlyCatalogue(conn))]
+        owners: dict[str, list[str]] = {}
+        for blob_id, owner, what in conn.execute(
+                "SELECT blob_id, id, 'original' FROM image UNION ALL "
+                "SELECT thumb_blob_id, id, 'thumbnail' FROM image WHERE thumb_blob_id IS NOT NULL UNION ALL "
+                "SELECT preview_blob_id, id, 'preview' FROM image WHERE preview_blob_id IS NOT NULL"):
+            owners.setdefault(blob_id, []).append(f"image {owner} ({what})")
+        for blob_id, owner in conn.execute(
+                "SELECT signature_blob_id, id FROM consent WHERE signature_blob_id IS NOT NULL"):
+            owners.setdefault(blob_id, []).append(f"consent {owner} (signature)")
+        rows = conn.execute("SELECT id, wrapped_key, size, chunks FROM blob").fetchall()
+    finally:
+        conn.close()
+    refs = {r["id"]: BlobRef(r["id"], bytes(r["wrapped_key"]), r["size"], r["chunks"]) for r in rows}
+    for blob_id in sorted(set(refs) - set(manifest.blobs)):
+        names = owners.get(blob_id) or [f"stored file {blob_id[:12]}…"]
+        problems.append(f"{', '.join(names)}: not in the backup")
+    return owners, refs
+
+
+def _unlock(manifest: Manifest, user: str | None, passphrase: str | None,
+            archive: Archive | None) -> MasterKey | None:
+    """A private copy of the backup's master key, from the open archive or a passphrase."""
+    if archive is not None:
+        if archive.archive_id != manifest.archive_id:
+            raise BackupError(f"This backup is of another archive (id {manifest.archive_id[:8]}…), "
+                              f"not of the open one ({archive.archive_id[:8]}…).")
+        return MasterKey(archive.master.raw, manifest.archive_id)
+    if passphrase is None:
+        return None
+    header = manifest.key_header()
+    if user is None:
+        users = header.users()
+        if len(users) != 1:
+            raise InvalidInput(f"This backup has several users ({', '.join(users)}): say which.")
+        user = users[0]
+    try:
+        slot = header.slot_for(user)
+    except UnknownUser:
+        raise UnknownUser(user) from None
+    return slot.open(passphrase, header.archive_id)  # WrongPassphrase: nothing was touched
+
+
+# -- restore -----------------------------------------------------------------------------------
+@dataclass
+class RestoreSummary:
+    archive: str
+    backup_created: str
+    images: int
+    blobs: int
+    seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        return [f"Restored the backup of {display_time(self.backup_created)} into {self.archive}: {self.images} "
+                f"photo(s), verified end to end in {self.seconds:.1f} s. It opens with the same "
+                "user names and passphrases."]
+
+
+def restore(dest: Path | str, target: Path | str, *, user: str | None = None,
+            passphrase: str | None = None, archive: Archive | None = None,
+            progress: Progress | None = None, cancelled: Cancel | None = None) -> RestoreSummary:
+    """Restore the backup in ``dest`` into a new archive folder ``target``.
+
+    Needs a user's passphrase (or the open archive the backup belongs to). Never overwrites an
+    archive: ``target`` must not exist or be empty. The restore is built in a hidden sibling
+    folder, verified end to end (``dermarchive verify``), and only then renamed into place.
+    """
+    started = time.perf_counter()
+    progress = progress or (lambda done, total, message="": None)
+    cancelled = cancelled or (lambda: False)
+    dest, target = Path(dest).absolute(), Path(target).absolute()
+    _check_restore_target(target)
+    manifest = require_manifest(dest)
+    master = _unlock(manifest, user, passphrase, archive)
+    if master is None:
+        raise InvalidInput("Restoring a backup needs a user's passphrase.")
+    user_name = archive.user.name if archive is not None else (user or manifest.key_header().users()[0])
+    if not manifest.authentic(master.subkey("backup")):
+        master.forget()
+        raise BackupError(f"The backup manifest in {dest} fails its authentication check: it was altered "
+                          "or damaged. Nothing was restored.")
+    work = target.parent / f".{target.name}.restoring-{secrets.token_hex(4)}"
+    try:
+        with FolderLock(dest, exclusive=False):
+            _copy_backup_set(dest, work, manifest, progress, cancelled)
+        header = manifest.key_header()
+        header.save(work)
+        restored = Archive(work, header, master, header.slot_for(user_name).user)
+        try:
+            problems = verify_archive(restored, progress, cancelled)
+            if cancelled():
+                raise Cancelled("The restore")
+            if problems:
+                raise BackupError("The restored archive does not verify, so it was not kept: "
+                                  + "; ".join(problems[:5]))
+            with restored.transaction() as tx:
+                restored.set_setting(tx, SETTING_LAST, manifest.created)
+                restored.record(tx, "restore", {}, {"backup_created": manifest.created,
+                                                    "sequence": manifest.sequence,
+                                                    "images": len(manifest.images),
+                                                    "blobs": len(manifest.blobs)})
+        finally:
+            restored.close()  # also forgets the master key copy
+        if target.exists():
+            target.rmdir()  # checked empty above
+        os.replace(work, target)
+        fsync_dir(target.parent)
+    except OSError as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        master.forget()
+        raise StorageError(describe_os_error(exc, f"restore into {target}")) from None
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        master.forget()
+        raise
+    log.exports.info("restored backup %d: %d blobs", manifest.sequence, len(manifest.blobs))
+    return RestoreSummary(str(target), manifest.created, len(manifest.images), len(manifest.blobs),
+                          round(time.perf_counter() - started, 3))
+
+
+def _check_restore_target(target: Path) -> None:
+    if (target / HEADER_NAME).exists() or (target / CATALOGUE_NAME).exists():
+        raise ArchiveExists(f"There is already an archive at {target}. A restore never overwrites an "
+                            "archive: choose a new folder.")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ArchiveExists(f"{target} is not empty. A restore goes into a new or empty folder.")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"The folder {target.parent} does not exist.")
+
+
+def _copy_backup_set(dest: Path, work: Path, manifest: Manifest, progress: Progress, cancelled: Cancel) -> None:
+    """Copy snapshot and blobs into ``work``, checking each against the manifest's SHA-256."""
+    (work / BLOB_DIR).mkdir(parents=True)
+    damaged: list[str] = []
+    jobs = [(dest / str(manifest.catalogue["name"]), work / CATALOGUE_NAME, manifest.catalogue["sha256"],
+             "the catalogue snapshot")]
+    jobs += [(blob_path(dest, b), blob_path(work, b), digest, f"stored file {b[:12]}…")
+             for b, (_size, digest) in sorted(manifest.blobs.items())]
+    for n, (src, dst, digest, what) in enumerate(jobs, 1):
+        if cancelled():
+            raise Cancelled("The restore")
+        dst.parent.mkdir(exist_ok=True)
+        try:
+            _size, actual = put_file(dst, read_chunks(src), "write the restored archive")
+        except SourceUnreadable:
+            damaged.append(f"{what} is missing or unreadable")
+            continue
+        if actual != digest:
+            damaged.append(f"{what} is damaged (checksum differs)")
+        if n % 16 == 0 or n == len(jobs):
+            progress(n, len(jobs), "Restoring photos from the backup")
+    if damaged:
+        more = f" and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+        raise BackupError("The backup is damaged, so nothing was restored: " + "; ".join(damaged[:5]) + more
+                          + ". Run 'dermarchive backup verify' on it for the full list.")
