@@ -299,6 +299,9 @@ def restore(dest: Path | str, target: Path | str, *, user: str | None = None,
         master.forget()
         raise
     log.exports.info("restored backup %d: %d blobs", manifest.sequence, len(manifest.blobs))
+    if archive is not None:  # a restore drill from the open archive: a full copy now exists elsewhere
+        archive.log_event("restore", {}, {"drill": True, "sequence": manifest.sequence,
+                                          "images": len(manifest.images)})
     return RestoreSummary(str(target), manifest.created, len(manifest.images), len(manifest.blobs),
                           round(time.perf_counter() - started, 3))
 

@@ -123,6 +123,8 @@ def test_restore_drill_into_an_empty_folder(qtbot, shown, said, monkeypatch, tmp
     choose_folder(monkeypatch, target)
     click_and_wait(qtbot, dialog, "restoreButton")
     assert said and said[-1][0] == "info" and "Restored the backup" in said[-1][1]
+    drill = archive.audit.entries(archive.catalogue, action="restore")
+    assert len(drill) == 1 and drill[0].details["drill"] is True and drill[0].details["images"] == 2
     with Archive.open(target, USER, PASSPHRASE) as restored:
         assert len(records.images(restored)) == 2 and verify(restored) == []
 
