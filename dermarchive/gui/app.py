@@ -103,7 +103,11 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
     app.setStyleSheet(style_sheet())
-    app.setWindowIcon(icon("photo"))
+    try:  # the app icon belongs to the About feature (resources/app-icon)
+        from .about_dialog import app_icon
+        app.setWindowIcon(app_icon())
+    except ImportError:
+        app.setWindowIcon(icon("photo"))
     return app
 
 

@@ -199,6 +199,10 @@ class MainWindow(QMainWindow):
                     menu.addSeparator()
                 else:
                     menu.addAction(a[name])
+        timeline = self.patient_page.timeline
+        timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        for name in ("open", "compare", "consent", "referral", "export"):
+            timeline.addAction(a[name])
         tools = self.addToolBar("Main")
         tools.setObjectName("mainToolbar")
         tools.setMovable(False)
@@ -271,11 +275,7 @@ class MainWindow(QMainWindow):
             self.show_patient(self.patient_model.patient_at(rows[0].row()).id)
 
     def show_patient(self, patient_id: int, lesion_id: int | None = None) -> None:
-        try:
-            self.patient_page.show_patient(self.archive, patient_id, lesion_id=lesion_id)
-        except DermArchiveError as exc:
-            messages.show_error(self, exc)
-            return
+        self.patient_page.show_patient(self.archive, patient_id, lesion_id=lesion_id)
         self.single.clear()
         self.compare.clear()
         self.content.setCurrentIndex(PAGE_PATIENT)
@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
     def open_image(self, image: records.ImageRecord) -> None:
         self.viewer_stack.setCurrentWidget(self.single)
         caption = self.patient_page.caption(image)
-        self.viewer_title.setText(caption)
+        self.viewer_title.setText(self._who())
         self.single.show_image(self.archive, image, caption)
         self.viewer_panel.show_images(self.archive, [image], self.patient_page.lesions_by_id())
         self.content.setCurrentIndex(PAGE_VIEWER)
@@ -311,11 +311,16 @@ class MainWindow(QMainWindow):
     def compare_images(self, first: records.ImageRecord, second: records.ImageRecord) -> None:
         self.viewer_stack.setCurrentWidget(self.compare)
         captions = (self.patient_page.caption(first), self.patient_page.caption(second))
-        self.viewer_title.setText("Compare")
+        self.viewer_title.setText(f"Compare · {self._who()}")
         self.compare.show_pair(self.archive, first, second, captions)
         self.viewer_panel.show_images(self.archive, [first, second], self.patient_page.lesions_by_id())
         self.content.setCurrentIndex(PAGE_VIEWER)
         self.compare.left.view.setFocus()
+
+    def _who(self) -> str:
+        """Whose photos these are, above the viewer (so nobody mistakes one patient for another)."""
+        p = self.patient_page.patient
+        return f"{p.display_name} · NHI {p.nhi}" if p else ""
 
     def back_to_patient(self) -> None:
         if self.content.currentIndex() == PAGE_VIEWER:

@@ -33,44 +33,58 @@ def _fmt_date(iso: str | None) -> str:
 
 
 class PatientTableModel(QAbstractTableModel):
+    """All patients in memory (ids, NHIs, names: never written anywhere), filtered as you type.
+
+    The full list is kept in the current sort order, so a search is one pass over precomputed
+    lower-case keys with no sorting; typing more letters filters the previous matches only.
+    """
+
     COLUMNS = ("NHI", "Name", "Date of birth", "Photos")
+    _SORT_KEYS = {0: lambda p: p.nhi, 1: lambda p: (p.family.lower(), p.given.lower(), p.nhi),
+                  2: lambda p: (p.dob or "", p.nhi), 3: lambda p: (p.image_count, p.nhi)}
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._all: list[records.Patient] = []
-        self._keys: list[tuple[str, str]] = []  # (nhi, lower-case names) per patient in _all
+        self._keys: list[tuple[str, str]] = []  # (NHI, lower-case name forms), aligned with _all
         self._rows: list[records.Patient] = []
+        self._row_keys: list[tuple[str, str]] = []
         self._search = ""
         self._sort: tuple[int, Qt.SortOrder] = (1, Qt.SortOrder.AscendingOrder)
 
     # -- data in ---------------------------------------------------------------------------
     def set_patients(self, patients: list[records.Patient]) -> None:
         self._all = list(patients)
-        self._keys = [(p.nhi, f"{p.family} {p.given}\n{p.given} {p.family}\n{p.family}, {p.given}".lower())
-                      for p in self._all]
-        self._apply()
+        self._sort_all()
+        self._filter(self._search, incremental=False)
 
     def clear(self) -> None:
+        self._search = ""
         self.set_patients([])
 
     def set_search(self, text: str) -> None:
-        self._search = text.strip()
-        self._apply()
+        text = text.strip()
+        narrower = bool(self._search) and text.lower().startswith(self._search.lower())
+        self._search = text
+        self._filter(text, incremental=narrower)
 
     def matching(self, text: str) -> list[records.Patient]:
         """Patients whose NHI starts with, or whose name contains, ``text`` (like the core's search)."""
-        text = text.strip()
-        if not text:
-            return list(self._all)
-        low, code = text.lower(), nhi_mod.normalise(text)
-        return [p for p, (n, names) in zip(self._all, self._keys, strict=True)
-                if n.startswith(code) or low in names]
+        return [self._all[i] for i in _match(self._keys, text)]
 
-    def _apply(self) -> None:
+    def _filter(self, text: str, *, incremental: bool) -> None:
+        patients, keys = (self._rows, self._row_keys) if incremental else (self._all, self._keys)
+        hits = _match(keys, text) if text else range(len(patients))
         self.beginResetModel()
-        self._rows = self.matching(self._search)
-        self._sort_rows()
+        self._rows = [patients[i] for i in hits]
+        self._row_keys = [keys[i] for i in hits]
         self.endResetModel()
+
+    def _sort_all(self) -> None:
+        column, order = self._sort
+        self._all.sort(key=self._SORT_KEYS[column], reverse=order == Qt.SortOrder.DescendingOrder)
+        self._keys = [(p.nhi, f"{p.family} {p.given}\n{p.given} {p.family}\n{p.family}, {p.given}".lower())
+                      for p in self._all]
 
     # -- Qt model --------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -85,11 +99,9 @@ class PatientTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        p = self._rows[index.row()]
-        col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            p = self._rows[index.row()]
+            col = index.column()
             if col == 0:
                 return p.nhi
             if col == 1:
@@ -97,25 +109,20 @@ class PatientTableModel(QAbstractTableModel):
             if col == 2:
                 return _fmt_date(p.dob)
             return p.image_count
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == 3:
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == 3:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == PatientRole:
-            return p
+            return self._rows[index.row()]
         if role == IdRole:
-            return p.id
+            return self._rows[index.row()].id
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if (column, order) == self._sort:
+            return
         self._sort = (column, order)
-        self.layoutAboutToBeChanged.emit()
-        self._sort_rows()
-        self.layoutChanged.emit()
-
-    def _sort_rows(self) -> None:
-        column, order = self._sort
-        key = {0: lambda p: p.nhi, 1: lambda p: (p.family.lower(), p.given.lower()),
-               2: lambda p: p.dob or "", 3: lambda p: p.image_count}[column]
-        self._rows.sort(key=key, reverse=order == Qt.SortOrder.DescendingOrder)
+        self._sort_all()
+        self._filter(self._search, incremental=False)
 
     def patient_at(self, row: int) -> records.Patient:
         return self._rows[row]
@@ -126,6 +133,12 @@ class PatientTableModel(QAbstractTableModel):
     @property
     def total(self) -> int:
         return len(self._all)
+
+
+def _match(keys: list[tuple[str, str]], text: str) -> list[int]:
+    text = text.strip()
+    low, code = text.lower(), nhi_mod.normalise(text)
+    return [i for i, (n, names) in enumerate(keys) if n.startswith(code) or low in names]
 
 
 class LesionTableModel(QAbstractTableModel):

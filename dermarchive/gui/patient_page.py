@@ -6,6 +6,7 @@ patient. The side panel follows the selection. Opening the page audits ``patient
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -14,11 +15,34 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QSplitter, QTabl
 
 from ..archive import records
 from ..consent import policy
+from . import messages
 from .forms import child, load_form, place
+from .jobs import run_job
 from .image_panel import ImagePanel
 from .patient_models import LesionTableModel
 from .thumbnails import ThumbnailLoader
 from .timeline import TimelineModel, TimelineView
+
+@dataclass(frozen=True)
+class PatientData:
+    """Everything the page shows, read in one go off the GUI thread."""
+
+    patient: records.Patient
+    lesions: list[records.Lesion]
+    visits: list[records.Visit]
+    images: list[records.ImageRecord]
+    consent_text: dict[int, str]
+
+
+def load_patient_data(archive: Any, patient_id: int, audit_view: bool) -> PatientData:
+    """Worker thread: the patient (auditing the view when it is opened), lesions, visits, photos."""
+    patient = records.open_patient(archive, patient_id) if audit_view else records.get_patient(archive, patient_id)
+    visits = records.visits(archive, patient_id)
+    currents = policy.current_consents(archive, [v.id for v in visits])
+    return PatientData(patient, records.lesions(archive, patient_id), visits,
+                       records.images(archive, patient_id=patient_id),
+                       {v.id: consent_summary(currents.get(v.id)) for v in visits})
+
 
 CONSENT_SHORT = {"written-signature": "written signature", "photographed-form": "consent form photo",
                  "verbal": "verbal (clinical use only)", "exemption": "exemption (clinical use only)"}
@@ -36,6 +60,7 @@ class PatientPage(QWidget):
     compareRequested = Signal(object, object)
     consentRequested = Signal(int)        # visit id
     referralRequested = Signal()
+    loaded = Signal(int)                  # patient id, when the page shows that patient's data
 
     def __init__(self, loader: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,40 +108,63 @@ class PatientPage(QWidget):
         self._visits: list[records.Visit] = []
         self._consent_text: dict[int, str] = {}
         self._lesions: dict[int, records.Lesion] = {}
+        self._generation = 0
+        self.ready = False
         self._update_buttons()
 
     # -- loading ---------------------------------------------------------------------------
     def show_patient(self, archive: Any, patient_id: int, *, lesion_id: int | None = None) -> None:
+        """Show another patient: the old one's content goes at once, the new one's follows."""
+        self.clear()
         self.archive = archive
-        self.patient = records.open_patient(archive, patient_id)
-        self.reload(lesion_id=lesion_id)
+        self.name_label.setText("Loading…")
+        self._load(patient_id, lesion_id, audit_view=True)
 
     def reload(self, *, lesion_id: int | None = None) -> None:
         """Re-read the patient's lesions, visits and photos (after an import, consent change…)."""
         if self.archive is None or self.patient is None:
             return
         keep = lesion_id if lesion_id is not None else self.current_lesion_id()
-        p = self.patient = records.get_patient(self.archive, self.patient.id)
+        self._load(self.patient.id, keep, audit_view=False)
+
+    def _load(self, patient_id: int, keep_lesion: int | None, *, audit_view: bool) -> None:
+        self._generation += 1
+        generation, archive = self._generation, self.archive
+        self.ready = False
+
+        def done(data: PatientData) -> None:
+            if generation == self._generation and self.archive is archive:
+                self._apply(data, keep_lesion)
+
+        def failed(exc: BaseException) -> None:
+            if generation == self._generation and self.archive is archive and archive.is_open:
+                self.ready = True
+                messages.show_error(self, exc)
+
+        run_job(load_patient_data, archive, patient_id, audit_view, on_done=done, on_error=failed)
+
+    def _apply(self, data: PatientData, keep_lesion: int | None) -> None:
+        p = self.patient = data.patient
         self.name_label.setText(p.display_name)
         age = p.age()
         born = date.fromisoformat(p.dob).strftime("%d %b %Y") if p.dob else "date of birth not recorded"
         self.details_label.setText(f"Born {born}" + (f" · {age} years" if age is not None else "")
                                    + f" · {p.image_count} photo{'s' if p.image_count != 1 else ''}")
         self.nhi_label.setText(f"NHI {p.nhi}")
-        lesions = records.lesions(self.archive, p.id)
-        self._lesions = {lesion.id: lesion for lesion in lesions}
-        self._visits = records.visits(self.archive, p.id)
-        self._images = records.images(self.archive, patient_id=p.id)
-        currents = policy.current_consents(self.archive, [v.id for v in self._visits])
-        self._consent_text = {v.id: consent_summary(currents.get(v.id)) for v in self._visits}
-        self.lesion_model.set_lesions(lesions, len(self._images))
+        self._lesions = {lesion.id: lesion for lesion in data.lesions}
+        self._visits, self._images, self._consent_text = data.visits, data.images, data.consent_text
+        self.lesion_model.set_lesions(data.lesions, len(self._images))
         row = next((i for i in range(self.lesion_model.rowCount())
-                    if (les := self.lesion_model.lesion_at(i)) is not None and les.id == keep), 0)
+                    if (les := self.lesion_model.lesion_at(i)) is not None and les.id == keep_lesion), 0)
         self.lesion_table.selectRow(row)
         self._show_timeline()
+        self.ready = True
+        self.loaded.emit(p.id)
 
     def clear(self) -> None:
-        """Drop everything shown (lock)."""
+        """Drop everything shown (lock, or before another patient); late results are ignored."""
+        self._generation += 1
+        self.ready = False
         self.archive = self.patient = None
         self._images, self._visits, self._lesions, self._consent_text = [], [], {}, {}
         self.timeline_model.clear()

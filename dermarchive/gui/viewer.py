@@ -107,13 +107,17 @@ class ImageView(QGraphicsView):
 
     def actual_size(self) -> None:
         self._fit = False
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self._apply(1.0)
 
     def set_zoom(self, scale: float) -> None:
         self._fit = False
         self._apply(scale)
 
-    def zoom_by(self, factor: float) -> None:
+    def zoom_by(self, factor: float, *, under_mouse: bool = False) -> None:
+        """Zoom around the view's centre (keys, buttons) or the mouse pointer (wheel)."""
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse if under_mouse
+                                     else QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.set_zoom(self.scale_factor() * factor)
 
     def rotate_view(self, degrees: int = 90) -> None:
@@ -128,7 +132,7 @@ class ImageView(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         steps = event.angleDelta().y() / 120
         if steps:
-            self.zoom_by(ZOOM_STEP ** steps)
+            self.zoom_by(ZOOM_STEP ** steps, under_mouse=True)
         event.accept()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802

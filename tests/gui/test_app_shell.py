@@ -125,7 +125,8 @@ def test_search_filters_and_sorts_the_patient_list(main_window: MainWindow, qtbo
 
 def _open_first_patient(window: MainWindow, qtbot: Any) -> records.Patient:
     window.patient_table.selectRow(0)
-    qtbot.waitUntil(lambda: window.content.currentIndex() == PAGE_PATIENT)
+    qtbot.waitUntil(lambda: window.content.currentIndex() == PAGE_PATIENT and window.patient_page.ready,
+                    timeout=10_000)
     patient = window.patient_page.patient
     assert patient is not None
     return patient
@@ -247,7 +248,8 @@ def test_idle_lock_drops_everything_and_unlocks_again(qtbot: Any, open_demo: Arc
     panel = window.unlock_panel
     qtbot.keyClicks(panel.passphrase, demo_archive.passphrase)
     qtbot.mouseClick(panel.unlock_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not window.locked and window.patients_ready, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.locked and window.patients_ready and window.patient_page.ready,
+                    timeout=10_000)
     assert window.lock_stack.currentIndex() == 0
     assert window.patient_page.patient.id == patient.id
     assert window.patient_model.total == 3
