@@ -164,8 +164,8 @@ def _explain(target: PacsTarget, exc: BaseException, what: str) -> PacsError:
     if isinstance(exc, requests.Timeout):
         return PacsError(f"The PACS at {target.safe_url()} did not answer in time while trying to {what}.")
     if isinstance(exc, requests.ConnectionError):
-        return PacsError(f"The PACS at {target.safe_url()} cannot be reached (is it running, and is the "
-                         "address right?). Nothing more was sent.")
+        return PacsError(f"The PACS at {target.safe_url()} cannot be reached to {what} (is it running, "
+                         "and is the address right?).")
     return PacsError(f"Could not {what} with the PACS at {target.safe_url()} ({type(exc).__name__}).")
 
 
