@@ -192,7 +192,7 @@ def test_connection(archive: Any, target: PacsTarget | None = None) -> str:
     """Ask the PACS a harmless QIDO-RS query; a sentence for the user, or a PacsError."""
     target = target or require_target(archive)
     client = _client(target)
-    _retrying(target, "answer a query", lambda: client.search_for_studies(limit=1))
+    _retrying(target, "test the connection", lambda: client.search_for_studies(limit=1))
     return f"Connected to the PACS at {target.safe_url()} as {target.user}."
 
 
