@@ -428,3 +428,32 @@ def test_locking_the_window_during_an_import_stops_it_safely(qtbot: Any, main_wi
         assert verify(again) == []
         imported = records.images(again, patient_id=patient_id)
         assert len({i.id for i in imported}) == len(imported)
+
+
+def test_photos_can_join_an_earlier_visit_that_has_consent(qtbot: Any, archive: Any, corpus_copy: Any,
+                                                           messages: Any) -> None:
+    phone = corpus_copy("noexif.jpg", "exif_gps.jpg")
+    patient = records.add_patient(archive, "ZZZ0016", "Tester", "Aroha")
+    earlier = records.add_visit(archive, patient.id, "2026-01-05")
+    consent_records.record_consent(archive, earlier, scopes=["clinical.documentation", "clinical.referral"],
+                                   method="verbal", obtained_by="Dr Rangi")
+    wizard = open_wizard(qtbot, archive, folder=phone, patient_id=patient.id)
+    press_next(qtbot, wizard, PAGE_REVIEW)
+    press_next(qtbot, wizard, PAGE_PATIENT)
+    press_next(qtbot, wizard, PAGE_ORGANISE)
+    press_next(qtbot, wizard, PAGE_CONSENT)
+    page = wizard.consent
+    radio = page.w(QRadioButton, "existingConsentRadio")
+    assert radio.isEnabled()
+    combo = page.w(QComboBox, "existingVisitCombo")
+    assert combo.count() == 1 and "5 Jan 2026" in combo.itemText(0) and "Referral" in combo.itemText(0)
+    radio.setChecked(True)
+    press_next(qtbot, wizard, PAGE_LOCATION)
+    run_import_page(qtbot, wizard)
+    assert messages.entries == []
+    assert "added to the earlier visit of 5 Jan 2026" in wizard.importing.w(QLabel, "importSummary").text()
+    images = records.images(archive, patient_id=patient.id)
+    assert len(images) == 2 and {i.visit_id for i in images} == {earlier}
+    assert [v.id for v in records.visits(archive, patient.id)] == [earlier]
+    assert len(consent_records.history(archive, earlier)) == 1  # the consent already there covers them
+    wizard.accept()

@@ -1,14 +1,13 @@
 """What the wizard collected, and the one function that carries it out (Qt-free).
 
-The import pipeline (:mod:`dermarchive.ingest`) imports a plan for one patient with one set of
-options: one visit per capture group (or one given visit), one new-lesion site, and per photo a
-kind, an existing lesion's label and notes (``ImportOptions.per_entry``). The wizard lets the
-nurse edit the visit grouping and give *new* lesions their own sites, which one ``run_import``
-call cannot express. :func:`carry_out` therefore runs the core once per (visit, new lesion)
-slice of the plan — a thin adapter, no second pipeline: the first slice of a visit lets the core
-create the visit, later slices of that visit pass its ``visit_id``. Then it records the chosen
-consent for every visit the import created (or audits that the nurse chose to record none, with
-the reason).
+The import pipeline (:mod:`dermarchive.ingest`) imports a plan for one patient. Per photo it takes
+the kind, an existing lesion's label, notes and the visit (``EntryAssignment.visit_group`` for a
+new visit, ``visit_id`` for an existing one); a *new* lesion's body site, though, is an import
+option, so one ``run_import`` call cannot create two new lesions with different sites.
+:func:`carry_out` therefore runs the core once per new lesion — a thin adapter, no second
+pipeline: the first call that meets one of the nurse's visits lets the core create it, later
+calls pass its ``visit_id``. Then it records the chosen consent for every visit the import
+created (or audits that the nurse chose to record none, with the reason).
 
 Nothing here touches Qt, SQL or files directly: everything goes through core functions.
 """
@@ -16,7 +15,7 @@ Nothing here touches Qt, SQL or files directly: everything goes through core fun
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ from ...ingest import (EntryAssignment, FileOutcome, ImportOptions, ImportPlan, 
                        run_import)
 
 Progress = Callable[[int, int, str], None]
-ONE_GROUP_HOURS = 1e6  # a slice is one visit: no gap inside it starts another
 
 
 @dataclass
@@ -151,14 +149,14 @@ def check_consent(choice: ConsentChoice, photos: dict[str, PhotoChoice], include
                            "is needed (a signature or a photographed consent form).")
 
 
-def _slices(plan: ImportPlan, choices: ImportChoices) -> list[tuple[int, str, list[PlanEntry]]]:
-    """(visit index, new-lesion label or "", entries) in visit order, entries in plan order."""
-    out: dict[tuple[int, str], list[PlanEntry]] = {}
+def import_slices(plan: ImportPlan, choices: ImportChoices) -> list[tuple[str, list[PlanEntry]]]:
+    """(new-lesion label or "", entries): one core call per new lesion, since a new lesion's site is
+    an import option; everything else (visit, kind, existing lesion, notes) is per photo."""
+    out: dict[str, list[PlanEntry]] = {}
     for entry in choices.included(plan):
         photo = choices.photos.get(entry.rel, PhotoChoice())
-        new_label = photo.lesion if photo.lesion in choices.new_lesions else ""
-        out.setdefault((photo.visit, new_label), []).append(entry)
-    return [(v, label, entries) for (v, label), entries in sorted(out.items())]
+        out.setdefault(photo.lesion if photo.lesion in choices.new_lesions else "", []).append(entry)
+    return sorted(out.items())
 
 
 def _merge(into: ImportResult, part: ImportResult) -> None:
@@ -170,11 +168,14 @@ def _merge(into: ImportResult, part: ImportResult) -> None:
 
 def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progress: Progress | None = None,
               cancelled: Callable[[], bool] | None = None) -> WizardOutcome:
-    """Create the patient if new, import the included photos slice by slice, then record consent.
+    """Create the patient if new, import the included photos (one core call per new lesion), then
+    record consent.
 
-    Cancelling stops between photos (the core's own cancel); photos already committed stay, and
-    their visits still get the consent the nurse chose, so the archive is consistent and complete
-    for what was imported."""
+    The nurse's visits go to the core per photo: ``visit_group`` (the core creates one visit per
+    group, dated by its earliest photo) or, once an earlier call created that visit, or for
+    "an earlier visit with consent", its ``visit_id``. Cancelling stops between photos (the core's
+    own cancel); photos already committed stay, and their visits still get the consent the nurse
+    chose, so the archive is consistent and complete for what was imported."""
     included = [e.rel for e in choices.included(plan)]
     check_consent(choices.consent, choices.photos, included)
     patient_id = choices.patient_id
@@ -186,18 +187,17 @@ def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progres
     result = ImportResult(Path(plan.folder), patient_id)
     outcome = WizardOutcome(result, patient_id)
     base = ImportOptions(patient_id, clinician=choices.clinician, keep_location=choices.keep_location,
-                         location_reason=choices.location_reason if choices.keep_location else "")
+                         location_reason=choices.location_reason if choices.keep_location else "",
+                         workers=choices.workers)
     # Already-imported files: the core reads their stored copies back so they count as verified.
     earlier = [e for e in plan.entries if e.status == "already-imported"]
     if earlier:
         _merge(result, run_import(archive, ImportPlan(plan.folder, earlier, keyed=plan.keyed), base))
-    total = len(included)
-    done_before = 0
-    visit_of: dict[int, int] = {}
-    if choices.consent.mode == "existing" and choices.consent.visit_id is not None:
-        visit_of = {v: choices.consent.visit_id for v, _l, _e in _slices(plan, choices)}
+    existing = choices.consent.visit_id if choices.consent.mode == "existing" else None
+    visit_of: dict[int, int] = {}  # the nurse's visit index → visit id, once created
+    total, done_before = len(included), 0
     try:
-        for visit_index, new_label, entries in _slices(plan, choices):
+        for new_label, entries in import_slices(plan, choices):
             if result.cancelled:
                 result.outcomes += [FileOutcome(e.rel, "cancelled", "the import was cancelled before this photo")
                                     for e in entries]
@@ -206,14 +206,13 @@ def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progres
             per_entry = {}
             for e in entries:
                 photo = choices.photos.get(e.rel, PhotoChoice())
-                per_entry[e.rel] = EntryAssignment(kind=photo.kind, notes=photo.notes,
-                                                   lesion_label=None if lesion else (photo.lesion or None))
-            options = ImportOptions(
-                patient_id, kind="clinical", lesion_label=lesion.label if lesion else None,
-                site=lesion.site if lesion else "", site_text=lesion.site_text if lesion else "",
-                laterality=lesion.laterality if lesion else "", visit_id=visit_of.get(visit_index),
-                gap_hours=ONE_GROUP_HOURS, clinician=choices.clinician, keep_location=base.keep_location,
-                location_reason=base.location_reason, per_entry=per_entry, workers=choices.workers)
+                visit_id = existing if existing is not None else visit_of.get(photo.visit)
+                per_entry[e.rel] = EntryAssignment(
+                    kind=photo.kind, notes=photo.notes, lesion_label=None if lesion else (photo.lesion or None),
+                    visit_id=visit_id, visit_group=None if visit_id is not None else str(photo.visit))
+            options = replace(base, lesion_label=lesion.label if lesion else None,
+                              site=lesion.site if lesion else "", site_text=lesion.site_text if lesion else "",
+                              laterality=lesion.laterality if lesion else "", per_entry=per_entry)
 
             def slice_progress(done: int, _total: int, message: str, offset: int = done_before) -> None:
                 if progress:
@@ -221,8 +220,10 @@ def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progres
 
             part = run_import(archive, ImportPlan(plan.folder, entries, keyed=plan.keyed), options,
                               progress=slice_progress, cancelled=cancelled)
-            if part.visits and visit_index not in visit_of:
-                visit_of[visit_index] = part.visits[0]
+            for o in part.outcomes:  # which visit each of the nurse's visits became
+                visit = choices.photos.get(o.rel, PhotoChoice()).visit
+                if o.status == "imported" and o.image_id is not None and visit not in visit_of:
+                    visit_of[visit] = records.get_image(archive, o.image_id).visit_id
             _merge(result, part)
             done_before += len(entries)
     finally:

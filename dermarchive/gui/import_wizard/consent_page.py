@@ -97,6 +97,7 @@ class ConsentPage(FormPage):
                         f"{long_date(visit.date)} · {plural(visit.image_count, 'photo')} · "
                         f"{METHOD_LABELS[current.method]} · {scopes}", visit.id)
             has = self.existing_visit.count() > 0
+            self.existing_visit.setCurrentIndex(self.existing_visit.count() - 1)  # the latest visit
             self.existing_radio.setEnabled(has)
             self.existing_radio.setToolTip("" if has else "This patient has no earlier visit with consent recorded.")
             if not has and self.existing_radio.isChecked():

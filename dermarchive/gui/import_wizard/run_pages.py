@@ -86,7 +86,10 @@ class ImportPage(FormPage):
         else:
             self.status.setText("Import finished.")
             self.bar.setValue(self.bar.maximum())
-        lines = [f"<b>{plural(imported, 'photo')} imported</b> into {plural(len(result.visits), 'new visit')}."]
+        existing = self.wiz.choices.consent.visit_id if self.wiz.choices.consent.mode == "existing" else None
+        where = (f"added to the earlier visit of {long_date(records.get_visit(self.archive, existing).date)}"
+                 if existing is not None else f"into {plural(len(result.visits), 'new visit')}")
+        lines = [f"<b>{plural(imported, 'photo')} imported</b> {where}."]
         for status, words in (("already-imported", "already in the archive"), ("rejected", "could not be used"),
                               ("failed", "failed"), ("cancelled", "not imported (stopped)")):
             n = outcome.count(status)
