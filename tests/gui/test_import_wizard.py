@@ -457,3 +457,19 @@ def test_photos_can_join_an_earlier_visit_that_has_consent(qtbot: Any, archive: 
     assert [v.id for v in records.visits(archive, patient.id)] == [earlier]
     assert len(consent_records.history(archive, earlier)) == 1  # the consent already there covers them
     wizard.accept()
+
+
+def test_stopping_the_folder_scan_stays_on_the_first_page(qtbot: Any, archive: Any, corpus_copy: Any,
+                                                          messages: Any) -> None:
+    phone = corpus_copy(*[f"landscape_{n}.jpg" for n in range(1, 9)])
+    wizard = open_wizard(qtbot, archive, folder=phone)
+    wizard.next()
+    page = wizard.source
+    assert page.job is not None and not page.isComplete()  # Next is greyed out while reading
+    page.w(QPushButton, "cancelScanButton").click()
+    qtbot.waitUntil(lambda: page.job is None, timeout=30_000)
+    assert wizard.currentId() == PAGE_SOURCE and wizard.plan is None
+    assert "Reading stopped" in page.w(QLabel, "scanStatus").text()
+    assert messages.entries == []  # the nurse stopped it: no error box
+    press_next(qtbot, wizard, PAGE_REVIEW)  # and reading again works
+    wizard.reject()

@@ -197,6 +197,12 @@ class OrganisePage(FormPage):
         rows = self.selected_rows()
         self.w(QWidget, "selectionBox").setTitle(
             f"For the {plural(len(rows), 'selected photo')}" if rows else "Select photos in the table first")
+        if rows and self.model is not None:  # show the first selected photo's choices (no change made)
+            photo = self.model.photo(rows[0])
+            for combo, value in ((self.visit_combo, photo.visit), (self.lesion_combo, photo.lesion),
+                                 (self.kind_combo, photo.kind)):
+                combo.setCurrentIndex(max(0, combo.findData(value)))
+            self.notes.setText(photo.notes)
 
     # -- editing ---------------------------------------------------------------------------
     def selected_rows(self) -> list[int]:
@@ -217,6 +223,7 @@ class OrganisePage(FormPage):
             for name, value in fields.items():
                 setattr(self.model.photo(row), name, value)
         self.model.all_changed()
+        self._selection_changed()
 
     def apply_notes(self) -> None:
         self.apply(notes=self.notes.text().strip())
