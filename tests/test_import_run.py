@@ -68,9 +68,12 @@ def test_rerun_imports_nothing_twice(archive, patient, corpus_copy):
     assert again.counts()["new"] == 0 and again.counts()["already-imported"] == 8
     result = run_import(archive, again, ImportOptions(patient.id))
     assert result.imported == [] and result.counts() == {"already-imported": 8}
+    assert len(result.verified) == 8  # their stored copies were read back
     assert len(records.images(archive, patient_id=patient.id)) == 8
-    # Originals imported by the earlier run are removed only once their stored copy reads back;
-    # one whose stored copy was damaged meanwhile stays on the phone.
+    # Without that read-back, removing originals checks them first; one whose stored copy was
+    # damaged meanwhile stays on the phone.
+    result = run_import(archive, again, ImportOptions(patient.id, verify_existing=False))
+    assert result.verified == []
     damaged = records.images(archive, patient_id=patient.id)[0]
     blob = archive.blobs.path(damaged.blob_id)
     raw = bytearray(blob.read_bytes())

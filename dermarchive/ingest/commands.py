@@ -82,7 +82,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         options = ImportOptions(patient.id, kind=args.kind, lesion_label=args.lesion, site=args.site,
                                 site_text=args.site_text, laterality=args.laterality,
                                 gap_hours=args.gap_hours, keep_location=args.keep_location,
-                                location_reason=args.location_reason)
+                                location_reason=args.location_reason, verify_existing=args.remove_originals)
         result = run_import(archive, plan, options, progress=bar, cancelled=bar.cancel.is_set)
         removed = remove_originals(archive, result) if args.remove_originals else []
         outcome_of = {o.rel: o for o in result.outcomes}

@@ -71,6 +71,10 @@ class ImportOptions:
     location_reason: str = ""
     per_entry: dict[str, EntryAssignment] = field(default_factory=dict)  # by PlanEntry.rel
     workers: int | None = None
+    # Read back the stored copies of the plan's already-imported photos, so their outcomes are
+    # ``verified`` (what removing originals needs). Off saves reading them on large re-scans;
+    # remove_originals() then checks them itself.
+    verify_existing: bool = True
 
     def assignment(self, rel: str) -> EntryAssignment:
         return self.per_entry.get(rel) or EntryAssignment()
@@ -332,8 +336,9 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
         raise InvalidInput("This plan was scanned without the archive; scan again with the archive open.")
     result = ImportResult(plan.folder, options.patient_id)
     todo = [e for e in plan.new_entries() if options.assignment(e.rel).include]
-    for e in plan.by_status("already-imported"):  # checked when (and if) originals are removed
-        result.outcomes.append(FileOutcome(e.rel, "already-imported", e.reason, e.existing_image_id))
+    for e in plan.by_status("already-imported"):
+        ok = bool(options.verify_existing and e.existing_image_id and _stored_intact(archive, e.existing_image_id))
+        result.outcomes.append(FileOutcome(e.rel, "already-imported", e.reason, e.existing_image_id, verified=ok))
         if e.fingerprint:
             result.fingerprints[e.rel] = e.fingerprint
     writer = _Writer(archive, plan, options, result)
