@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -410,6 +412,13 @@ def test_referrer_defaults_to_how_this_user_signed_last_time(archive, corpus, tm
     assert referral.default_referrer(archive) == "Dr Jane Smith, GP"
     make(archive, s, tmp_path / "b.pdf", referrer=None)
     assert "Referred by Dr Jane Smith, GP" in text_of(PdfReader(tmp_path / "b.pdf"))
+
+
+def test_core_and_cli_do_not_import_qt():
+    code = ("import sys; sys.modules['PySide6'] = None; "
+            "import dermarchive.exports.referral, dermarchive.exports.referral_commands; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 def test_letterhead_setting_round_trips(archive):
