@@ -109,3 +109,11 @@ def test_read_only_disk_is_refused_clearly_and_nothing_is_lost(small_mount, make
     with Archive.open(path, USER, PASSPHRASE) as b:
         assert records.get_patient(b, p.id).nhi == "ZZZ0016"
         assert verify(b) == []
+
+
+def test_atomic_write_where_a_file_blocks_the_folder_says_so(tmp_path):
+    from dermarchive.archive.fsutil import atomic_write_bytes
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    with pytest.raises(StorageError, match="Could not write the letter"):
+        atomic_write_bytes(tmp_path / "blocked" / "sub" / "x.pdf", b"data", action="write the letter")
+    assert (tmp_path / "blocked").read_text() == "a file, not a folder"

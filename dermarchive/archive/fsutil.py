@@ -45,10 +45,10 @@ def temp_path_for(final: Path) -> Path:
 
 def atomic_write(final: Path, chunks: Iterable[bytes], *, action: str = "write a file") -> int:
     """Write ``chunks`` to ``final`` atomically; return the number of bytes written."""
-    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_for(final)
     written = 0
     try:
+        final.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as fh:
             for chunk in chunks:
                 fh.write(chunk)
