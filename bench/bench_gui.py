@@ -28,7 +28,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("DERMARCHIVE_STATE_DIR", tempfile.mkdtemp(prefix="dermarchive-bench-state-"))
 
 from PIL import Image, ImageDraw  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from dermarchive.archive import CHEAP_TEST_PARAMS, Archive, records  # noqa: E402
@@ -130,38 +130,31 @@ def main() -> int:
         print(f"1. first screen of thumbnails ({shown} tiles of {len(model.images()):,} photos), cold cache: "
               f"{', '.join(f'{x:.0f}' for x in firsts)} ms (target 300 ms)")
 
-        # 2. search as you type over 50,000 patients.
-        window.search.clear()
-        app.processEvents()
-        timings: dict[str, float] = {}
-        matches: dict[str, int] = {}
-        for query in ("s", "sm", "smi", "smith12", "ZZZ1", "ZZZ12", "aroha", "wong 3", "nobody"):
+        # 2. search as you type over 50,000 patients: one keystroke at a time, as typed.
+        per_key: dict[str, list[float]] = {}
+        for query in ("smith12", "ZZZ12", "aroha", "wong 3", "nobody"):
             window.search.clear()
             app.processEvents()
-            best = []
-            for _ in range(3):
-                window.search.blockSignals(True)
-                window.search.clear()
-                window.search.blockSignals(False)
-                window.patient_model.set_search("")
-                app.processEvents()
+            times = []
+            for n in range(1, len(query) + 1):
                 t = time.perf_counter()
-                window.search.setText(query)  # what typing does: textChanged → filter
+                window.search.setText(query[:n])  # what a keystroke does: textChanged → filter → repaint
                 app.processEvents()
                 window.patient_table.viewport().repaint()
-                best.append((time.perf_counter() - t) * 1000)
-            timings[query] = statistics.median(best)
-            matches[query] = window.patient_model.rowCount()
-        worst = max(timings.values())
-        print("2. search over 50,000 patients (median of 3, ms): "
-              + ", ".join(f"'{q}' {ms:.1f} ({matches[q]:,} hits)" for q, ms in timings.items())
-              + f"; worst {worst:.1f} ms (target 50 ms)")
+                times.append((time.perf_counter() - t) * 1000)
+            per_key[query] = times
+            print(f"   '{query}': " + ", ".join(f"{x:.0f}" for x in times)
+                  + f" ms per keystroke; {window.patient_model.rowCount():,} hits")
+        firsts = [t[0] for t in per_key.values()]
+        rest = [x for t in per_key.values() for x in t[1:]]
+        print(f"2. search over 50,000 patients: first keystroke (scans all) max {max(firsts):.0f} ms, "
+              f"later keystrokes max {max(rest):.0f} ms, median {statistics.median(rest):.0f} ms (target 50 ms)")
 
         # 3. event-loop latency during a thumbnail flood.
         window.search.setText("Aaronson")
         app.processEvents()
         window.patient_table.selectRow(window.patient_model.row_of(big_id))
-        app.processEvents()
+        wait_until(app, lambda: page.ready and page.patient is not None and page.patient.id == big_id)
         window.loader.cache.max_bytes = 512 * 1024 * 1024  # keep all 2,000 to know when the flood ends
         window.loader.cache.clear()
         lateness: list[float] = []
@@ -179,14 +172,23 @@ def main() -> int:
         tick.timeout.connect(on_tick)
         tick.start()
         bar = page.timeline.verticalScrollBar()
+        step = max(1, page.timeline.viewport().height() // 2)
+        loop = QEventLoop()
+        scroller = QTimer()
+        scroller.setInterval(30)  # a fast scroll: half a screen every 30 ms, like dragging the bar
+
+        def scroll() -> None:
+            if bar.value() < bar.maximum():
+                bar.setValue(min(bar.maximum(), bar.value() + step))
+            elif window.loader.pending_count() == 0:
+                loop.quit()
+
+        scroller.timeout.connect(scroll)
         t = time.perf_counter()
-        for value in range(0, bar.maximum() + 1, max(1, page.timeline.viewport().height() // 2)):
-            bar.setValue(value)
-            deadline = time.perf_counter() + 0.03
-            while time.perf_counter() < deadline:
-                app.processEvents()
-                time.sleep(0.001)
-        wait_until(app, lambda: window.loader.pending_count() == 0, timeout=120)
+        scroller.start()
+        QTimer.singleShot(120_000, loop.quit)
+        loop.exec()  # the real event loop, as in the app
+        scroller.stop()
         tick.stop()
         flood = time.perf_counter() - t
         lateness.sort()

@@ -194,7 +194,8 @@ class PatientPage(QWidget):
         lesion_id = self.current_lesion_id()
         shown = self._images if lesion_id is None else [i for i in self._images if i.lesion_id == lesion_id]
         self.loader.forget_pending()
-        self.timeline_model.set_images(shown, self._visits, self._consent_text)
+        labels = {les.id: les.label for les in self._lesions.values()} if lesion_id is None else None
+        self.timeline_model.set_images(shown, self._visits, self._consent_text, labels)
         lesion = self._lesions.get(lesion_id or -1)
         what = f"{lesion.label} · {lesion.site_label}" if lesion else "All photos"
         self.timeline_title.setText(f"<b>{what}</b> — {len(shown)} photo{'s' if len(shown) != 1 else ''}, "

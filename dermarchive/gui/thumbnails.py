@@ -14,8 +14,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 from .. import log
 from ..archive import records
@@ -79,15 +79,25 @@ class _Work(QRunnable):
             generation, archive, image = item
             qimg = QImage()
             try:
-                data = records.image_bytes(archive, image, "thumb")
-                qimg = QImage.fromData(data)
-                del data
-                if not qimg.isNull() and max(qimg.width(), qimg.height()) > THUMB_SIDE:
-                    qimg = qimg.scaled(QSize(THUMB_SIDE, THUMB_SIDE), Qt.AspectRatioMode.KeepAspectRatio,
-                                       Qt.TransformationMode.SmoothTransformation)
+                qimg = _decode(records.image_bytes(archive, image, "thumb"))
             except Exception as exc:  # noqa: BLE001 - locked meanwhile, or a damaged blob: show a placeholder
                 log.gui.info("thumbnail of image %s not loaded (%s)", image.id, type(exc).__name__)
             self.loader._signals.done.emit(generation, image.id, qimg)
+
+
+def _decode(data: bytes) -> QImage:
+    """Decode at tile size (JPEG decoders scale while decoding, which is cheaper than after)."""
+    buf = QBuffer()
+    buf.setData(QByteArray(data))
+    buf.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buf)
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid() and max(size.width(), size.height()) > THUMB_SIDE:
+        reader.setScaledSize(size.scaled(QSize(THUMB_SIDE, THUMB_SIDE), Qt.AspectRatioMode.KeepAspectRatio))
+    qimg = reader.read()
+    buf.close()
+    return qimg
 
 
 class ThumbnailLoader(QObject):
@@ -95,7 +105,7 @@ class ThumbnailLoader(QObject):
 
     loaded = Signal(int)
 
-    def __init__(self, archive: Any = None, *, cache_bytes: int = 96 * 1024 * 1024, threads: int = 2,
+    def __init__(self, archive: Any = None, *, cache_bytes: int = 96 * 1024 * 1024, threads: int = 1,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.archive = archive

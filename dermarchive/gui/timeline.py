@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from ..archive import records
@@ -66,11 +66,22 @@ class TimelineModel(QAbstractListModel):
         self.loader = loader
         self._rows: list[VisitHeader | records.ImageRecord] = []
         self._row_of: dict[int, int] = {}
+        self._ready_rows: set[int] = set()
+        self.lesion_labels: dict[int, str] = {}  # lesion id → label, shown on tiles of "All photos"
+        self.show_lesion = False
+        self._flush = QTimer(self)  # thumbnails arriving together repaint together
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(15)
+        self._flush.timeout.connect(self._flush_ready)
         loader.loaded.connect(self._thumbnail_ready)
 
     def set_images(self, images: list[records.ImageRecord], visits: list[records.Visit],
-                   consent_of_visit: dict[int, str]) -> None:
-        """``images`` in capture order; headers are made for the visits that have any of them."""
+                   consent_of_visit: dict[int, str], lesion_labels: dict[int, str] | None = None) -> None:
+        """``images`` in capture order; headers are made for the visits that have any of them.
+
+        With ``lesion_labels`` (the "All photos" view) each tile also names its lesion."""
+        self.lesion_labels = lesion_labels or {}
+        self.show_lesion = lesion_labels is not None
         by_visit: dict[int, list[records.ImageRecord]] = {}
         for img in images:
             by_visit.setdefault(img.visit_id, []).append(img)
@@ -81,13 +92,13 @@ class TimelineModel(QAbstractListModel):
                 rows.append(VisitHeader(visit, len(shown), consent_of_visit.get(visit.id, "No consent recorded")))
                 rows += shown
         self.beginResetModel()
-        self._rows = rows
+        self._rows, self._ready_rows = rows, set()
         self._row_of = {r.id: i for i, r in enumerate(rows) if isinstance(r, records.ImageRecord)}
         self.endResetModel()
 
     def clear(self) -> None:
         self.beginResetModel()
-        self._rows, self._row_of = [], {}
+        self._rows, self._row_of, self._ready_rows = [], {}, set()
         self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -141,14 +152,38 @@ class TimelineModel(QAbstractListModel):
     def _thumbnail_ready(self, image_id: int) -> None:
         row = self._row_of.get(image_id)
         if row is not None:
-            idx = self.index(row)
-            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+            self._ready_rows.add(row)
+            if not self._flush.isActive():
+                self._flush.start()
+
+    def _flush_ready(self) -> None:
+        rows, self._ready_rows = self._ready_rows, set()
+        rows = {r for r in rows if r < len(self._rows)}
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [Qt.ItemDataRole.DecorationRole])
 
 
 class TimelineDelegate(QStyledItemDelegate):
+    """Paints tiles and visit headers; fonts and tag sizes are worked out once per font, since
+    painting runs for every visible tile on every scroll step."""
+
     def __init__(self, view: QListView) -> None:
         super().__init__(view)
         self.view = view
+        self._fonts: tuple[str, QFont, QFont, dict[str, int], int] | None = None
+
+    def _font_setup(self, base: QFont) -> tuple[QFont, QFont, dict[str, int], int]:
+        key = base.key()
+        if self._fonts is None or self._fonts[0] != key:
+            small = QFont(base)
+            small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
+            bold = QFont(base)
+            bold.setBold(True)
+            bold.setPointSizeF(bold.pointSizeF() * 1.08)
+            fm = QFontMetrics(small)
+            widths = {kind: fm.horizontalAdvance(label) + 12 for kind, (label, _c) in KIND_TAGS.items()}
+            self._fonts = (key, small, bold, widths, fm.height() + 4)
+        return self._fonts[1], self._fonts[2], self._fonts[3], self._fonts[4]
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         if isinstance(index.model().item(index.row()), VisitHeader):
@@ -164,10 +199,8 @@ class TimelineDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = option.palette
         rect = option.rect
+        small, bold, tag_widths, tag_height = self._font_setup(option.font)
         if header is not None:
-            bold = QFont(option.font)
-            bold.setBold(True)
-            bold.setPointSizeF(bold.pointSizeF() * 1.08)
             painter.setPen(QColor("#c9d3da"))
             painter.drawLine(rect.left(), rect.bottom() - 2, rect.right(), rect.bottom() - 2)
             painter.setFont(bold)
@@ -201,20 +234,20 @@ class TimelineDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor("#eef1f4"))
             painter.drawRoundedRect(thumb_area, 4, 4)
-        label, colour = KIND_TAGS.get(image.kind, KIND_TAGS["other"])
-        small = QFont(option.font)
-        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
+        kind = image.kind if image.kind in KIND_TAGS else "other"
+        label, colour = KIND_TAGS[kind]
         painter.setFont(small)
-        fm = painter.fontMetrics()
-        tag = QRect(tile.left() + 6, thumb_area.bottom() + 6, fm.horizontalAdvance(label) + 12, fm.height() + 4)
+        tag = QRect(tile.left() + 6, thumb_area.bottom() + 6, tag_widths[kind], tag_height)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         painter.drawRoundedRect(tag, 4, 4)
         painter.setPen(QColor("white"))
         painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, label)
         painter.setPen(pal.color(QPalette.ColorRole.Text))
-        painter.drawText(QRect(tag.right() + 6, tag.top(), tile.right() - tag.right() - 10, tag.height()),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, nice_time(image.taken_at))
+        lesion = model.lesion_labels.get(image.lesion_id or -1, "")
+        caption = f"{lesion} · {nice_time(image.taken_at)}" if lesion and model.show_lesion else nice_time(image.taken_at)
+        painter.drawText(QRect(tag.right() + 4, tag.top(), tile.right() - tag.right() - 8, tag.height()),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, caption)
         painter.restore()
 
 

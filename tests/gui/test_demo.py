@@ -124,3 +124,10 @@ def test_default_demo_meets_the_counts(tmp_path: Path, passphrase_file: Path,
         assert any("education" in s for s in scopes.values())
         assert any("education" not in s for s in scopes.values())
     assert cli(["verify", str(path), "--passphrase-file", str(passphrase_file)]) == 0
+
+
+def test_app_without_a_display_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert cli([]) == 2
+    assert "no display is available" in capsys.readouterr().err
