@@ -215,7 +215,8 @@ def test_whole_wizard_imports_real_phone_photos(qtbot: Any, archive: Any, corpus
     assert all("Remove 3 original photos" in text for text in asked)
     left = sorted(p.name for p in phone.iterdir())
     assert left == sorted(["Apple iPhone 4S.jpg", *BAD])  # the one left out, and the unusable files
-    assert "Removed 3 originals" in wizard.finish.w(QLabel, "removeStatus").text()
+    assert wizard.finish.w(QLabel, "removeStatus").text() == \
+        "Removed 3 originals from the phone folder: iphone_hdr_NO.jpg, jolla.jpg, pug.heic."
     wizard.accept()
     assert verify(archive) == []
 

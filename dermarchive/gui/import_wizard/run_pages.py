@@ -219,7 +219,10 @@ class FinishPage(FormPage):
         self.job = None
         self.removed = removed
         kept = self.verified_count() - len(removed)
-        text = f"Removed {plural(len(removed), 'original')} from the phone folder."
+        text = f"Removed {plural(len(removed), 'original')} from the phone folder"
+        shown = sorted(removed)[:12]
+        text += (": " + ", ".join(shown) + (f" and {len(removed) - len(shown)} more" if len(removed) > 12 else "")
+                 + "." if removed else ".")
         if kept:
             text += (f" {plural(kept, 'file')} stayed because it changed since the import or could not be "
                      "removed.")

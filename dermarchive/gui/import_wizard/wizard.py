@@ -54,7 +54,7 @@ class ImportWizard(QWizard):
         for n, page in enumerate((self.source, self.review, self.patient, self.organise, self.consent,
                                   self.location, self.importing, self.finish)):
             self.setPage(n, page)
-        self.resize(1100, 760)
+        self.resize(1080, 720)
 
     def set_plan(self, plan: ImportPlan) -> None:
         """A newly read folder: forget choices about the previous one (but keep the patient)."""
