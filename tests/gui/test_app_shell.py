@@ -280,3 +280,24 @@ def test_referral_without_selected_photos_explains_what_to_do(main_window: MainW
     _open_first_patient(main_window, qtbot)
     main_window.actions_by_name["referral"].trigger()
     assert "Select the photos" in messages.texts("info")[0]
+
+
+def test_opening_a_folder_that_is_not_an_archive_says_so(qtbot: Any, tmp_path: Path) -> None:
+    app = _app(qtbot)
+    dialog = app.unlock(tmp_path)
+    panel = dialog.panel
+    assert panel.error.isVisible()
+    assert panel.error.text() == f"{tmp_path} is not a DermArchive archive (no archive.json)."
+    assert not panel.unlock_button.isEnabled()
+    dialog.reject()
+    assert app.main is None
+
+
+def test_settings_keep_no_patient_data(main_window: MainWindow, qtbot: Any, _isolated_state: Path) -> None:
+    patient = _open_first_patient(main_window, qtbot)
+    qtbot.keyClicks(main_window.search, patient.family[:3])
+    main_window.close()
+    ini = (_isolated_state / "gui.ini").read_text("utf-8", errors="replace")
+    assert "geometry" in ini  # the window did save its state there
+    for secret in (patient.nhi, patient.family, patient.given):
+        assert secret not in ini
