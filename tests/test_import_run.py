@@ -260,3 +260,22 @@ def test_damaged_files_are_rejected_one_by_one_never_the_batch(archive, patient,
     assert any(o.status == "rejected" for o in result.outcomes) or plan.counts()["rejected"]
     assert verify(archive) == []
     _assert_stored_clean(archive, patient.id)
+
+
+def test_photos_that_clean_to_the_same_picture_share_their_stored_copy(archive, patient, corpus_copy):
+    """Copies differing only in metadata (here a comment) are different files but the same
+    cleaned picture: each is imported, the encrypted copy is stored once, whichever commits first."""
+    folder = corpus_copy("landscape_1.jpg")
+    original = (folder / "landscape_1.jpg").read_bytes()
+    for i in range(6):
+        comment = f"copy {i}".encode()
+        (folder / f"copy{i}.jpg").write_bytes(original[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big")
+                                              + comment + original[2:])
+    plan = scan(folder, archive)
+    assert plan.counts()["new"] == 7
+    result = run_import(archive, plan, ImportOptions(patient.id, workers=3))
+    assert len(result.imported) == 7
+    stored = records.images(archive, patient_id=patient.id)
+    assert len({i.blob_id for i in stored}) == 1 and len({i.thumb_blob_id for i in stored}) == 1
+    assert archive.catalogue.scalar("SELECT count(*) FROM blob") == 3
+    assert verify(archive) == []

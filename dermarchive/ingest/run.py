@@ -144,15 +144,24 @@ class _Known:
         self.stored = {r[0] for r in archive.catalogue.query("SELECT id FROM blob")}
         self.sources = {r[0]: r[1] for r in archive.catalogue.query(
             "SELECT source_hmac, min(id) FROM image WHERE source_hmac IS NOT NULL GROUP BY source_hmac")}
-        self.writing: set[str] = set()
+        self.writing: dict[str, threading.Event] = {}   # blob id → set once its write ended
+        self.written: dict[str, BlobRef] = {}           # blob id → its row, once durable and checked
+        self.shared: set[str] = set()                   # ids more than one photo of this run uses
 
-    def claim(self, blob_id: str) -> bool:
-        """True when this caller is the one to write ``blob_id``."""
+    def claim(self, blob_id: str) -> threading.Event | None:
+        """None when this caller is the one to write ``blob_id``; else the event to wait for."""
         with self.lock:
             if blob_id in self.writing:
-                return False
-            self.writing.add(blob_id)
-            return True
+                self.shared.add(blob_id)
+                return self.writing[blob_id]
+            self.writing[blob_id] = threading.Event()
+            return None
+
+    def done(self, blob_id: str, ref: BlobRef | None) -> None:
+        with self.lock:
+            if ref is not None:
+                self.written[blob_id] = ref
+            self.writing[blob_id].set()
 
 
 def _check_options(archive: Any, options: ImportOptions) -> None:
@@ -185,12 +194,25 @@ def _store(archive: Any, data: bytes, known: _Known, new_refs: list[BlobRef]) ->
     blob_id = archive.blobs.blob_id(data)
     if blob_id in known.stored and archive.blobs.exists(blob_id):
         problem = archive.blobs.check(archive.blob_ref(blob_id))
-    elif known.claim(blob_id):
-        ref = archive.blobs.put(data)
+    elif (other := known.claim(blob_id)) is None:
+        ref: BlobRef | None = None
+        problem = "it could not be written"
+        try:
+            ref = archive.blobs.put(data)
+            problem = archive.blobs.check(ref)
+        finally:
+            known.done(blob_id, ref if ref is not None and not problem else None)
         new_refs.append(ref)
-        problem = archive.blobs.check(ref)
     else:
-        return blob_id  # the same content is being written by another photo of this run
+        # Another photo of this run is writing the same content (e.g. identical thumbnails):
+        # wait for it, and carry its row too, whichever of the two photos commits first.
+        # A worker holds at most one unfinished claim and never waits while holding it.
+        other.wait()
+        shared = known.written.get(blob_id)
+        if shared is None:
+            raise DermArchiveError("The same picture could not be stored for another photo; it was not imported.")
+        new_refs.append(shared)
+        return blob_id
     if problem:
         raise DermArchiveError(f"The stored copy failed its read-back check ({problem}); it was not imported.")
     return blob_id
@@ -239,6 +261,7 @@ class _Writer:
         self.visit_of_group: dict[int | str, int] = {}
         self.group_date: dict[int | str, str] = {}
         self.lesions: dict[str, int] = {}
+        self.shared: set[str] = set()  # blob ids other photos of the run also use: never orphans
         photos = [e for e in plan.entries if e.status in ("new", "already-imported") and e.metadata]
         for n, group in enumerate(suggest_visits(photos, options.gap_hours)):
             first = next((e.metadata.taken_at for e in group if e.metadata and e.metadata.taken_at), None)
@@ -295,7 +318,7 @@ class _Writer:
             for p in batch:
                 existing = tx.scalar("SELECT id FROM image WHERE source_hmac = ? LIMIT 1", (p.fingerprint,))
                 if existing is not None:  # imported meanwhile (another run): keep the first
-                    orphans += [r.id for r in p.new_refs]
+                    orphans += [r.id for r in p.new_refs if r.id not in self.shared]
                     outcomes.append(FileOutcome(p.entry.rel, "already-imported",
                                                 f"this photo was imported before (image {existing})", existing))
                     continue
@@ -343,6 +366,7 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
             result.fingerprints[e.rel] = e.fingerprint
     writer = _Writer(archive, plan, options, result)
     known = _Known(archive)
+    writer.shared = known.shared
     total, done = len(todo), 0
     # One thread more than cores: a worker waiting on fsync leaves its core to the others.
     workers = options.workers or (os.cpu_count() or 1) + 1
