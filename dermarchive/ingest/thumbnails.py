@@ -90,8 +90,32 @@ def make_thumbnails_for(data: bytes, fmt: str) -> Thumbnails:
         return make_thumbnails(img)
 
 
+def _heic_embedded(data: bytes, size: int) -> Image.Image | None:
+    """The HEIC's own embedded thumbnail when it is big enough and shaped like the photo (iPhones
+    store a 320-px one): milliseconds instead of decoding 12 MP of HEVC."""
+    from .metadata import open_heif
+
+    primary = open_heif(data)[0]
+    for index, box in enumerate(primary.info.get("thumbnails") or []):
+        if box and box >= size:
+            thumb = primary.get_thumbnail(index).to_pillow()
+            same_shape = (thumb.width >= thumb.height) == (primary.size[0] >= primary.size[1])
+            if same_shape:
+                thumb.info.pop("exif", None)
+                return thumb
+    return None
+
+
 def render_jpeg(data: bytes, fmt: str, size: int) -> bytes:
     """One oriented JPEG no larger than ``size`` pixels (for previews in the wizard's grid)."""
+    if fmt == "HEIC":
+        try:
+            small = _heic_embedded(data, size)
+        except (ValueError, RuntimeError, OSError, IndexError):
+            small = None
+        if small is not None:
+            small.thumbnail((size, size), Image.Resampling.LANCZOS)
+            return _encode(small, 85)
     with open_decodable(data, fmt) as img:
         if img.format in ("JPEG", "MPO"):
             img.draft("RGB", _fit(img.size, size))
