@@ -52,6 +52,15 @@ class EntryTableModel(QAbstractTableModel):
 
     COLUMNS: tuple[str, ...] = ()
     entries: list[PlanEntry]
+    thumbs: dict[str, QPixmap]
+    want: Callable[[PlanEntry], None] | None = None  # asked for a thumbnail not made yet (lazy)
+
+    def thumb(self, entry: PlanEntry) -> QPixmap | None:
+        """The entry's thumbnail if made; else ask for it (views ask only for what is on screen)."""
+        pix = self.thumbs.get(entry.rel)
+        if pix is None and self.want is not None and entry.metadata is not None:
+            self.want(entry)
+        return pix
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 - Qt's names
         return 0 if parent.isValid() else len(self.entries)

@@ -73,7 +73,7 @@ class OrganiseModel(EntryTableModel):
             return {C_PHOTO: f"{taken_text(e)}\n{e.rel}", C_VISIT: self.visit_label(photo.visit),
                     C_LESION: self.lesion_names.get(photo.lesion, "No lesion") if photo.lesion else "No lesion",
                     C_KIND: KIND_LABELS[photo.kind], C_NOTES: photo.notes}.get(col)
-        if role == Qt.ItemDataRole.DecorationRole and col == C_PHOTO and e.rel in self.thumbs:
+        if role == Qt.ItemDataRole.DecorationRole and col == C_PHOTO and self.thumb(e) is not None:
             return self.thumbs[e.rel].scaled(QSize(ROW_THUMB, ROW_THUMB), Qt.AspectRatioMode.KeepAspectRatio,
                                              Qt.TransformationMode.SmoothTransformation)
         return None
@@ -128,6 +128,7 @@ class OrganisePage(FormPage):
         self.model: OrganiseModel | None = None
         self.grouped_for: tuple[frozenset[str], int | None] | None = None
         self.lesion_names: dict[str, str] = {}
+        self.listening = False
 
     # -- filling ---------------------------------------------------------------------------
     def initializePage(self) -> None:  # noqa: N802 - Qt's names
@@ -140,6 +141,10 @@ class OrganisePage(FormPage):
             if choices.photos[e.rel].lesion not in self.lesion_names:
                 choices.photos[e.rel].lesion = ""
         self.model = OrganiseModel(included, choices, self.wiz.thumbs, self.lesion_names, self)
+        self.model.want = self.wiz.review.want_thumb
+        if not self.listening:
+            self.wiz.review.thumbs.ready.connect(self._thumb_ready)
+            self.listening = True
         self.table.setModel(self.model)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -162,6 +167,12 @@ class OrganisePage(FormPage):
         self.lesion_combo.addItem("No lesion (e.g. overview photo)", "")
         for label, name in self.lesion_names.items():
             self.lesion_combo.addItem(name, label)
+
+    def _thumb_ready(self, rel: str, _pix: QPixmap) -> None:
+        if self.model is not None:
+            for row, e in enumerate(self.model.entries):
+                if e.rel == rel:
+                    self.model.row_changed(row)
 
     def regroup(self) -> None:
         assert self.model is not None

@@ -79,7 +79,7 @@ class ReviewModel(EntryTableModel):
                 return QBrush(QColor(STATUS_COLOURS[e.status]))
             if col == C_LOCATION and meta and meta.has_location:
                 return QBrush(QColor(LOCATION_COLOUR))
-        if role == Qt.ItemDataRole.DecorationRole and col == C_FILE and e.rel in self.thumbs:
+        if role == Qt.ItemDataRole.DecorationRole and col == C_FILE and self.thumb(e) is not None:
             return self.thumbs[e.rel].scaled(QSize(32, 32), Qt.AspectRatioMode.KeepAspectRatio,
                                              Qt.TransformationMode.SmoothTransformation)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -153,7 +153,7 @@ class PhotoGridProxy(QSortFilterProxyModel):
                 badges.append(("Consent form", "#2e6b34"))
             return badges
         if role == Qt.ItemDataRole.DecorationRole:
-            return model.thumbs.get(e.rel) or _placeholder()
+            return model.thumb(e) or _placeholder()
         if role == Qt.ItemDataRole.BackgroundRole and e.status != "new":
             return QBrush(QColor(STATUS_COLOURS[e.status]))
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -259,9 +259,7 @@ class ReviewPage(FormPage):
         self.preview.setText("Click a photo to see it larger.")
         self.caption.clear()
         self.shown_rel = None
-        for e in self.model.entries:
-            if e.metadata is not None and e.status in ("new", "already-imported", "duplicate"):
-                self.thumbs.request(e)
+        self.model.want = self.want_thumb  # thumbnails are made as the grid or table shows them
         self._summarise()
 
     def _summarise(self) -> None:
@@ -283,6 +281,10 @@ class ReviewPage(FormPage):
         if located:
             parts.append(f"{plural(located, 'photo')} record where they were taken; locations are removed on import.")
         self.summary.setText(" ".join(parts))
+
+    def want_thumb(self, entry: PlanEntry) -> None:
+        if entry.rel not in self.wiz.thumbs and entry.rel not in self.thumbs.done:
+            self.thumbs.request(entry, first=True)  # newest first: what is on screen now
 
     def _thumb_ready(self, rel: str, pix: QPixmap) -> None:
         if self.model is not None:
