@@ -56,6 +56,8 @@ class UnlockPanel(QWidget):
             self.user_combo.setCurrentText(user)
         if prefill_passphrase:
             self.passphrase.setText(prefill_passphrase)
+            child(form, QLabel, "archivePath").setText(
+                f"{self.path}\nDemo archive: made-up patients only. Its passphrase is filled in: press Unlock.")
         self.unlock_button.clicked.connect(self.unlock)
         self.passphrase.returnPressed.connect(self.unlock)
         self.cancel_button.clicked.connect(self.cancelled)
