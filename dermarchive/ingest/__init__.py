@@ -23,7 +23,11 @@ progress=None, cancelled=None) -> ImportResult``
     failed / cancelled, reason, image_id, verified), ``imported`` ids, ``verified`` paths and
     the new ``visits``. Decoding, hashing, cleaning and encryption run on a pool of
     threads (both cores); one writer commits the catalogue. Crash-safe and resumable:
-    re-running the same folder imports each photo exactly once.
+    re-running the same folder imports each photo exactly once (a capture group continues in
+    the visit its earlier photos went to). ``cancelled()`` stops taking new photos; the few in
+    flight finish, the result says ``cancelled`` and lists the rest as ``cancelled``.
+    ``options.verify_existing`` (default on) reads back already-imported photos so they count
+    as verified for removal. Bad options raise InvalidInput before anything is written.
 ``remove_originals(archive, result) -> list[str]``
     Deletes only the source files whose stored copy was read back and verified (and that are
     unchanged since); audited as ``image.remove-original`` with ids and counts.
