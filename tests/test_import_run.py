@@ -55,6 +55,12 @@ def test_import_cleans_stores_and_verifies(archive, patient, corpus_copy):
     assert len(six) == 2  # landscape_6 and empty_gps_ifd keep their orientation tag
     exif_gps = next(i for i in stored if i.device == "Make XXX-XXX")
     assert exif_gps.had_location and not exif_gps.location_kept
+    # Nothing in plain on disk: every file the import wrote is an encrypted blob (or the
+    # encrypted catalogue); the phone folder got no new files either.
+    for path in archive.path.rglob("*"):
+        if path.is_file() and path.parent.name != archive.path.name:
+            assert path.read_bytes()[:4] == b"DAB1", path
+    assert sorted(p.name for p in folder.iterdir()) == sorted(SMALL)
     # Audit: one image.import entry per batch, ids and counts only.
     entries = archive.audit.entries(archive.catalogue, action="image.import")
     assert sum(e.details["count"] for e in entries) == 8

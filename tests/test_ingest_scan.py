@@ -93,6 +93,9 @@ def test_duplicates_name_the_first_copy_and_junk_is_skipped(corpus_copy):
     Image.new("RGB", (8, 8), "red").save(png, "PNG")
     (folder / "renamed.jpg").write_bytes(png.getvalue())
     (folder / "IMG_3.dng").write_bytes(b"II*\0" + b"\0" * 100)
+    with open(folder / "huge.jpg", "wb") as fh:  # sparse: costs no disk
+        fh.write(b"\xff\xd8\xff\xe0")
+        fh.truncate(300_000_000)
 
     plan = scan(folder)
     e = {x.rel: x for x in plan.entries}
@@ -106,6 +109,7 @@ def test_duplicates_name_the_first_copy_and_junk_is_skipped(corpus_copy):
     assert e["Thumbs.db"].status == "skipped"
     assert e["renamed.jpg"].status == "rejected" and "PNG" in e["renamed.jpg"].reason
     assert e["IMG_3.dng"].status == "rejected" and "RAW" in e["IMG_3.dng"].reason
+    assert e["huge.jpg"].status == "rejected" and "larger than any phone photo" in e["huge.jpg"].reason
 
 
 def test_already_imported_needs_the_archive_fingerprint(archive, corpus_copy):
