@@ -48,7 +48,7 @@ class PatientTableModel(QAbstractTableModel):
         self._all: list[records.Patient] = []
         self._keys: list[tuple[str, str]] = []  # (NHI, lower-case name forms), aligned with _all
         self._rows: list[records.Patient] = []
-        self._row_keys: list[tuple[str, str]] = []
+        self._row_idx: list[int] = []  # positions in _all of the rows shown
         self._search = ""
         self._sort: tuple[int, Qt.SortOrder] = (1, Qt.SortOrder.AscendingOrder)
 
@@ -73,11 +73,16 @@ class PatientTableModel(QAbstractTableModel):
         return [self._all[i] for i in _match(self._keys, text)]
 
     def _filter(self, text: str, *, incremental: bool) -> None:
-        patients, keys = (self._rows, self._row_keys) if incremental else (self._all, self._keys)
-        hits = _match(keys, text) if text else range(len(patients))
+        if not text:
+            idx: list[int] = list(range(len(self._all)))
+        elif incremental:
+            keys = self._keys
+            idx = [self._row_idx[i] for i in _match([keys[j] for j in self._row_idx], text)]
+        else:
+            idx = _match(self._keys, text)
         self.beginResetModel()
-        self._rows = [patients[i] for i in hits]
-        self._row_keys = [keys[i] for i in hits]
+        self._row_idx = idx
+        self._rows = [self._all[i] for i in idx] if text else list(self._all)
         self.endResetModel()
 
     def _sort_all(self) -> None:

@@ -114,6 +114,9 @@ def test_search_filters_and_sorts_the_patient_list(main_window: MainWindow, qtbo
     qtbot.keyClicks(main_window.search, "sampl")
     assert model.rowCount() == 1 and model.patient_at(0).family == "Sample"
     assert "1 of 3" in main_window.patient_count.text()
+    qtbot.keyClick(main_window.search, Qt.Key.Key_Backspace)
+    qtbot.keyClick(main_window.search, Qt.Key.Key_Backspace)  # "sam": a wider search again
+    assert [model.patient_at(r).id for r in range(model.rowCount())] == [p.id for p in model.matching("sam")]
     main_window.search.clear()
     qtbot.keyClicks(main_window.search, "nobody like this")
     assert model.rowCount() == 0
