@@ -95,7 +95,6 @@ def gps_of(archive: Any, image: records.ImageRecord) -> dict[Any, Any]:
     return piexif.load(exif).get("GPS", {}) if exif else {}
 
 
-@pytest.mark.slow
 def test_whole_wizard_imports_real_phone_photos(qtbot: Any, archive: Any, corpus_copy: Any, messages: Any,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     phone = corpus_copy(*GPS, *PLAIN, *BAD)
