@@ -15,7 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QImage, QImageReader, QPixmap
+from PySide6.QtGui import QGuiApplication, QImage, QImageReader, QPixmap
 
 from .. import log
 from ..archive import records
@@ -79,13 +79,13 @@ class _Work(QRunnable):
             generation, archive, image = item
             qimg = QImage()
             try:
-                qimg = _decode(records.image_bytes(archive, image, "thumb"))
+                qimg = _decode(records.image_bytes(archive, image, "thumb"), self.loader.pixel_side)
             except Exception as exc:  # noqa: BLE001 - locked meanwhile, or a damaged blob: show a placeholder
                 log.gui.info("thumbnail of image %s not loaded (%s)", image.id, type(exc).__name__)
             self.loader._signals.done.emit(generation, image.id, qimg)
 
 
-def _decode(data: bytes) -> QImage:
+def _decode(data: bytes, side: int = THUMB_SIDE) -> QImage:
     """Decode at tile size (JPEG decoders scale while decoding, which is cheaper than after)."""
     buf = QBuffer()
     buf.setData(QByteArray(data))
@@ -93,8 +93,8 @@ def _decode(data: bytes) -> QImage:
     reader = QImageReader(buf)
     reader.setAutoTransform(True)
     size = reader.size()
-    if size.isValid() and max(size.width(), size.height()) > THUMB_SIDE:
-        reader.setScaledSize(size.scaled(QSize(THUMB_SIDE, THUMB_SIDE), Qt.AspectRatioMode.KeepAspectRatio))
+    if size.isValid() and max(size.width(), size.height()) > side:
+        reader.setScaledSize(size.scaled(QSize(side, side), Qt.AspectRatioMode.KeepAspectRatio))
     qimg = reader.read()
     buf.close()
     return qimg
@@ -119,6 +119,10 @@ class ThumbnailLoader(QObject):
         self._workers = 0
         self._generation = 0
         self._signals = _Signals()
+        # Sharp tiles on high-DPI screens: decode at device pixels, paint at logical size.
+        screen = QGuiApplication.primaryScreen()
+        self.pixel_ratio = screen.devicePixelRatio() if screen is not None else 1.0
+        self.pixel_side = int(round(THUMB_SIDE * self.pixel_ratio))
         self._signals.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
 
     # -- GUI thread ------------------------------------------------------------------------
@@ -172,7 +176,9 @@ class ThumbnailLoader(QObject):
         if qimg.isNull():
             self.failed.add(image_id)
         else:
-            self.cache.put(image_id, QPixmap.fromImage(qimg))
+            pix = QPixmap.fromImage(qimg)
+            pix.setDevicePixelRatio(self.pixel_ratio)
+            self.cache.put(image_id, pix)
         self.loaded.emit(image_id)
 
     # -- worker threads --------------------------------------------------------------------
