@@ -174,6 +174,8 @@ class MainWindow(QMainWindow):
             "compare": self._action("Co&mpare two photos", self.patient_page.compare_selected, "Ctrl+D", "compare",
                                     "Compare the two selected photos side by side (Ctrl+D)"),
             "back": self._action("&Back to patient", self.back_to_patient, "Esc", "back"),
+            "next": self._action("&Next photo", lambda: self.step_photo(1), "PgDown"),
+            "previous": self._action("&Previous photo", lambda: self.step_photo(-1), "PgUp"),
             "zoom_in": self._action("Zoom &in", lambda: self._each_view(lambda v: v.zoom_by(1.25)),
                                     QKeySequence.StandardKey.ZoomIn, "zoom-in"),
             "zoom_out": self._action("Zoom &out", lambda: self._each_view(lambda v: v.zoom_by(0.8)),
@@ -189,7 +191,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         for title, names in (("&File", ["import", "backup", None, "lock", "close", None, "quit"]),
                              ("&Patient", ["find", None, "consent", "referral", "export"]),
-                             ("&View", ["open", "compare", "back", None, "zoom_in", "zoom_out", "fit", "actual",
+                             ("&View", ["open", "compare", "back", "previous", "next", None, "zoom_in", "zoom_out", "fit", "actual",
                                         "rotate"]),
                              ("&Tools", ["pacs", "idle"]),
                              ("&Help", ["about"])):
@@ -317,6 +319,20 @@ class MainWindow(QMainWindow):
         self.content.setCurrentIndex(PAGE_VIEWER)
         self.compare.left.view.setFocus()
 
+    def step_photo(self, step: int) -> None:
+        """Next or previous photo of the timeline (oldest first) in the single viewer."""
+        if self.content.currentIndex() != PAGE_VIEWER or self.viewer_stack.currentWidget() is not self.single:
+            return
+        current = self.single.wanted or self.single.view.image
+        photos = self.patient_page.timeline_model.images()
+        ids = [p.id for p in photos]
+        if current is None or current.id not in ids:
+            return
+        i = ids.index(current.id) + step
+        if 0 <= i < len(photos):
+            self.patient_page.select_images([photos[i].id])
+            self.open_image(photos[i])
+
     def _who(self) -> str:
         """Whose photos these are, above the viewer (so nobody mistakes one patient for another)."""
         p = self.patient_page.patient
@@ -434,7 +450,10 @@ class MainWindow(QMainWindow):
             log.gui.info("archive locked (%s)", reason)
         for name, action in self.actions_by_name.items():
             action.setEnabled(name in ("quit", "about", "close"))
-        self.unlock_panel = UnlockPanel(self.archive_path, user=self.user_name, title="Archive locked",
+        minutes = self.idle.timeout_ms / 60_000
+        title = (f"Locked after {minutes:g} minute{'s' if minutes != 1 else ''} without use" if reason == "idle"
+                 else "Archive locked")
+        self.unlock_panel = UnlockPanel(self.archive_path, user=self.user_name, title=title,
                                         cancel_text="Close archive", parent=self.unlock_placeholder)
         place(self.unlock_placeholder, self.unlock_panel)
         self.unlock_panel.unlocked.connect(self.unlocked)

@@ -173,9 +173,11 @@ class PhotoPane(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(self.view, 1)
         self._want: int | None = None
+        self.wanted: records.ImageRecord | None = None  # the photo being loaded or shown
 
     def show_image(self, archive: Any, image: records.ImageRecord, caption: str) -> None:
         self._want = image.id
+        self.wanted = image
         self.caption.setText(f"{caption} — loading…")
 
         def done(qimg: QImage) -> None:
@@ -193,6 +195,7 @@ class PhotoPane(QWidget):
 
     def clear(self) -> None:
         self._want = None
+        self.wanted = None
         self.caption.clear()
         self.view.clear()
 

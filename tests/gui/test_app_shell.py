@@ -224,6 +224,12 @@ def test_viewer_zoom_keys_and_rotation_do_not_change_the_photo(main_window: Main
     assert view.rotation() == 90
     assert "Clinical photo" in main_window.viewer_panel.details.text()
     assert records.image_bytes(main_window.archive, image) == before
+    # Page Down steps to the next photo of the timeline.
+    photos = page.timeline_model.images()
+    following = photos[photos.index(image) + 1]
+    qtbot.keyClick(view, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: view.image is not None and view.image.id == following.id, timeout=10_000)
+    assert page.selected_images() == [following]
 
 
 def test_idle_lock_drops_everything_and_unlocks_again(qtbot: Any, open_demo: Archive, demo_archive: Any,
@@ -247,6 +253,7 @@ def test_idle_lock_drops_everything_and_unlocks_again(qtbot: Any, open_demo: Arc
     assert not window.single.view.has_image()
     assert page.name_label.text() == "" and window.lock_stack.currentIndex() == 1
     assert not window.actions_by_name["import"].isEnabled()
+    assert window.unlock_panel.title.text() == "Locked after 0.01 minutes without use"
     # Unlock in place: back to the same patient.
     panel = window.unlock_panel
     qtbot.keyClicks(panel.passphrase, demo_archive.passphrase)
@@ -304,3 +311,37 @@ def test_settings_keep_no_patient_data(main_window: MainWindow, qtbot: Any, _iso
     assert "geometry" in ini  # the window did save its state there
     for secret in (patient.nhi, patient.family, patient.given):
         assert secret not in ini
+
+
+def test_thumbnail_cache_stays_within_its_budget(qtbot: Any) -> None:
+    from PySide6.QtGui import QPixmap
+
+    from dermarchive.gui.thumbnails import PixmapCache
+
+    cache = PixmapCache(max_bytes=3 * 100 * 100 * 4)
+    for key in range(5):
+        pix = QPixmap(100, 100)
+        pix.fill()
+        cache.put(key, pix)
+        cache.get(0)  # photo 0 is looked at all the time: it stays
+    assert len(cache) == 3 and cache.bytes <= cache.max_bytes
+    assert 0 in cache and 4 in cache and 1 not in cache
+    cache.clear()
+    assert len(cache) == 0 and cache.bytes == 0
+
+
+def test_browsing_writes_no_files_but_the_catalogue(main_window: MainWindow, qtbot: Any, demo_archive: Any,
+                                                    _isolated_state: Path) -> None:
+    def files() -> set[Path]:
+        return {p for root in (demo_archive.path, _isolated_state) for p in root.rglob("*") if p.is_file()}
+
+    before = files()
+    _open_first_patient(main_window, qtbot)
+    page = main_window.patient_page
+    qtbot.waitUntil(lambda: len(main_window.loader.cache) > 0, timeout=10_000)
+    first, second = page.timeline_model.images()[:2]
+    main_window.compare_images(first, second)
+    qtbot.waitUntil(lambda: main_window.compare.right.view.has_image(), timeout=10_000)
+    main_window.lock("manual")
+    new = {p.relative_to(demo_archive.path) if demo_archive.path in p.parents else p.name for p in files() - before}
+    assert new <= {Path("catalogue.db-wal"), Path("catalogue.db-shm"), "gui.ini"}
