@@ -170,6 +170,8 @@ class MainWindow(QMainWindow):
             "referral": self._action("Create &referral…", self.create_referral, "Ctrl+R", "referral",
                                      "Make a referral letter with the selected photos"),
             "export": self._action("&Export for teaching/research…", self.export_deidentified, "Ctrl+E", "export"),
+            "send_pacs": self._action("Send to &PACS…", self.send_to_pacs, None, "pacs",
+                                      "Send the selected photos to the practice's PACS"),
             "open": self._action("&Open photo", self.patient_page.open_selected, None, "photo"),
             "compare": self._action("Co&mpare two photos", self.patient_page.compare_selected, "Ctrl+D", "compare",
                                     "Compare the two selected photos side by side (Ctrl+D)"),
@@ -190,7 +192,7 @@ class MainWindow(QMainWindow):
         }
         bar = self.menuBar()
         for title, names in (("&File", ["import", "backup", None, "lock", "close", None, "quit"]),
-                             ("&Patient", ["find", None, "consent", "referral", "export"]),
+                             ("&Patient", ["find", None, "consent", "referral", "export", "send_pacs"]),
                              ("&View", ["open", "compare", "back", "previous", "next", None, "zoom_in", "zoom_out", "fit", "actual",
                                         "rotate"]),
                              ("&Tools", ["pacs", "idle"]),
@@ -203,7 +205,7 @@ class MainWindow(QMainWindow):
                     menu.addAction(a[name])
         timeline = self.patient_page.timeline
         timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        for name in ("open", "compare", "consent", "referral", "export"):
+        for name in ("open", "compare", "consent", "referral", "export", "send_pacs"):
             timeline.addAction(a[name])
         tools = self.addToolBar("Main")
         tools.setObjectName("mainToolbar")
@@ -405,6 +407,17 @@ class MainWindow(QMainWindow):
         chosen = self._photos_for("export")
         if chosen:
             self._dialog("export", self.archive, *chosen)
+
+    def send_to_pacs(self) -> None:
+        chosen = self._photos_for("PACS")
+        if not chosen or self.locked:
+            return
+        try:
+            from .pacs_dialog import send_photos_to_pacs
+        except ImportError:
+            messages.info(self, "Sending to a PACS is not available in this version of DermArchive yet.")
+            return
+        send_photos_to_pacs(self, self.archive, chosen[1])
 
     def choose_idle_minutes(self) -> None:
         minutes, ok = QInputDialog.getDouble(self, "Lock after idle",

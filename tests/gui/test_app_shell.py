@@ -345,3 +345,13 @@ def test_browsing_writes_no_files_but_the_catalogue(main_window: MainWindow, qtb
     main_window.lock("manual")
     new = {p.relative_to(demo_archive.path) if demo_archive.path in p.parents else p.name for p in files() - before}
     assert new <= {Path("catalogue.db-wal"), Path("catalogue.db-shm"), "gui.ini"}
+
+
+def test_send_to_pacs_without_a_pacs_set_up_says_so(main_window: MainWindow, qtbot: Any, messages: Any) -> None:
+    _open_first_patient(main_window, qtbot)
+    page = main_window.patient_page
+    page.select_images([page.timeline_model.images()[1].id])
+    main_window.actions_by_name["send_pacs"].trigger()
+    qtbot.waitUntil(lambda: bool(messages.entries), timeout=10_000)
+    level, _title, text = messages.entries[0]
+    assert level == "error" and "PACS" in text
