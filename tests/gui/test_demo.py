@@ -131,3 +131,16 @@ def test_app_without_a_display_says_so(monkeypatch: pytest.MonkeyPatch, capsys: 
         monkeypatch.delenv(var, raising=False)
     assert cli([]) == 2
     assert "no display is available" in capsys.readouterr().err
+
+
+def test_demo_no_gui_needs_no_qt(tmp_path: Path, passphrase_file: Path) -> None:
+    """A headless server without Qt can still build the demo archive (the core is Qt-free)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['PySide6'] = None; from dermarchive.cli import main; "
+            f"sys.exit(main(['demo', '--path', {str(tmp_path / 'd')!r}, '--no-gui', '--small', "
+            f"'--passphrase-file', {str(passphrase_file)!r}, '--kdf-params', '1,8192,1']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "d" / "archive.json").exists()
