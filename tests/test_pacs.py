@@ -185,3 +185,41 @@ def test_a_pacs_that_refuses_images_gives_a_clear_error(archive, corpus: Path, t
         assert entry.details["not_kept"] == [pa.ids["baseline"]] and entry.details["sent"] == 0
     finally:
         server.stop()
+
+
+def test_withdrawal_with_deletion_deletes_the_pacs_copies_too(archive, corpus: Path, orthanc: Orthanc) -> None:
+    from dermarchive.archive.verify import verify
+    from dermarchive.consent.records import withdraw_consent
+
+    pa = make_photo_archive(archive, corpus, which=("baseline", "png"))
+    connect(archive, orthanc)
+    pacs.send_to_pacs(archive, pa.patient.id)
+    assert len(orthanc.instances()) == 2
+    keep, doomed = pa.ids["baseline"], pa.ids["png"]
+    w = withdraw_consent(archive, pa.visit_id, reason="patient asked", essential={keep: True, doomed: False},
+                         delete_non_essential=True)
+    assert (w.deleted, w.in_pacs, w.pacs_deleted, w.left_in_pacs) == ([doomed], [doomed], [doomed], [])
+    assert len(orthanc.instances()) == 1
+    assert "1 of them were also deleted from the practice PACS." in w.pacs_lines()
+    assert verify(archive) == []
+
+
+def test_withdrawal_with_the_pacs_down_still_deletes_here_and_names_what_is_left(
+        archive, corpus: Path, tmp_path: Path) -> None:
+    from dermarchive.consent.records import withdraw_consent
+
+    server = start_orthanc(tmp_path / "orthanc")
+    try:
+        pa = make_photo_archive(archive, corpus, which=("baseline",))
+        connect(archive, server)
+        pacs.send_to_pacs(archive, pa.patient.id)
+    finally:
+        server.stop()
+    doomed = pa.ids["baseline"]
+    uid = __import__("dermarchive.exports.dicom_store", fromlist=["x"]).known_instance_uids(archive, [doomed])[doomed]
+    w = withdraw_consent(archive, pa.visit_id, reason="patient asked", delete_non_essential=True)
+    assert w.deleted == [doomed] and records.images(archive, visit_id=pa.visit_id) == []
+    assert w.left_in_pacs == [doomed] and w.pacs_problem
+    assert any(f"image(s) {doomed}" in line for line in w.pacs_lines())
+    entry = archive.audit.entries(archive.catalogue, action="pacs.delete")[-1]
+    assert entry.subject == {"images": [doomed]} and entry.details["sop_instance_uids"] == [uid]

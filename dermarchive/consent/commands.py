@@ -98,6 +98,7 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
         if args.delete_non_essential:
             lines.append(f"Deleted {len(w.deleted)} photo(s); kept {len(w.kept)} essential for care "
                          f"(clinical record only).")
+            lines += w.pacs_lines()
         else:
             lines.append(f"{len(w.kept)} photo(s) kept, now limited to the clinical record.")
         emit(args, w.as_json(), lines)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -280,10 +280,55 @@ class Withdrawal:
     version: ConsentVersion
     deleted: list[int]
     kept: list[int]
+    in_pacs: list[int] = field(default_factory=list)        # deleted photos the PACS had a copy of
+    pacs_deleted: list[int] = field(default_factory=list)   # … whose PACS copy is now gone too
+    pacs_problem: str | None = None                         # why the others could not be deleted there
+
+    @property
+    def left_in_pacs(self) -> list[int]:
+        return sorted(set(self.in_pacs) - set(self.pacs_deleted))
+
+    def pacs_lines(self) -> list[str]:
+        if not self.in_pacs:
+            return []
+        lines = [f"{len(self.pacs_deleted)} of them were also deleted from the practice PACS."]
+        if self.left_in_pacs:
+            lines.append(f"Still in the PACS, delete there by hand: image(s) "
+                         f"{', '.join(map(str, self.left_in_pacs))} ({self.pacs_problem or 'not found'}). "
+                         "Their DICOM instance UIDs are in the audit log.")
+        return lines
 
     def as_json(self) -> dict[str, Any]:
         return {"visit_id": self.version.visit_id, "version": self.version.version,
-                "deleted_images": self.deleted, "kept_images": self.kept}
+                "deleted_images": self.deleted, "kept_images": self.kept,
+                "in_pacs": self.in_pacs, "deleted_from_pacs": self.pacs_deleted,
+                "left_in_pacs": self.left_in_pacs, "pacs_problem": self.pacs_problem}
+
+
+def _delete_from_pacs(archive: Archive, image_ids: list[int]) -> tuple[list[int], list[int], str | None]:
+    """Delete the PACS copies of photos about to be deleted here (before their UIDs go with them).
+
+    Returns (sent to the PACS, deleted there, problem). A PACS that cannot be reached does not stop
+    the local deletion the patient asked for: what is left there is named, and its instance UIDs
+    are kept in the audit log so the PACS administrator can remove them.
+    """
+    from ..errors import DermArchiveError
+    from ..exports import dicom_store, pacs
+
+    in_pacs = sorted(pacs.images_in_pacs(archive, image_ids))
+    if not in_pacs:
+        return [], [], None
+    problem = None
+    try:
+        deleted = sorted(pacs.delete_from_pacs(archive, in_pacs))
+    except DermArchiveError as exc:
+        deleted, problem = [], str(exc)
+    left = sorted(set(in_pacs) - set(deleted))
+    if left:
+        uids = dicom_store.known_instance_uids(archive, left)
+        archive.log_event("pacs.delete", {"images": left},
+                          {"failed": True, "sop_instance_uids": [uids[i] for i in left if i in uids]})
+    return in_pacs, deleted, problem
 
 
 def affected_images(archive: Archive, visit_id: int) -> list[records.ImageRecord]:
@@ -331,9 +376,11 @@ def withdraw_consent(archive: Archive, visit_id: int, *, reason: str, withdrawn_
                        {"version": version, "delete_non_essential": delete_non_essential})
     is_essential = {i: (essential or {}).get(i, p.essential_for_care) for i, p in photos.items()}
     doomed = [i for i, keep in is_essential.items() if not keep] if delete_non_essential else []
+    in_pacs, pacs_deleted, pacs_problem = _delete_from_pacs(archive, doomed) if doomed else ([], [], None)
     deleted = records.delete_images(archive, doomed, reason="consent withdrawn") if doomed else []
     log.consent.info("consent withdrawn for visit %d: %d photo(s) deleted, %d kept",
                      visit_id, len(deleted), len(photos) - len(deleted))
     version_now = current(archive, visit_id)
     assert version_now is not None
-    return Withdrawal(version_now, sorted(deleted), sorted(set(photos) - set(deleted)))
+    return Withdrawal(version_now, sorted(deleted), sorted(set(photos) - set(deleted)),
+                      in_pacs, pacs_deleted, pacs_problem)

@@ -18,7 +18,7 @@ from ..archive import records
 from ..archive.archive import Archive
 from ..consent.records import Withdrawal, affected_images, current, withdraw_consent
 from ..consent.scopes import LABELS, METHOD_LABELS
-from ..errors import DermArchiveError
+from .jobs import run_job
 from . import messages
 from .consent_photos import PhotoList
 from .forms import child, load_form
@@ -115,13 +115,24 @@ class WithdrawConsentDialog(QDialog):
         self.withdraw_btn.setToolTip("" if reason else "Enter the reason the patient gave (or \"not given\").")
 
     def withdraw(self) -> None:
+        """Runs in a worker: deleting photos may also delete their copies in the practice PACS."""
         when = self.date_edit.date().toString(Qt.DateFormat.ISODate)
-        try:
-            self.result_ = withdraw_consent(self.archive, self.visit_id, reason=self.reason_edit.text(),
-                                            withdrawn_at=when, essential=self.essential(),
-                                            delete_non_essential=self.delete_check.isChecked())
-        except DermArchiveError as exc:
+        self.withdraw_btn.setEnabled(False)
+
+        def work() -> Withdrawal:
+            return withdraw_consent(self.archive, self.visit_id, reason=self.reason_edit.text(),
+                                    withdrawn_at=when, essential=self.essential(),
+                                    delete_non_essential=self.delete_check.isChecked())
+
+        def done(result: Withdrawal) -> None:
+            self.result_ = result
+            if result.left_in_pacs:
+                messages.warning(self, "\n".join(result.pacs_lines()), "Withdraw consent")
+            self.accept()
+
+        def failed(exc: BaseException) -> None:
+            self.withdraw_btn.setEnabled(True)
             messages.show_error(self, exc, "Withdraw consent")
-            return
-        self.accept()
+
+        run_job(work, parent=self, title="Withdrawing consent…", on_done=done, on_error=failed)
 

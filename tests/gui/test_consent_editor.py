@@ -147,6 +147,7 @@ def test_withdrawal_dialog_deletes_only_unticked_photos(qtbot: Any, archive: Arc
     assert "1 photo(s) will be deleted" in child(dialog.form, QLabel, "summaryLabel").text()
 
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.result_ is not None, timeout=10_000)  # runs in a worker
 
     assert {i.id for i in records.images(archive, visit_id=visit)} == {keep, now_essential}
     assert records.get_image(archive, now_essential).essential_for_care
@@ -169,6 +170,7 @@ def test_withdrawal_without_deletion_keeps_all(qtbot: Any, archive: Archive, vis
     qtbot.keyClicks(child(dialog.form, QLineEdit, "reasonEdit"), "not given")
     assert "All 2 photo(s) are kept" in child(dialog.form, QLabel, "summaryLabel").text()
     qtbot.mouseClick(child(dialog.form, QPushButton, "withdrawButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.result_ is not None, timeout=10_000)
     assert {i.id for i in records.images(archive, visit_id=visit)} == photos
     assert current(archive, visit).withdrawn
 
