@@ -100,6 +100,7 @@ def application(argv: Sequence[str] = ()) -> QApplication:
         app = QApplication(["dermarchive", *argv])
     assert isinstance(app, QApplication)
     app.setApplicationName("DermArchive")
+    QGuiApplication.setDesktopFileName("nz.dermarchive.DermArchive")  # matches packaging/linux
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
     app.setStyleSheet(style_sheet())

@@ -219,7 +219,28 @@ class MainWindow(QMainWindow):
                 tools.addWidget(spacer)
             else:
                 tools.addAction(a[name])
-        self.statusBar()
+        self.backup_status = QPushButton(self)
+        self.backup_status.setObjectName("backupStatus")
+        self.backup_status.setFlat(True)
+        self.backup_status.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.backup_status.clicked.connect(lambda: self._dialog("backup", self.archive))
+        self.statusBar().addPermanentWidget(self.backup_status)
+        self.update_backup_status()
+
+    def update_backup_status(self) -> None:
+        """'Last backup: … (3 days ago)' in the status bar; a warning once it is overdue."""
+        from ..exports import backup as backup_core
+
+        if self.locked:
+            self.backup_status.hide()
+            return
+        text = backup_core.describe_last_backup(self.archive)
+        overdue = backup_core.backup_overdue(self.archive)
+        self.backup_status.setText(("⚠ " + text + " Back up now…") if overdue else text)
+        self.backup_status.setToolTip("Open File ▸ Backup…")
+        self.backup_status.setStyleSheet("color: #9a3412; font-weight: 600;" if overdue else "color: #5c6770;")
+        self.backup_status.setProperty("overdue", overdue)
+        self.backup_status.show()
 
     def _update_title(self) -> None:
         if self.locked:
@@ -289,6 +310,7 @@ class MainWindow(QMainWindow):
         if self.locked:
             return
         current = self.current_patient_id()
+        self.update_backup_status()
         if current is not None:
             self.patient_page.reload()
         self.load_patients(then=lambda: self._select_patient_row(current))
@@ -463,6 +485,7 @@ class MainWindow(QMainWindow):
             log.gui.info("archive locked (%s)", reason)
         for name, action in self.actions_by_name.items():
             action.setEnabled(name in ("quit", "about", "close"))
+        self.backup_status.hide()
         minutes = self.idle.timeout_ms / 60_000
         title = (f"Locked after {minutes:g} minute{'s' if minutes != 1 else ''} without use" if reason == "idle"
                  else "Archive locked")
@@ -492,6 +515,7 @@ class MainWindow(QMainWindow):
             self.show_patient(patient_id, lesion_id)
         self.load_patients(then=lambda: self._select_patient_row(patient_id))
         self.idle.start()
+        self.update_backup_status()
         self._update_title()
 
     def close_archive(self) -> None:

@@ -32,16 +32,22 @@ class PatientData:
     visits: list[records.Visit]
     images: list[records.ImageRecord]
     consent_text: dict[int, str]
+    scopes: dict[int, frozenset[str]]     # image id → purposes its consent allows (badges)
+    in_pacs: set[int]                     # images with a copy in the practice PACS (badge)
 
 
 def load_patient_data(archive: Any, patient_id: int, audit_view: bool) -> PatientData:
     """Worker thread: the patient (auditing the view when it is opened), lesions, visits, photos."""
     patient = records.open_patient(archive, patient_id) if audit_view else records.get_patient(archive, patient_id)
     visits = records.visits(archive, patient_id)
+    from ..exports.pacs import images_in_pacs  # the catalogue's record of sends; no network
+
     currents = policy.current_consents(archive, [v.id for v in visits])
-    return PatientData(patient, records.lesions(archive, patient_id), visits,
-                       records.images(archive, patient_id=patient_id),
-                       {v.id: consent_summary(currents.get(v.id)) for v in visits})
+    images = records.images(archive, patient_id=patient_id)
+    ids = [i.id for i in images]
+    return PatientData(patient, records.lesions(archive, patient_id), visits, images,
+                       {v.id: consent_summary(currents.get(v.id)) for v in visits},
+                       policy.image_scopes(archive, ids), set(images_in_pacs(archive, ids)))
 
 
 CONSENT_SHORT = {"written-signature": "written signature", "photographed-form": "consent form photo",
@@ -107,6 +113,8 @@ class PatientPage(QWidget):
         self._images: list[records.ImageRecord] = []
         self._visits: list[records.Visit] = []
         self._consent_text: dict[int, str] = {}
+        self._scopes: dict[int, frozenset[str]] = {}
+        self._in_pacs: set[int] = set()
         self._lesions: dict[int, records.Lesion] = {}
         self._generation = 0
         self.ready = False
@@ -153,6 +161,7 @@ class PatientPage(QWidget):
         self.nhi_label.setText(f"NHI {p.nhi}")
         self._lesions = {lesion.id: lesion for lesion in data.lesions}
         self._visits, self._images, self._consent_text = data.visits, data.images, data.consent_text
+        self._scopes, self._in_pacs = data.scopes, data.in_pacs
         self.lesion_model.set_lesions(data.lesions, len(self._images))
         row = next((i for i in range(self.lesion_model.rowCount())
                     if (les := self.lesion_model.lesion_at(i)) is not None and les.id == keep_lesion), 0)
@@ -167,6 +176,7 @@ class PatientPage(QWidget):
         self.ready = False
         self.archive = self.patient = None
         self._images, self._visits, self._lesions, self._consent_text = [], [], {}, {}
+        self._scopes, self._in_pacs = {}, set()
         self.timeline_model.clear()
         self.lesion_model.clear()
         self.panel.clear()
@@ -195,7 +205,8 @@ class PatientPage(QWidget):
         shown = self._images if lesion_id is None else [i for i in self._images if i.lesion_id == lesion_id]
         self.loader.forget_pending()
         labels = {les.id: les.label for les in self._lesions.values()} if lesion_id is None else None
-        self.timeline_model.set_images(shown, self._visits, self._consent_text, labels)
+        self.timeline_model.set_images(shown, self._visits, self._consent_text, labels,
+                                       scopes=self._scopes, in_pacs=self._in_pacs)
         lesion = self._lesions.get(lesion_id or -1)
         what = f"{lesion.label} · {lesion.site_label}" if lesion else "All photos"
         self.timeline_title.setText(f"<b>{what}</b> — {len(shown)} photo{'s' if len(shown) != 1 else ''}, "

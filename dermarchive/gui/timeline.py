@@ -2,7 +2,9 @@
 
 One QListView in wrapping flow: a visit header is an item as wide as the view, so it starts its
 own line, and the photos of that visit follow as tiles. Tiles mark clinical, dermoscopic and
-consent-form photos with a coloured tag. Thumbnails come lazily from the
+consent-form photos with a coloured tag, and carry badges over the picture: what its consent
+allows at a glance ("Record only", "Clinical use", "Teaching OK") and "PACS" when a copy was sent to
+the practice PACS. Thumbnails come lazily from the
 :class:`~dermarchive.gui.thumbnails.ThumbnailLoader` while tiles are painted.
 """
 
@@ -22,6 +24,7 @@ from .thumbnails import THUMB_SIDE, ThumbnailLoader
 ImageRole = Qt.ItemDataRole.UserRole + 10
 VisitRole = Qt.ItemDataRole.UserRole + 11
 HeaderRole = Qt.ItemDataRole.UserRole + 12
+BadgesRole = Qt.ItemDataRole.UserRole + 13  # list of (text, tooltip) over the thumbnail
 
 KIND_TAGS = {  # label, colour
     "clinical": ("Clinical", QColor("#2a7f62")),
@@ -33,6 +36,23 @@ TILE = QSize(THUMB_SIDE + 16, THUMB_SIDE + 40)
 HEADER_HEIGHT = 34
 
 Index = QModelIndex | QPersistentModelIndex
+
+
+SECONDARY = ("education", "publication", "research", "promotion")
+BADGE_COLOURS = {"Record only": QColor("#6b7280"), "Clinical use": QColor("#1d6fa5"),
+                 "Teaching OK": QColor("#2a7f62"), "PACS": QColor("#7c3aed")}
+
+
+def consent_badge(allowed: frozenset[str]) -> tuple[str, str]:
+    """One short badge for what the photo's consent allows, with the full list as its tooltip."""
+    from ..consent.scopes import LABELS
+
+    listed = ", ".join(LABELS[p] for p in LABELS if p in allowed) or "nothing"
+    if any(p in allowed for p in SECONDARY):
+        return "Teaching OK", f"Consent allows: {listed}"
+    if allowed - {"clinical.documentation"}:
+        return "Clinical use", f"Consent allows clinical use only: {listed}"
+    return "Record only", "Only the patient's own clinical record (no or withdrawn consent)"
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,8 @@ class TimelineModel(QAbstractListModel):
         self._ready_rows: set[int] = set()
         self.lesion_labels: dict[int, str] = {}  # lesion id → label, shown on tiles of "All photos"
         self.show_lesion = False
+        self.scopes: dict[int, frozenset[str]] = {}  # image id → purposes its consent allows
+        self.in_pacs: set[int] = set()
         self._flush = QTimer(self)  # thumbnails arriving together repaint together
         self._flush.setSingleShot(True)
         self._flush.setInterval(15)
@@ -76,10 +98,13 @@ class TimelineModel(QAbstractListModel):
         loader.loaded.connect(self._thumbnail_ready)
 
     def set_images(self, images: list[records.ImageRecord], visits: list[records.Visit],
-                   consent_of_visit: dict[int, str], lesion_labels: dict[int, str] | None = None) -> None:
+                   consent_of_visit: dict[int, str], lesion_labels: dict[int, str] | None = None, *,
+                   scopes: dict[int, frozenset[str]] | None = None, in_pacs: set[int] | None = None) -> None:
         """``images`` in capture order; headers are made for the visits that have any of them.
 
-        With ``lesion_labels`` (the "All photos" view) each tile also names its lesion."""
+        With ``lesion_labels`` (the "All photos" view) each tile also names its lesion; ``scopes``
+        (from the consent policy) and ``in_pacs`` give the badges."""
+        self.scopes, self.in_pacs = scopes or {}, in_pacs or set()
         self.lesion_labels = lesion_labels or {}
         self.show_lesion = lesion_labels is not None
         by_visit: dict[int, list[records.ImageRecord]] = {}
@@ -123,6 +148,8 @@ class TimelineModel(QAbstractListModel):
             return None
         if role == ImageRole:
             return row
+        if role == BadgesRole:
+            return self.badges(row)
         if role == VisitRole:
             return row.visit_id
         if role == Qt.ItemDataRole.DecorationRole:
@@ -130,9 +157,18 @@ class TimelineModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return f"{KIND_TAGS[row.kind][0]} {nice_time(row.taken_at)}".strip()
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{KIND_TAGS[row.kind][0]} photo, {nice_date(row.taken_at or row.visit_date)} " \
-                   f"{nice_time(row.taken_at)} ({row.width}×{row.height})"
+            return "\n".join([f"{KIND_TAGS[row.kind][0]} photo, {nice_date(row.taken_at or row.visit_date)} "
+                              f"{nice_time(row.taken_at)} ({row.width}×{row.height})"]
+                             + [tip for _text, tip in self.badges(row)])
         return None
+
+    def badges(self, image: records.ImageRecord) -> list[tuple[str, str]]:
+        out = []
+        if image.id in self.scopes:
+            out.append(consent_badge(self.scopes[image.id]))
+        if image.id in self.in_pacs:
+            out.append(("PACS", "A copy is in the practice PACS"))
+        return out
 
     def item(self, row: int) -> VisitHeader | records.ImageRecord:
         """The row's header or photo, straight from Python (no QVariant round trip: PySide6 on
@@ -234,6 +270,7 @@ class TimelineDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor("#eef1f4"))
             painter.drawRoundedRect(thumb_area, 4, 4)
+        self._paint_badges(painter, small, model.badges(image), thumb_area)
         kind = image.kind if image.kind in KIND_TAGS else "other"
         label, colour = KIND_TAGS[kind]
         painter.setFont(small)
@@ -249,6 +286,23 @@ class TimelineDelegate(QStyledItemDelegate):
         painter.drawText(QRect(tag.right() + 4, tag.top(), tile.right() - tag.right() - 8, tag.height()),
                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, caption)
         painter.restore()
+
+
+    @staticmethod
+    def _paint_badges(painter: QPainter, font: QFont, badges: list[tuple[str, str]], area: QRect) -> None:
+        """Small pills in the thumbnail's top-right corner, right to left."""
+        painter.setFont(font)
+        fm = painter.fontMetrics()
+        right, top = area.right() - 3, area.top() + 3
+        for text, _tip in badges:
+            width = fm.horizontalAdvance(text) + 10
+            pill = QRect(right - width, top, width, fm.height() + 2)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(BADGE_COLOURS.get(text, QColor("#5c6770")))
+            painter.drawRoundedRect(pill, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+            right = pill.left() - 3
 
 
 class TimelineView(QListView):
