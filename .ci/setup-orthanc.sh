@@ -9,22 +9,15 @@
 # (the tests start Orthanc with a temporary configuration), so it is stopped if the package
 # started it.
 set -euo pipefail
+. "$(dirname "$0")/apt.sh"
 
 packages=(orthanc orthanc-dicomweb dicom3tools libjpeg-turbo-progs curl)
-missing=()
-for pkg in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-
-if [ ${#missing[@]} -gt 0 ]; then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
-    $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+installed=$(apt_install_missing "${packages[@]}")
+if [ -n "$installed" ]; then
+    echo "$installed"
     # The package's own service (if an init system started it) would hold port 8042/4242.
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet orthanc 2>/dev/null; then
-        $SUDO systemctl stop orthanc || true
+        systemctl stop orthanc || true
     fi
 fi
 

@@ -7,21 +7,11 @@
 #                         desktop has them; a bare CI image does not)
 # Idempotent and quiet: installs only what is missing.
 set -euo pipefail
+. "$(dirname "$0")/apt.sh"
 
 packages=(desktop-file-utils appstream xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
           libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0)
-missing=()
-for pkg in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-
-if [ ${#missing[@]} -gt 0 ]; then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
-    $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install_missing "${packages[@]}"
 
 command -v desktop-file-validate >/dev/null
 command -v appstreamcli >/dev/null
