@@ -33,7 +33,7 @@ EXTRA_HIDDEN_IMPORTS = (
 )
 
 # Things the app never imports (tests and tools only): keeps the bundle smaller. A test checks
-# that nothing here is imported by dermarchive/ (numpy and pypdf are, lazily).
+# that nothing here is imported by dermarchive/ (pypdf and pypdfium2 are, lazily).
 EXCLUDES = (
     "tkinter", "_tkinter", "pytest", "_pytest", "hypothesis", "pytestqt", "IPython",
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore", "PySide6.QtMultimedia",

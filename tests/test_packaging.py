@@ -95,7 +95,7 @@ def test_windows_executables_do_not_collide(bc: ModuleType) -> None:
 
 def test_nothing_the_app_imports_is_excluded(bc: ModuleType) -> None:
     imported = set(bc.third_party_imports())
-    assert {"numpy", "pypdf", "sqlcipher3", "pillow_heif", "PySide6"} <= imported   # lazy ones too
+    assert {"pypdf", "pypdfium2", "sqlcipher3", "pillow_heif", "PySide6"} <= imported   # lazy ones too
     excluded_roots = {name.split(".")[0] for name in bc.EXCLUDES if "." not in name}
     assert not imported & excluded_roots
 
@@ -116,7 +116,7 @@ def test_self_test_passes_from_source() -> None:
     assert "verify" in report["commands"]
     assert report["versions"]["SQLCipher"].startswith("4.")
     assert report["image_codecs"] == ["HEIF", "JPEG"]
-    assert "numpy" in report["imports"] and "pypdf" in report["imports"]
+    assert "pypdfium2" in report["imports"] and "pypdf" in report["imports"]
 
 
 @pytest.mark.slow
