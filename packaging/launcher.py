@@ -78,8 +78,8 @@ def _check_commands(report: dict[str, Any]) -> None:
 
 
 def _check_imports(report: dict[str, Any]) -> None:
-    # Every third-party module dermarchive/ imports, lazy ones included (e.g. pypdf in the referral
-    # cleaner, pypdf for referral encryption): in the bundle from the manifest the spec wrote,
+    # Every third-party module dermarchive/ imports, lazy ones included (e.g. pypdfium2 for the
+    # referral preview, pypdf for referral encryption): in the bundle from the manifest the spec wrote,
     # from source by scanning the package the same way.
     import importlib
     from pathlib import Path
