@@ -144,24 +144,37 @@ class _Known:
         self.stored = {r[0] for r in archive.catalogue.query("SELECT id FROM blob")}
         self.sources = {r[0]: r[1] for r in archive.catalogue.query(
             "SELECT source_hmac, min(id) FROM image WHERE source_hmac IS NOT NULL GROUP BY source_hmac")}
-        self.writing: dict[str, threading.Event] = {}   # blob id → set once its write ended
-        self.written: dict[str, BlobRef] = {}           # blob id → its row, once durable and checked
-        self.shared: set[str] = set()                   # ids more than one photo of this run uses
+        # One condition for all in-flight writes (a lock or event per blob, created on worker
+        # threads between large image buffers, pinned heap pages and made RSS grow per photo).
+        self.changed = threading.Condition(self.lock)
+        self.writing: set[str] = set()              # blob ids being written now
+        self.written: dict[str, BlobRef] = {}       # blob id → its row, once durable and checked
+        self.failed: set[str] = set()
+        self.shared: set[str] = set()               # ids more than one photo of this run uses
 
-    def claim(self, blob_id: str) -> threading.Event | None:
-        """None when this caller is the one to write ``blob_id``; else the event to wait for."""
+    def claim(self, blob_id: str) -> bool:
+        """True when this caller is the one to write ``blob_id`` (then it must call done())."""
         with self.lock:
-            if blob_id in self.writing:
+            if blob_id in self.writing or blob_id in self.written or blob_id in self.failed:
                 self.shared.add(blob_id)
-                return self.writing[blob_id]
-            self.writing[blob_id] = threading.Event()
-            return None
+                return False
+            self.writing.add(blob_id)
+            return True
 
     def done(self, blob_id: str, ref: BlobRef | None) -> None:
-        with self.lock:
+        with self.changed:
+            self.writing.discard(blob_id)
             if ref is not None:
                 self.written[blob_id] = ref
-            self.writing[blob_id].set()
+            else:
+                self.failed.add(blob_id)
+            self.changed.notify_all()
+
+    def wait_for(self, blob_id: str) -> BlobRef | None:
+        """The row of a blob another worker writes, once it is done (None if that failed)."""
+        with self.changed:
+            self.changed.wait_for(lambda: blob_id not in self.writing)
+            return self.written.get(blob_id)
 
 
 def _check_options(archive: Any, options: ImportOptions) -> None:
@@ -194,7 +207,7 @@ def _store(archive: Any, data: bytes, known: _Known, new_refs: list[BlobRef]) ->
     blob_id = archive.blobs.blob_id(data)
     if blob_id in known.stored and archive.blobs.exists(blob_id):
         problem = archive.blobs.check(archive.blob_ref(blob_id))
-    elif (other := known.claim(blob_id)) is None:
+    elif known.claim(blob_id):
         ref: BlobRef | None = None
         problem = "it could not be written"
         try:
@@ -207,8 +220,7 @@ def _store(archive: Any, data: bytes, known: _Known, new_refs: list[BlobRef]) ->
         # Another photo of this run is writing the same content (e.g. identical thumbnails):
         # wait for it, and carry its row too, whichever of the two photos commits first.
         # A worker holds at most one unfinished claim and never waits while holding it.
-        other.wait()
-        shared = known.written.get(blob_id)
+        shared = known.wait_for(blob_id)
         if shared is None:
             raise DermArchiveError("The same picture could not be stored for another photo; it was not imported.")
         new_refs.append(shared)

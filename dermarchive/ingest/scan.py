@@ -186,14 +186,12 @@ def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntr
                         (" file" if actual else " file (damaged, or not a photo)"))
         return entry
     try:
-        try:
-            entry.metadata = read_metadata(data, actual, st.st_mtime)
-        except UnreadablePhoto:
-            raise
-        except DECODE_ERRORS as exc:
-            raise damaged(exc) from None
+        entry.metadata = read_metadata(data, actual, st.st_mtime)
     except UnreadablePhoto as exc:
         entry.status, entry.reason = "rejected", str(exc)
+        return entry
+    except DECODE_ERRORS as exc:  # whatever else a hostile file makes a parser raise
+        entry.status, entry.reason = "rejected", str(damaged(exc))
         return entry
     entry.fingerprint = fingerprint(data)
     return entry
