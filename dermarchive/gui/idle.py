@@ -1,8 +1,8 @@
 """Idle lock: fires ``idle`` when there was no keyboard or mouse input for ``timeout_ms``.
 
 An application-wide event filter notes the time of the last input (cheap: one clock read); a
-timer checks it a few times per timeout. Window-system "screen locked" signals are not portable
-in Qt, so the desktop's own lock is covered by the idle timeout.
+timer checks it a few times per timeout. The desktop's own screen lock is watched separately
+(:mod:`dermarchive.gui.screen_lock`, over D-Bus).
 """
 
 from __future__ import annotations

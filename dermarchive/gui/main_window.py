@@ -23,6 +23,7 @@ from . import messages, settings
 from .forms import child, load_form, place
 from .icons import icon
 from .idle import IdleWatcher
+from .screen_lock import ScreenLockWatcher
 from .jobs import run_job
 from .image_panel import ImagePanel
 from .patient_models import PatientTableModel
@@ -113,6 +114,8 @@ class MainWindow(QMainWindow):
         self.idle = IdleWatcher(int(60_000 * (idle_minutes if idle_minutes is not None
                                               else settings.get(settings.IDLE_LOCK_MINUTES))), self)
         self.idle.idle.connect(lambda: self.lock("idle"))
+        self.screen_lock = ScreenLockWatcher(self)
+        self.screen_lock.screenLocked.connect(lambda: self.lock("screen-lock"))
         self.idle.start()
         self.resize(1280, 820)
         geometry = settings.get(settings.WINDOW_GEOMETRY)
@@ -487,8 +490,8 @@ class MainWindow(QMainWindow):
             action.setEnabled(name in ("quit", "about", "close"))
         self.backup_status.hide()
         minutes = self.idle.timeout_ms / 60_000
-        title = (f"Locked after {minutes:g} minute{'s' if minutes != 1 else ''} without use" if reason == "idle"
-                 else "Archive locked")
+        title = {"idle": f"Locked after {minutes:g} minute{'s' if minutes != 1 else ''} without use",
+                 "screen-lock": "Locked because the screen was locked"}.get(reason, "Archive locked")
         self.unlock_panel = UnlockPanel(self.archive_path, user=self.user_name, title=title,
                                         cancel_text="Close archive", parent=self.unlock_placeholder)
         place(self.unlock_placeholder, self.unlock_panel)
