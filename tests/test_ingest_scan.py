@@ -97,8 +97,10 @@ def test_duplicates_name_the_first_copy_and_junk_is_skipped(corpus_copy):
         fh.write(b"\xff\xd8\xff\xe0")
         fh.truncate(300_000_000)
 
+    os.mkfifo(folder / "pipe.jpg")  # would block a naive reader for ever
     plan = scan(folder)
     e = {x.rel: x for x in plan.entries}
+    assert e["pipe.jpg"].status == "skipped" and "regular" in e["pipe.jpg"].reason
     assert e["jolla.jpg"].status == "new"
     assert e["sub/jolla copy.jpg"].status == "duplicate" and e["sub/jolla copy.jpg"].duplicate_of == "jolla.jpg"
     assert "Live Photo" in e["arrow.MOV"].reason and e["arrow.MOV"].status == "skipped"

@@ -16,6 +16,7 @@ by the pool: only the files being looked at are in memory.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -144,7 +145,10 @@ def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntr
     ext = os.path.splitext(rel.lower())[1]
     named = PHOTO_EXT.get(ext)
     try:
-        if named is None or path.stat().st_size > MAX_FILE_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a pipe or device would block or never end
+            return PlanEntry(path, rel, "skipped", "it is not a regular file")
+        if named is None or info.st_size > MAX_FILE_BYTES:
             with open(path, "rb") as fh:  # not a photo by name, or huge: the head decides
                 data, st = fh.read(4096), os.fstat(fh.fileno())
         else:
