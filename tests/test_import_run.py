@@ -231,6 +231,8 @@ def test_cli_keep_location_needs_a_reason(cli_archive, corpus_copy, capsys):
     folder = corpus_copy("HMD_Nokia_8.3_5G.jpg")
     assert main(["import", *cli_archive, str(folder), "--patient", "ZZZ0024", "--keep-location"]) == 2
     assert "--location-reason" in capsys.readouterr().err
+    assert main(["import", *cli_archive, str(folder), "--patient", "ZZZ0024", "--site", "back"]) == 2
+    assert "--lesion" in capsys.readouterr().err
     assert main(["import", *cli_archive, str(folder), "--patient", "ZZZ0024", "--keep-location",
                  "--location-reason", "outbreak tracing", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

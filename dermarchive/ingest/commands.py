@@ -69,6 +69,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise InvalidInput("--keep-location needs --location-reason TEXT saying why the location is kept.")
     if args.location_reason and not args.keep_location:
         raise InvalidInput("--location-reason only applies with --keep-location.")
+    if (args.site or args.site_text or args.laterality) and not args.lesion:
+        raise InvalidInput("--site, --site-text and --laterality describe a lesion: give --lesion LABEL too.")
     if args.dry_run and args.remove_originals:
         raise InvalidInput("--remove-originals cannot be combined with --dry-run.")
     with open_archive(args) as archive:
