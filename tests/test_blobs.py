@@ -108,10 +108,57 @@ def test_orphans_from_an_interrupted_write_are_swept_on_open(make_archive, tmp_p
     from .conftest import PASSPHRASE, USER
     a = make_archive(tmp_path / "arch")
     kept = _store(a, b"kept" * 100)
-    a.blobs.put(b"written but never committed")  # file durable, row never committed
+    placed = a.blobs.put(b"moved into place, but the transaction never committed")
+    a.blobs.place(placed)
+    a.blobs.put(b"encrypted, never moved into place")  # a pending temp file
     (a.blobs.root / ".tmp-deadbeef").write_bytes(b"half a write")
     a.close()
     with Archive.open(tmp_path / "arch", USER, PASSPHRASE) as b:
-        assert b.swept == 2
+        assert b.swept == 3
         assert list(b.blobs.stored_ids()) == [kept]
+        assert verify(b) == []
+
+
+STORE_SAME = """
+import sys, time
+from dermarchive.archive import Archive, records
+a = Archive.open(sys.argv[1], sys.argv[2], sys.argv[3])
+visit = int(sys.argv[4])
+start = float(sys.argv[5])
+while time.time() < start:
+    time.sleep(0.001)
+for n in range(40):
+    data = bytes([n]) * 200_000   # the same content in both processes
+    ref = a.blobs.put(data)       # encrypted in parallel, under this process's own data key
+    with a.transaction() as tx:
+        blob = a.register_blob(tx, ref)
+        records.insert_image(a, tx, visit_id=visit, kind="clinical", blob_id=blob, width=1, height=1,
+                             original_format="JPEG", stored_format="JPEG")
+a.close()
+"""
+
+
+def test_two_processes_storing_the_same_content_leave_every_photo_readable(make_archive, tmp_path):
+    """Each process encrypts under its own key; the write transaction decides whose file stays."""
+    import subprocess
+    import sys
+    import time
+
+    from dermarchive.archive import Archive
+
+    from .conftest import PASSPHRASE, USER
+    path = tmp_path / "arch"
+    a = make_archive(path)
+    p = records.add_patient(a, "ZZZ0016", "Ngata", "Hine")
+    visit = records.add_visit(a, p.id, "2026-01-01")
+    a.close()
+    start = str(time.time() + 1.5)
+    procs = [subprocess.Popen([sys.executable, "-c", STORE_SAME, str(path), USER, PASSPHRASE, str(visit), start])
+             for _ in range(2)]
+    assert [proc.wait(120) for proc in procs] == [0, 0]
+    with Archive.open(path, USER, PASSPHRASE) as b:
+        assert b.catalogue.scalar("SELECT count(*) FROM image") == 80
+        assert b.catalogue.scalar("SELECT count(*) FROM blob") == 40
+        for img in records.images(b):
+            assert len(records.image_bytes(b, img)) == 200_000
         assert verify(b) == []

@@ -223,13 +223,26 @@ class Archive:
     def store_blob(self, tx: Any, data: bytes) -> str:
         """Store ``data`` encrypted and register its row in ``tx``; returns the blob id.
 
-        The file is durable before this returns; the row commits with the caller's transaction.
-        Content already stored is not written again.
+        The file is durable and in place before this returns; the row commits with the caller's
+        transaction. Content already stored is not written again.
         """
         blob_id = self.blobs.blob_id(data)
         if tx.scalar("SELECT 1 FROM blob WHERE id = ?", (blob_id,)) and self.blobs.exists(blob_id):
             return blob_id
-        ref = self.blobs.put(data)
+        return self.register_blob(tx, self.blobs.put(data))
+
+    def register_blob(self, tx: Any, ref: BlobRef) -> str:
+        """Make a pending blob (from ``blobs.put``, possibly on another thread) part of ``tx``.
+
+        Runs inside the write transaction, so no other process is registering at the same time:
+        if the content is already stored (row and file), the pending file is discarded and the
+        existing row, which holds the key of the file in place, stays; otherwise the file moves
+        into place and its row is inserted. Registering the same ref twice is harmless.
+        """
+        if tx.scalar("SELECT 1 FROM blob WHERE id = ?", (ref.id,)) and self.blobs.exists(ref.id):
+            self.blobs.discard(ref)
+            return ref.id
+        self.blobs.place(ref)
         tx.execute("INSERT OR REPLACE INTO blob (id, wrapped_key, size, chunks, created_at) "
                    "VALUES (?, ?, ?, ?, ?)", (ref.id, ref.wrapped_key, ref.size, ref.chunks, now_iso()))
         return ref.id

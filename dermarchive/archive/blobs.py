@@ -14,9 +14,13 @@ Blob id = HMAC-SHA256(blob-id key, plaintext): identical content dedups to one f
 revealing a plain hash of a known photo. Deleting the row (``secure_delete`` zeroes it) destroys
 the only copy of the data key: crypto-erasure. The file is then unlinked.
 
-Writes are atomic: temp name in ``blobs/``, fsync, rename, fsync the folder; the caller commits the
-catalogue row only after :meth:`BlobStore.put` returned. Files without a row (a crash between the
-two) are swept when the archive is opened by its only user.
+Writes come in two steps. :meth:`BlobStore.put` encrypts into a durable temp file (any thread,
+in parallel); :meth:`Archive.register_blob` then, inside the catalogue's write transaction (which
+one process holds at a time), either moves it into place (rename, fsync the folder) and inserts
+the row, or — when the row already exists — discards it. So two processes storing the same
+content can never leave a file encrypted under one key and a row holding the other. Files
+without a row (a crash between rename and commit) and stray temp files are swept when the
+archive is opened by its only user.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .. import log
 from ..errors import BlobIntegrityError
-from .fsutil import TEMP_PREFIX, atomic_write
+from .fsutil import TEMP_PREFIX, move_into_place, write_temp
 from .keys import MasterKey, hmac_hex, unwrap, wrap
 
 MAGIC = b"DAB1"
@@ -44,12 +48,13 @@ BLOB_DIR = "blobs"
 
 @dataclass(frozen=True)
 class BlobRef:
-    """What the catalogue row of a blob holds."""
+    """What the catalogue row of a blob holds (and, before registration, where its file waits)."""
 
     id: str
     wrapped_key: bytes
     size: int
     chunks: int
+    pending: Path | None = None  # encrypted temp file, not yet moved into place
 
 
 def _aad(blob_id: str) -> bytes:
@@ -93,17 +98,33 @@ class BlobStore:
 
     # -- write ------------------------------------------------------------------------------
     def put(self, data: bytes) -> BlobRef:
-        """Encrypt ``data`` into its file (durably) and return the row to commit.
+        """Encrypt ``data`` into a durable temp file; return the row to register.
 
-        If the file already exists (same content stored before) it is left as it is and the
-        caller reuses the existing catalogue row, which holds its key.
+        Nothing is in place until :meth:`place` (called by ``Archive.register_blob`` inside the
+        write transaction); :meth:`discard` drops a pending file that is not needed.
         """
         blob_id = self.blob_id(data)
         data_key = AESGCM.generate_key(bit_length=256)
-        ref = BlobRef(blob_id, wrap(self._wrap_key, data_key, _aad(blob_id)), len(data), chunk_count(len(data)))
-        atomic_write(self.path(blob_id), self._encrypt(data, data_key, blob_id),
-                     action="store an encrypted image")
-        return ref
+        tmp = write_temp(self.path(blob_id), self._encrypt(data, data_key, blob_id),
+                         action="store an encrypted image")
+        return BlobRef(blob_id, wrap(self._wrap_key, data_key, _aad(blob_id)), len(data),
+                       chunk_count(len(data)), pending=tmp)
+
+    def place(self, ref: BlobRef) -> None:
+        """Move a pending file to its final name (replacing any stray file without a row)."""
+        if ref.pending is None:
+            raise ValueError("blob is not pending")
+        if not ref.pending.exists():
+            # Placed before by a transaction that then rolled back: fine if it is this very file.
+            placed = BlobRef(ref.id, ref.wrapped_key, ref.size, ref.chunks)
+            if self.exists(ref.id) and self.check(placed) is None:
+                return
+            raise BlobIntegrityError(ref.id, "its encrypted file went missing before it was stored")
+        move_into_place(ref.pending, self.path(ref.id), action="store an encrypted image")
+
+    def discard(self, ref: BlobRef) -> None:
+        if ref.pending is not None:
+            ref.pending.unlink(missing_ok=True)
 
     def _encrypt(self, data: bytes, key: bytes, blob_id: str) -> Iterator[bytes]:
         aead = AESGCM(key)
@@ -119,7 +140,7 @@ class BlobStore:
     # -- read -------------------------------------------------------------------------------
     def iter_plain(self, ref: BlobRef) -> Iterator[bytes]:
         """Decrypt chunk by chunk (bounded memory); raises BlobIntegrityError on any damage."""
-        path = self.path(ref.id)
+        path = ref.pending if ref.pending is not None and ref.pending.exists() else self.path(ref.id)
         try:
             fh = open(path, "rb")
         except FileNotFoundError:

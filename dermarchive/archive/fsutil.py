@@ -69,5 +69,35 @@ def atomic_write(final: Path, chunks: Iterable[bytes], *, action: str = "write a
     return written
 
 
+def write_temp(final: Path, chunks: Iterable[bytes], *, action: str = "write a file") -> Path:
+    """Write ``chunks`` durably to a temp file beside ``final`` (not yet renamed); return its path.
+
+    The caller later moves it into place with :func:`move_into_place`, or deletes it.
+    """
+    tmp = temp_path_for(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(describe_os_error(exc, action)) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def move_into_place(tmp: Path, final: Path, *, action: str = "write a file") -> None:
+    try:
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+    except OSError as exc:
+        raise StorageError(describe_os_error(exc, action)) from exc
+
+
 def atomic_write_bytes(final: Path, data: bytes, *, action: str = "write a file") -> None:
     atomic_write(final, [data], action=action)

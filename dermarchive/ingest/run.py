@@ -323,20 +323,19 @@ class _Writer:
 
     def commit(self, batch: list[_Prepared]) -> list[FileOutcome]:
         outcomes: list[FileOutcome] = []
-        orphans: list[str] = []
+        orphans: list[BlobRef] = []
         opts = self.options
         with self.archive.transaction() as tx:
             ids, kept, had = [], 0, 0
             for p in batch:
                 existing = tx.scalar("SELECT id FROM image WHERE source_hmac = ? LIMIT 1", (p.fingerprint,))
                 if existing is not None:  # imported meanwhile (another run): keep the first
-                    orphans += [r.id for r in p.new_refs if r.id not in self.shared]
+                    orphans += [r for r in p.new_refs if r.id not in self.shared]
                     outcomes.append(FileOutcome(p.entry.rel, "already-imported",
                                                 f"this photo was imported before (image {existing})", existing))
                     continue
-                for ref in p.new_refs:
-                    tx.execute("INSERT OR IGNORE INTO blob (id, wrapped_key, size, chunks, created_at) "
-                               "VALUES (?, ?, ?, ?, ?)", (ref.id, ref.wrapped_key, ref.size, ref.chunks, now_iso()))
+                for ref in p.new_refs:  # moved into place now, under the write lock
+                    self.archive.register_blob(tx, ref)
                 assign = opts.assignment(p.entry.rel)
                 meta = p.meta
                 location = meta.location if opts.keep_location else None
@@ -359,7 +358,8 @@ class _Writer:
                 self.archive.record(tx, "image.import", {"patient": opts.patient_id, "images": ids},
                                     {"count": len(ids), "had_location": had, "location_kept": kept,
                                      **({"location_reason_given": True} if kept else {})})
-        self.archive.unlink_blobs(orphans)
+        for ref in orphans:  # never in place: their files are still pending temp files
+            self.archive.blobs.discard(ref)
         return outcomes
 
 
