@@ -287,3 +287,16 @@ def test_photos_that_clean_to_the_same_picture_share_their_stored_copy(archive, 
     assert len({i.blob_id for i in stored}) == 1 and len({i.thumb_blob_id for i in stored}) == 1
     assert archive.catalogue.scalar("SELECT count(*) FROM blob") == 3
     assert verify(archive) == []
+
+
+def test_dermoscopic_photos_keep_the_dermatoscope_settings_of_their_day(archive, patient, corpus_copy):
+    from dermarchive.exports.dicom_store import dermoscopy_of, set_dermoscopy_defaults
+
+    set_dermoscopy_defaults(archive, polarization="POLARIZED", contact="NON_CONTACT", magnification=10)
+    folder = corpus_copy("jolla.jpg", "noexif.jpg")
+    result = run_import(archive, scan(folder, archive), ImportOptions(patient.id, kind="dermoscopic"))
+    assert len(result.imported) == 2
+    set_dermoscopy_defaults(archive, polarization="NON_POLARIZED", contact="CONTACT", magnification=20)
+    for image_id in result.imported:
+        taken = dermoscopy_of(archive, image_id)
+        assert (taken.polarization, taken.contact, taken.magnification) == ("POLARIZED", "NON_CONTACT", 10)

@@ -31,6 +31,7 @@ from .. import log
 from ..archive import bodysites, records
 from ..archive.blobs import BlobRef
 from ..archive.header import now_iso
+from ..exports.dicom_store import record_dermoscopy_defaults
 from ..errors import DermArchiveError, InvalidInput, NotFound
 from .clean import prepare
 from .metadata import DECODE_ERRORS, PhotoMetadata, UnreadablePhoto, damaged, read_metadata, sniff
@@ -355,6 +356,9 @@ class _Writer:
                 outcomes.append(FileOutcome(p.entry.rel, "imported", "", image_id, verified=True))
                 self.result.fingerprints[p.entry.rel] = p.fingerprint
             if ids:
+                # The dermatoscope settings of the day go with new dermoscopic photos (DICOM needs
+                # them, and a later change of instrument must not rewrite older photos).
+                record_dermoscopy_defaults(self.archive, tx, ids)
                 self.archive.record(tx, "image.import", {"patient": opts.patient_id, "images": ids},
                                     {"count": len(ids), "had_location": had, "location_kept": kept,
                                      **({"location_reason_given": True} if kept else {})})
