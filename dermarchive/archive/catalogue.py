@@ -24,7 +24,6 @@ import sqlcipher3
 
 from .. import log
 from ..errors import ArchiveCorrupt, StorageError
-from .fsutil import describe_os_error
 from .schema import LATEST, MIGRATIONS
 
 CATALOGUE_NAME = "catalogue.db"

@@ -10,10 +10,12 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-from collections.abc import Iterable
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StorageError
+from ..errors import InvalidInput, StorageError
 
 TEMP_PREFIX = ".tmp-"
 
@@ -101,3 +103,45 @@ def move_into_place(tmp: Path, final: Path, *, action: str = "write a file") -> 
 
 def atomic_write_bytes(final: Path, data: bytes, *, action: str = "write a file") -> None:
     atomic_write(final, [data], action=action)
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Write a file that must not exist yet, and fsync it (inside a folder from :func:`new_folder`)."""
+    with open(path, "xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def check_new_folder(out: Path) -> None:
+    """Refuse an ``out`` that exists and is not an empty folder (call early, before any work)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidInput(f"{out} already exists and is not an empty folder; choose a new folder for the export.")
+
+
+@contextmanager
+def new_folder(out: Path, *, action: str = "write the export") -> Iterator[Path]:
+    """Build a folder under a temp name beside ``out``; it becomes ``out`` only if the block ends
+    without error (fsync'd, then renamed). On any error or cancel the temp folder is removed and
+    ``out`` is as it was. ``out`` must not exist, or be an empty folder.
+    """
+    check_new_folder(out)
+    tmp = out.parent / f"{TEMP_PREFIX}{out.name}-{secrets.token_hex(4)}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as exc:
+        raise StorageError(describe_os_error(exc, "create the export folder")) from exc
+    try:
+        yield tmp
+        fsync_dir(tmp)
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        os.replace(tmp, out)
+        fsync_dir(out.parent)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StorageError(describe_os_error(exc, action)) from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

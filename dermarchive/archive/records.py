@@ -296,10 +296,7 @@ class ImageRecord:
 
     @property
     def device(self) -> str:
-        make, model = self.device_make.strip(), self.device_model.strip()
-        if model.lower().startswith(make.lower()):
-            return model
-        return f"{make} {model}".strip()
+        return device_label(self.device_make, self.device_model)
 
     @property
     def sort_key(self) -> tuple[str, int]:
@@ -316,6 +313,14 @@ class ImageRecord:
             "had_location": self.had_location, "location_kept": self.location_kept,
             "essential_for_care": self.essential_for_care, "notes": self.notes,
         }
+
+
+def device_label(make: str, model: str) -> str:
+    """'Apple iPhone 13 Pro', without repeating a make the model already names ('NIKON D70s')."""
+    make, model = make.strip(), model.strip()
+    if model.lower().startswith(make.lower()):
+        return model
+    return f"{make} {model}".strip()
 
 
 _IMAGE_SELECT = ("SELECT i.*, v.patient_id AS patient_id, v.date AS visit_date "

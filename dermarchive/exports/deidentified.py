@@ -16,9 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import secrets
-import shutil
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,10 +29,10 @@ from PIL import Image, ImageFilter, UnidentifiedImageError
 from .. import log
 from ..archive import bodysites, records
 from ..archive.archive import Archive
-from ..archive.fsutil import TEMP_PREFIX, describe_os_error, fsync_dir
+from ..archive.fsutil import check_new_folder, new_folder, write_new_file
 from ..consent import policy
 from ..consent.scopes import SECONDARY
-from ..errors import Cancelled, InvalidInput, NotFound, StorageError
+from ..errors import Cancelled, InvalidInput, NotFound
 
 Progress = Callable[[int, int, str], None]
 DECODE_FORMATS = ("JPEG", "PNG", "HEIF", "TIFF", "WEBP")  # JPEG also opens MPO
@@ -204,29 +201,6 @@ def suggest_folder(parent: Path | str, purpose: str, on: date | None = None) -> 
     return candidate
 
 
-def _prepare_out(out: Path) -> Path:
-    out = Path(out)
-    if out.exists():
-        if not out.is_dir() or any(out.iterdir()):
-            raise InvalidInput(f"{out} already exists and is not an empty folder; choose a new folder "
-                               f"for the export.")
-    parent = out.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = parent / f"{TEMP_PREFIX}export-{secrets.token_hex(6)}"
-        tmp.mkdir()
-    except OSError as exc:
-        raise StorageError(describe_os_error(exc, "create the export folder")) from exc
-    return tmp
-
-
-def _write(path: Path, data: bytes) -> None:
-    with open(path, "xb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def _sidecars(rows: list[dict[str, Any]], purpose: str) -> tuple[bytes, bytes]:
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=SIDECAR_FIELDS, lineterminator="\n")
@@ -286,22 +260,22 @@ def export_deidentified(archive: Archive, patient_id: int, purpose: str, out: Pa
     policy.require(archive, [i.id for i in chosen], purpose)
 
     out = Path(out)
-    tmp = _prepare_out(out)
+    check_new_folder(out)
     total = len(chosen)
     first = min(_photo_date(i) for i in chosen)
     lesion_of = {l.id: l for l in records.lesions(archive, patient_id)}
     lesion_no: dict[int, str] = {}
     rows: list[dict[str, Any]] = []
 
-    def finish(n: int, image: records.ImageRecord, rendering: Future[bytes]) -> None:
+    def finish(tmp: Path, n: int, image: records.ImageRecord, rendering: Future[bytes]) -> None:
         name = f"image-{n:03d}.jpg"
-        _write(tmp / name, rendering.result())
+        write_new_file(tmp / name, rendering.result())
         rows.append(_sidecar_row(name, image, lesion_of, lesion_no, patient.dob, first,
                                  redactions.get(image.id, [])))
         if progress:
             progress(n, total, f"Exported photo {n} of {total}")
 
-    try:
+    with new_folder(out) as tmp:
         if progress:
             progress(0, total, "Preparing the export")
         # Decoding and encoding (Pillow releases the GIL) run in WORKERS threads; blobs are
@@ -314,23 +288,12 @@ def export_deidentified(archive: Archive, patient_id: int, purpose: str, out: Pa
                 pending.append((n, image, pool.submit(_render, records.image_bytes(archive, image),
                                                       image.orientation, redactions.get(image.id, []))))
                 if len(pending) >= WORKERS:
-                    finish(*pending.popleft())
+                    finish(tmp, *pending.popleft())
             while pending:
-                finish(*pending.popleft())
+                finish(tmp, *pending.popleft())
         csv_bytes, json_bytes = _sidecars(rows, purpose)
-        _write(tmp / "images.csv", csv_bytes)
-        _write(tmp / "images.json", json_bytes)
-        fsync_dir(tmp)
-        if out.exists():
-            out.rmdir()  # checked empty above
-        os.replace(tmp, out)
-        fsync_dir(out.parent)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise StorageError(describe_os_error(exc, "write the export")) from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_new_file(tmp / "images.csv", csv_bytes)
+        write_new_file(tmp / "images.json", json_bytes)
     redacted = sum(1 for i in chosen if redactions.get(i.id))
     archive.log_event("export", {"patient": patient_id, "images": [i.id for i in chosen]},
                       {"purpose": purpose, "count": total, "redacted": redacted, "kind": "deidentified"})

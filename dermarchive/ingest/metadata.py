@@ -22,6 +22,7 @@ from typing import Any
 import piexif
 from PIL import Image, JpegImagePlugin
 
+from ..archive.records import device_label
 from . import jpeg
 
 PIL_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")  # MPO frames are read as JPEG
@@ -104,10 +105,7 @@ class PhotoMetadata:
 
     @property
     def device(self) -> str:
-        make, model = self.device_make.strip(), self.device_model.strip()
-        if model.lower().startswith(make.lower()):
-            return model
-        return f"{make} {model}".strip()
+        return device_label(self.device_make, self.device_model)
 
     @property
     def megapixels(self) -> float:
