@@ -69,10 +69,6 @@ def chunk_count(size: int) -> int:
     return max(1, -(-size // CHUNK_SIZE))
 
 
-def encrypted_length(size: int) -> int:
-    return HEADER_LEN + size + chunk_count(size) * TAG_LEN
-
-
 class BlobStore:
     def __init__(self, folder: Path, master: MasterKey) -> None:
         self.root = folder / BLOB_DIR

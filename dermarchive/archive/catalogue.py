@@ -143,16 +143,6 @@ class Catalogue:
         with self.lock:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def backup_to(self, target: Path, key: bytes) -> None:
-        """Consistent online copy into a new SQLCipher file keyed with ``key``."""
-        with self.lock:
-            self.conn.execute(f"ATTACH DATABASE ? AS snapshot KEY \"x'{key.hex()}'\"", (str(target),))
-            try:
-                self.conn.execute("SELECT sqlcipher_export('snapshot')")
-                self.conn.execute(f"PRAGMA snapshot.user_version = {self.version()}")
-            finally:
-                self.conn.execute("DETACH DATABASE snapshot")
-
     def close(self) -> None:
         with self.lock:
             try:
