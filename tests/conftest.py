@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -59,6 +60,27 @@ def corpus_copy(corpus: Path, tmp_path: Path) -> Callable[..., Path]:
         return dest
 
     return _copy
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small filesystem needs root")
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """``tmpfs(size_mib, name)``: a real small filesystem that fills up (or can be remounted
+    read-only), unmounted after the test. Needs root (mark the test ``needs_root``)."""
+    mounts: list[Path] = []
+
+    def _mount(size_mib: int, name: str = "disk") -> Path:
+        mnt = tmp_path / name
+        mnt.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(mnt)], check=True)
+        mounts.append(mnt)
+        return mnt
+
+    yield _mount
+    for mnt in mounts:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 @pytest.fixture

@@ -19,10 +19,9 @@ from dermarchive.archive.verify import verify
 from dermarchive.errors import ArchiveExists, Cancelled, InvalidInput, StorageError, WrongPassphrase
 from dermarchive.exports import backup as bk
 
-from .conftest import PASSPHRASE, USER
+from .conftest import PASSPHRASE, USER, needs_root
 from .helpers import folder_state, store_photo
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small filesystem needs root")
 
 
 @pytest.fixture
@@ -59,12 +58,9 @@ def assert_whole(archive, dest, state, *, extra_blobs_allowed=False):
 
 
 @pytest.fixture
-def small_mount(tmp_path):
-    mnt = tmp_path / "usb"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=True)
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+def small_mount(tmpfs):
+    """A real 2 MiB 'USB drive'."""
+    return tmpfs(2, "usb")
 
 
 @needs_root

@@ -13,19 +13,12 @@ from dermarchive.archive import Archive, records
 from dermarchive.archive.verify import verify
 from dermarchive.errors import StorageError
 
-from .conftest import PASSPHRASE, USER
-
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small filesystem needs root")
-
+from .conftest import PASSPHRASE, USER, needs_root
 
 @pytest.fixture
-def small_mount(tmp_path):
+def small_mount(tmpfs):
     """A real 3 MiB filesystem that can fill up or be remounted read-only."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], check=True)
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    return tmpfs(3)
 
 
 WRITER = textwrap.dedent("""
