@@ -53,7 +53,8 @@ def test_cli_faults_print_one_clear_line_without_traceback(cli_archive, corpus, 
     capsys.readouterr()
 
     blob = next(p for p in (dest / "blobs").rglob("*") if p.is_file())
-    blob.write_bytes(blob.read_bytes()[:-1] + b"\0")
+    raw = blob.read_bytes()
+    blob.write_bytes(raw[:-1] + bytes([raw[-1] ^ 0x01]))  # always a change
     assert main(["backup", "verify", str(dest), "--passphrase-file", str(passphrase_file)]) == 1
     out = capsys.readouterr().out
     assert "damaged at the backup (checksum differs)" in out and "image 1" in out
