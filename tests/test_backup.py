@@ -136,7 +136,7 @@ def test_empty_archive_is_not_overdue(archive):
 
 # -- consistency with a concurrent writer ------------------------------------------------------
 WRITER = textwrap.dedent("""
-    import os, sys
+    import os, sys, time
     from dermarchive.archive import Archive, records
     a = Archive.open(sys.argv[1], sys.argv[2], sys.argv[3])
     p = records.patient_by_nhi(a, "ZZZ0016")
@@ -152,6 +152,7 @@ WRITER = textwrap.dedent("""
         if n % 3 == 2:
             records.delete_images(a, [img], reason="test")
         n += 1
+        time.sleep(0.005)  # as an importer decodes between commits (one that never let go would starve all)
 """)
 
 

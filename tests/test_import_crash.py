@@ -9,13 +9,16 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from dermarchive.archive import Archive
+from dermarchive.archive.fsutil import TEMP_PREFIX
 from dermarchive.archive.verify import verify
 from dermarchive.cli import main
+from dermarchive.ingest.run import BATCH
 
 
 def _synthetic_photos(folder, count: int) -> None:
@@ -33,6 +36,10 @@ def _open(cli_archive: list[str]) -> Archive:
     return Archive.open(path, Archive.users_of(path)[0], passphrase)
 
 
+def _stored_blobs(blob_dir: Path) -> int:
+    return sum(1 for p in blob_dir.rglob("*") if p.is_file() and not p.name.startswith(TEMP_PREFIX))
+
+
 def _image_state(cli_archive: list[str]) -> tuple[int, int]:
     with _open(cli_archive) as archive:
         hmacs = [r[0] for r in archive.catalogue.query("SELECT source_hmac FROM image")]
@@ -47,10 +54,24 @@ def test_sigkill_at_any_moment_then_rerun_imports_each_photo_once(cli_archive, c
     assert main(["patient", "add", *cli_archive, "--nhi", "ZZZ0016", "--family", "Crash"]) == 0
     command = [sys.executable, "-m", "dermarchive.cli", "import", *cli_archive, str(folder),
                "--patient", "ZZZ0016", "--lesion", "L1"]
+    blob_dir = Path(cli_archive[0]) / "blobs"
     partial = []
-    for delay in (0.8, 1.2, 1.6, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0):
+    # Kills during start-up (unlock, scan), just after a batch commit, and at clock times that land
+    # anywhere. The commit trigger watches the blob store, not a clock, so it lands mid-import on a
+    # fast or a loaded machine alike: each photo is 3 blobs, a batch is at most BATCH photos, so more
+    # new blob files than one batch holds means a batch has committed.
+    for trigger in ("start", "commit", 0.9, "commit", 1.2, 2.0):
+        committed, _ = _image_state(cli_archive)
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        if trigger == "start":
+            time.sleep(0.3)
+        elif trigger == "commit":
+            deadline = time.monotonic() + 120
+            while (proc.poll() is None and time.monotonic() < deadline
+                   and _stored_blobs(blob_dir) <= 3 * (committed + BATCH)):
+                time.sleep(0.002)
+        else:
+            time.sleep(trigger)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
