@@ -78,12 +78,12 @@ class MainWindow(QMainWindow):
         self.patient_table.setModel(self.patient_model)
         self.patient_table.verticalHeader().hide()
         header = self.patient_table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # NHI, date of birth and photo count take what they need; the name gets the rest, and
+        # the list never gets so narrow that names shrink to "EXA…" next to a patient's page.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)
-        self.patient_table.setColumnWidth(0, 84)
-        self.patient_table.setColumnWidth(2, 104)
-        self.patient_table.setColumnWidth(3, 64)
+        self.patient_table.setMinimumWidth(self.patient_table.fontMetrics().horizontalAdvance("M") * 30)
         self.patient_table.selectionModel().selectionChanged.connect(self._patient_selected)
         self.search.textChanged.connect(self._search_changed)
         self.search.returnPressed.connect(self._search_enter)

@@ -39,7 +39,9 @@ class PatientTableModel(QAbstractTableModel):
     lower-case keys with no sorting; typing more letters filters the previous matches only.
     """
 
-    COLUMNS = ("NHI", "Name", "Date of birth", "Photos")
+    COLUMNS = ("NHI", "Name", "DOB", "Photos")
+    TOOLTIPS = ("National Health Index number", "Family name, given name", "Date of birth",
+                "Photos in the archive")
     _SORT_KEYS = {0: lambda p: p.nhi, 1: lambda p: (p.family.lower(), p.given.lower(), p.nhi),
                   2: lambda p: (p.dob or "", p.nhi), 3: lambda p: (p.image_count, p.nhi)}
 
@@ -101,6 +103,8 @@ class PatientTableModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return self.TOOLTIPS[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

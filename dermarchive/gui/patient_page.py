@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from html import escape
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, Qt, Signal
+from PySide6.QtCore import QEvent, QItemSelection, QObject, Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget
 
 from ..archive import records
@@ -82,6 +84,8 @@ class PatientPage(QWidget):
         self.details_label = child(form, QLabel, "patientDetails")
         self.nhi_label = child(form, QLabel, "patientNhi")
         self.timeline_title = child(form, QLabel, "timelineTitle")
+        self._title = ("Photos", "")
+        self.timeline_title.installEventFilter(self)
         self.lesion_table = child(form, QTableView, "lesionTable")
         self.lesion_model = LesionTableModel(self)
         self.lesion_table.setModel(self.lesion_model)
@@ -200,6 +204,25 @@ class PatientPage(QWidget):
     def _lesion_changed(self, *_: Any) -> None:
         self._show_timeline()
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.timeline_title and event.type() == QEvent.Type.Resize:
+            self._fit_title()
+        return super().eventFilter(watched, event)
+
+    def _fit_title(self) -> None:
+        """The photo list's title on one line, elided to the space the buttons leave ("L2 · Scalp (ne…")."""
+        what, rest = self._title
+        label = self.timeline_title
+        bold = label.font()
+        bold.setBold(True)
+        metrics = QFontMetrics(bold)
+        room = max(0, label.width() - 2)
+        if metrics.horizontalAdvance(what + rest) <= room:
+            label.setText(f"<b>{escape(what)}</b>{escape(rest)}")
+        else:
+            label.setText(f"<b>{escape(metrics.elidedText(what + rest, Qt.TextElideMode.ElideRight, room))}</b>")
+        label.setToolTip(what + rest)
+
     def _show_timeline(self) -> None:
         lesion_id = self.current_lesion_id()
         shown = self._images if lesion_id is None else [i for i in self._images if i.lesion_id == lesion_id]
@@ -209,8 +232,8 @@ class PatientPage(QWidget):
                                        scopes=self._scopes, in_pacs=self._in_pacs)
         lesion = self._lesions.get(lesion_id or -1)
         what = f"{lesion.label} · {lesion.site_label}" if lesion else "All photos"
-        self.timeline_title.setText(f"<b>{what}</b> — {len(shown)} photo{'s' if len(shown) != 1 else ''}, "
-                                    "oldest first")
+        self._title = (what, f" — {len(shown)} photo{'s' if len(shown) != 1 else ''}, oldest first")
+        self._fit_title()
         self.panel.clear()
         self._update_buttons()
 

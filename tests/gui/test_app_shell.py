@@ -170,6 +170,25 @@ def test_opening_a_patient_shows_lesions_and_timeline(main_window: MainWindow, q
     assert audit[-1].subject == {"patient": patient.id}
 
 
+def test_names_stay_readable_beside_a_patients_page(main_window: MainWindow, qtbot: Any) -> None:
+    main_window.resize(1024, 768)  # a small clinic laptop screen
+    _open_first_patient(main_window, qtbot)
+    table = main_window.patient_table
+    metrics = table.fontMetrics()
+    model = main_window.patient_model
+    for row in range(model.rowCount()):
+        name = model.index(row, 1).data()
+        assert metrics.horizontalAdvance(name) + 8 <= table.columnWidth(1), name
+    # The photo list's title fits beside its buttons: elided on one line, whole in its tooltip.
+    page = main_window.patient_page
+    longest = max(records.lesions(main_window.archive, page.patient.id), key=lambda les: len(les.site_label))
+    page.select_lesion(longest.id)
+    title = page.timeline_title
+    assert longest.site_label in title.toolTip()
+    assert title.sizeHint().width() <= title.width() + 4
+    assert title.height() < 2.5 * title.fontMetrics().height()
+
+
 def test_compare_opens_two_photos_with_synchronised_zoom(main_window: MainWindow, qtbot: Any) -> None:
     _open_first_patient(main_window, qtbot)
     page = main_window.patient_page
