@@ -43,6 +43,20 @@ def test_same_content_is_stored_once_and_ids_are_keyed(make_archive):
     assert _store(b, data) != first  # another archive, another key
 
 
+def test_a_blob_stored_under_another_contents_id_fails_its_read_back_check(archive):
+    data, other = os.urandom(5000), os.urandom(5000)
+    ref = archive.blobs.put(data, archive.blobs.blob_id(other))  # a caller's wrong id
+    try:
+        assert archive.blobs.check(ref) == "its content does not match its id"
+    finally:
+        archive.blobs.discard(ref)
+    ref = archive.blobs.put(data, archive.blobs.blob_id(data))
+    try:
+        assert archive.blobs.check(ref) is None
+    finally:
+        archive.blobs.discard(ref)
+
+
 def test_flipped_byte_is_named_by_verify_and_refused_on_read(archive, patient, corpus):
     image_id = store_photo(archive, patient.id, corpus / "jolla.jpg")
     img = records.get_image(archive, image_id)

@@ -93,13 +93,15 @@ class BlobStore:
         return self.path(blob_id).exists()
 
     # -- write ------------------------------------------------------------------------------
-    def put(self, data: bytes) -> BlobRef:
+    def put(self, data: bytes, blob_id: str | None = None) -> BlobRef:
         """Encrypt ``data`` into a durable temp file; return the row to register.
 
         Nothing is in place until :meth:`place` (called by ``Archive.register_blob`` inside the
         write transaction); :meth:`discard` drops a pending file that is not needed.
+        ``blob_id`` saves hashing ``data`` again when the caller has just computed
+        :meth:`blob_id` (a wrong one is caught by :meth:`check`, which re-derives it).
         """
-        blob_id = self.blob_id(data)
+        blob_id = blob_id or self.blob_id(data)
         data_key = AESGCM.generate_key(bit_length=256)
         tmp = write_temp(self.path(blob_id), self._encrypt(data, data_key, blob_id),
                          action="store an encrypted image")

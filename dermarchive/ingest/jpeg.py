@@ -143,9 +143,10 @@ def exif_block(data: bytes, frame: Frame) -> bytes | None:
 def coding_digest(data: bytes, frame: Frame) -> str:
     """SHA-256 over every segment that decides the decoded pixels (tables, frame, scans)."""
     h = hashlib.sha256()
+    view = memoryview(data)  # no copy of the (megabytes of) scan data
     for seg in frame.segments:
         if app_kind(data, seg) in ("coding", "adobe"):
-            h.update(data[seg.start:seg.end])
+            h.update(view[seg.start:seg.end])
     return h.hexdigest()
 
 

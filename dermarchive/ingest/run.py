@@ -212,7 +212,7 @@ def _store(archive: Any, data: bytes, known: _Known, new_refs: list[BlobRef]) ->
         ref: BlobRef | None = None
         problem = "it could not be written"
         try:
-            ref = archive.blobs.put(data)
+            ref = archive.blobs.put(data, blob_id)
             problem = archive.blobs.check(ref)
         finally:
             known.done(blob_id, ref if ref is not None and not problem else None)
