@@ -428,3 +428,13 @@ def test_letterhead_setting_round_trips(archive):
     lh = referral.letterhead(archive)
     assert (lh.name, lh.address, lh.phone) == ("Harbourside", "1 Quay St\nAuckland", "09 556")
     assert archive.setting(referral.LETTERHEAD_KEY)["name"] == "Harbourside"
+
+
+def test_letterhead_changes_are_audited_by_part_and_saving_unchanged_records_nothing(archive):
+    referral.set_letterhead(archive, name="Harbourside", phone="09 555")
+    referral.set_letterhead(archive, phone="09 556")
+    referral.set_letterhead(archive, name="Harbourside", phone="09 556")  # saved again, unchanged
+    entries = archive.audit.entries(archive.catalogue, action="settings.letterhead")
+    assert [e.details["changed"] for e in entries] == [["name", "phone"], ["phone"]]
+    assert all("Harbourside" not in json.dumps(e.details) for e in entries)
+    assert archive.audit.verify(archive.catalogue) == []

@@ -103,8 +103,12 @@ def set_letterhead(archive: Archive, *, name: str | None = None, address: str | 
     if len(current["name"]) > 120 or any(len(v) > 400 for v in current.values()):
         raise InvalidInput("The practice letterhead is too long: keep the name under 120 characters "
                            "and each other part under 400.")
-    with archive.transaction() as tx:
-        archive.set_setting(tx, LETTERHEAD_KEY, current)
+    before = letterhead(archive).as_json()
+    changed = sorted(k for k in current if current[k] != before[k])
+    if changed:  # what every referral letter from now on will carry: audited (part names only)
+        with archive.transaction() as tx:
+            archive.set_setting(tx, LETTERHEAD_KEY, current)
+            archive.record(tx, "settings.letterhead", {"user": archive.user.id}, {"changed": changed})
     return Letterhead(**current)
 
 
