@@ -151,3 +151,59 @@ def test_preview_thumbnail_is_oriented_and_small(corpus_copy):
             assert img.format == "JPEG" and max(img.size) == 200
             assert img.height > img.width  # both are portrait once turned upright
             assert not img.getexif()
+
+
+_SCAN_AS_USER = """
+import json, sys
+from dermarchive.errors import InvalidInput
+from dermarchive.ingest import scan
+try:
+    plan = scan(sys.argv[1])
+except InvalidInput as exc:
+    print(json.dumps({"error": str(exc)}))
+else:
+    print(json.dumps({e.rel: [e.status, e.reason] for e in plan.entries}))
+"""
+
+
+def _scan_without_override(folder: Path) -> dict:
+    """Scan in a process that file permissions apply to: as root, one without the capabilities
+    that let root read any folder (as a clinic's ordinary user account is)."""
+    import json
+    import subprocess
+    import sys
+
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("setpriv (util-linux) is needed to drop root's read-anything capability")
+        prefix = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                  "--bounding-set=-dac_override,-dac_read_search"]
+    out = subprocess.run([*prefix, sys.executable, "-c", _SCAN_AS_USER, str(folder)],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def test_a_folder_that_cannot_be_opened_is_named_not_silently_left_out(corpus_copy, tmp_path):
+    folder = corpus_copy("jolla.jpg")
+    locked = folder / "Camera" / "Locked"
+    locked.mkdir(parents=True)
+    shutil.copy(folder / "jolla.jpg", locked / "IMG_0001.jpg")
+    hidden = folder / ".thumbnails"
+    hidden.mkdir()
+    for d in (locked, hidden):
+        d.chmod(0)
+    try:
+        found = _scan_without_override(folder)
+        assert found["jolla.jpg"][0] == "new"
+        status, reason = found["Camera/Locked/"]
+        assert status == "rejected"
+        assert "cannot be opened" in reason and "permission denied" in reason
+        assert found[".thumbnails/"][0] == "skipped"  # a hidden cache folder is skipped as before
+        assert "Camera/Locked/IMG_0001.jpg" not in found
+        # The chosen folder itself unreadable: one clear message, not an empty plan.
+        folder.chmod(0o311)
+        assert "cannot be read (Permission denied)" in _scan_without_override(folder)["error"]
+    finally:
+        for d in (locked, hidden, folder):
+            d.chmod(0o755)

@@ -208,7 +208,19 @@ def scan(folder: Path | str, archive: Any = None, *, progress: Progress | None =
     if not folder.is_dir():
         raise InvalidInput(f"The folder {folder} does not exist or is not a folder.")
     rels: list[str] = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
+    unreadable: dict[str, str] = {}  # rel + "/" → why the folder could not be listed
+
+    def cannot_list(exc: OSError) -> None:
+        where = Path(exc.filename or folder)
+        if where == folder:
+            raise InvalidInput(f"The folder {folder} cannot be read ({exc.strerror or 'read error'}). "
+                               "Check that you may open it, or copy the photos to a folder you can.")
+        rel = where.relative_to(folder).as_posix() + "/"
+        unreadable[rel] = (f"this folder cannot be opened ({(exc.strerror or 'read error').lower()}), so any "
+                           "photos in it were not scanned; copy them to a folder you can open")
+        rels.append(rel)
+
+    for root, dirs, files in os.walk(folder, onerror=cannot_list, followlinks=False):
         dirs.sort()
         base = Path(root).relative_to(folder)
         for name in sorted(files):
@@ -226,6 +238,9 @@ def scan(folder: Path | str, archive: Any = None, *, progress: Progress | None =
     todo = []
     for rel in rels:
         reason = _skip_reason(rel, photo_stems)
+        if rel in unreadable and not reason:  # not silently left out: the user sees which folder and why
+            entries[rel] = PlanEntry(folder / rel, rel, "rejected", unreadable[rel])
+            continue
         if reason:
             entries[rel] = PlanEntry(folder / rel, rel, "skipped", reason)
         else:
