@@ -127,6 +127,25 @@ def test_the_user_can_regroup_photos_and_pick_an_existing_visit(archive, patient
             patient.id, per_entry={"landscape_1.jpg": EntryAssignment(visit_id=foreign)}))
 
 
+def test_a_photo_with_no_capture_date_goes_into_a_visit_on_the_date_the_user_gives(archive, patient,
+                                                                                  corpus_copy):
+    # WhatsApp-forwarded photos carry no EXIF: the file time is the day it was saved, not taken.
+    folder = corpus_copy("noexif.jpg", "landscape_1.jpg")
+    _set_time(folder / "noexif.jpg", "2024-06-30T18:00:00")
+    _set_time(folder / "landscape_1.jpg", "2024-06-30T18:05:00")
+    plan = scan(folder, archive)
+    assert {e.metadata.taken_at_source for e in plan.entries} == {"file-time"}
+    result = run_import(archive, plan, ImportOptions(patient.id, per_entry={
+        "noexif.jpg": EntryAssignment(visit_date="2024-06-12"),
+        "landscape_1.jpg": EntryAssignment(visit_date="2024-06-12")}))
+    assert len(result.visits) == 1
+    assert [(v.date, v.image_count) for v in records.visits(archive, patient.id)] == [("2024-06-12", 2)]
+    for bad, message in (("12/06/2024", "a date like"), ("2999-01-01", "in the future")):
+        with pytest.raises(InvalidInput, match=message):
+            run_import(archive, scan(folder, archive), ImportOptions(
+                patient.id, per_entry={"noexif.jpg": EntryAssignment(visit_date=bad)}))
+
+
 def test_location_is_kept_only_when_asked_with_a_reason(archive, patient, corpus_copy):
     folder = corpus_copy("HMD_Nokia_8.3_5G.jpg")
     plan = scan(folder, archive)

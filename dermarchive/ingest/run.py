@@ -54,6 +54,8 @@ class EntryAssignment:
     visit_id: int | None = None       # an existing visit of the patient for this photo
     visit_group: str | None = None    # photos sharing this key go into one new visit (overrides
                                       # the suggested grouping; dated by its earliest photo)
+    visit_date: str | None = None     # YYYY-MM-DD: the user's date for the new visit this photo
+                                      # goes into (no capture date, or only the file's time)
 
 
 @dataclass
@@ -190,6 +192,14 @@ def _check_options(archive: Any, options: ImportOptions) -> None:
         raise InvalidInput("Laterality must be one of: left, right, bilateral, midline.")
     if options.keep_location and not options.location_reason.strip():
         raise InvalidInput("Keeping photo locations needs a reason (e.g. 'home visit: where the photo was taken matters').")
+    for rel, a in options.per_entry.items():
+        if a.visit_date is not None:
+            try:
+                when = date.fromisoformat(a.visit_date)
+            except ValueError:
+                raise InvalidInput(f"A visit date must be a date like 2026-03-14 (got '{a.visit_date}').") from None
+            if when > date.today():
+                raise InvalidInput(f"The visit date {when:%d %b %Y} is in the future; photos cannot be from then.")
     if options.visit_id is not None:
         visit = records.get_visit(archive, options.visit_id)
         if visit.patient_id != options.patient_id:
@@ -294,6 +304,13 @@ class _Writer:
                 self.group_of[e.rel] = f"user:{key}"
                 when = (e.metadata.taken_at or now_iso())[:10]
                 self.group_date[f"user:{key}"] = min(when, self.group_date.get(f"user:{key}", when))
+        chosen: dict[int | str, str] = {}  # dates the user set stand over capture times
+        for e in photos:
+            when = options.assignment(e.rel).visit_date
+            if when and e.rel in self.group_of:
+                group = self.group_of[e.rel]
+                chosen[group] = min(when, chosen.get(group, when))
+        self.group_date.update(chosen)
 
     def _visit(self, tx: Any, rel: str) -> int:
         chosen = self.options.assignment(rel).visit_id

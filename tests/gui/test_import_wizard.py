@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import piexif
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QLineEdit, QListWidget, QPushButton, QRadioButton,
-                               QTableView)
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDateEdit, QLabel, QLineEdit, QListWidget, QPushButton,
+                               QRadioButton, QTableView)
 
 from dermarchive.archive import records
 from dermarchive.archive.verify import verify
@@ -473,3 +475,32 @@ def test_stopping_the_folder_scan_stays_on_the_first_page(qtbot: Any, archive: A
     assert messages.entries == []  # the nurse stopped it: no error box
     press_next(qtbot, wizard, PAGE_REVIEW)  # and reading again works
     wizard.reject()
+
+
+def test_a_visit_without_camera_dates_gets_the_date_the_nurse_sets(qtbot: Any, archive: Any, corpus_copy: Any,
+                                                                   messages: Any) -> None:
+    # Forwarded photos carry no EXIF date: the file time is when they were saved, not taken.
+    phone = corpus_copy("noexif.jpg", "67-0_length_string.jpg")
+    saved = datetime(2024, 6, 30, 18, 0).timestamp()
+    for name in ("noexif.jpg", "67-0_length_string.jpg"):
+        os.utime(phone / name, (saved, saved))
+    patient = records.add_patient(archive, "ZZZ0016", "Tester", "Aroha")
+    wizard = open_wizard(qtbot, archive, folder=phone, patient_id=patient.id)
+    press_next(qtbot, wizard, PAGE_REVIEW)
+    press_next(qtbot, wizard, PAGE_PATIENT)
+    press_next(qtbot, wizard, PAGE_ORGANISE)
+    page = wizard.organise
+    assert page.model is not None
+    assert "30 Jun 2024 (file time: check)" in page.w(QLabel, "visitSummary").text()
+    organise_rows(wizard, "noexif.jpg")  # one photo selected: its whole visit gets the date
+    page.w(QDateEdit, "visitDateEdit").setDate(QDate(2024, 6, 12))
+    page.w(QPushButton, "setVisitDateButton").click()
+    summary = page.w(QLabel, "visitSummary").text()
+    assert "12 Jun 2024 (set by you)" in summary and "file time" not in summary
+    assert page.w(QDateEdit, "visitDateEdit").maximumDate() == QDate.currentDate()  # no future visits
+    press_next(qtbot, wizard, PAGE_CONSENT)
+    press_next(qtbot, wizard, PAGE_LOCATION)
+    run_import_page(qtbot, wizard)
+    assert messages.entries == []
+    assert [(v.date, v.image_count) for v in records.visits(archive, patient.id)] == [("2024-06-12", 2)]
+    wizard.accept()

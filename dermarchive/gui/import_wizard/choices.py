@@ -55,6 +55,7 @@ class PhotoChoice:
     kind: str = "clinical"
     lesion: str = ""                  # label of an existing or new lesion ("" = none)
     notes: str = ""
+    visit_date: str = ""              # YYYY-MM-DD the nurse gave its visit ("" = by capture time)
 
 
 @dataclass
@@ -209,7 +210,8 @@ def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progres
                 visit_id = existing if existing is not None else visit_of.get(photo.visit)
                 per_entry[e.rel] = EntryAssignment(
                     kind=photo.kind, notes=photo.notes, lesion_label=None if lesion else (photo.lesion or None),
-                    visit_id=visit_id, visit_group=None if visit_id is not None else str(photo.visit))
+                    visit_id=visit_id, visit_group=None if visit_id is not None else str(photo.visit),
+                    visit_date=photo.visit_date or None)
             options = replace(base, lesion_label=lesion.label if lesion else None,
                               site=lesion.site if lesion else "", site_text=lesion.site_text if lesion else "",
                               laterality=lesion.laterality if lesion else "", per_entry=per_entry)

@@ -1,14 +1,14 @@
-"""Organise: visits by capture time (gap editable, photos movable between visits), and for each
-photo or a selection: lesion (existing or new, with body site, free text and laterality), kind
-and notes."""
+"""Organise: visits by capture time (gap editable, photos movable between visits, a visit's date
+settable when the camera recorded none), and for each photo or a selection: lesion (existing or
+new, with body site, free text and laterality), kind and notes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QDate, QSize, Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QHeaderView, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDoubleSpinBox, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QTableView, QWidget)
 
 from ...archive import bodysites, records
@@ -25,16 +25,33 @@ ROW_THUMB = 56
 NEW_VISIT = -1
 
 
-def visit_dates(entries: list[PlanEntry], choices: ImportChoices) -> dict[int, str]:
-    """Visit index → its date in words (earliest capture time of its photos)."""
-    firsts: dict[int, str] = {}
+def visit_days(entries: list[PlanEntry], choices: ImportChoices) -> dict[int, tuple[str, str]]:
+    """Visit index → (YYYY-MM-DD or "", where it comes from: "set", "camera", "file" or "").
+
+    A date the nurse set stands; else the earliest capture time of the visit's photos, which is
+    only the file's time when the camera recorded none (forwarded or edited photos)."""
+    firsts: dict[int, tuple[str, str]] = {}
+    chosen: dict[int, str] = {}
     for e in entries:
-        v = choices.photos[e.rel].visit
-        when = e.metadata.taken_at if e.metadata else None
-        if when and (v not in firsts or when < firsts[v]):
-            firsts[v] = when
-        firsts.setdefault(v, "")
-    return {v: (long_date(w) if w else "date unknown: the day of import") for v, w in firsts.items()}
+        photo = choices.photos[e.rel]
+        v = photo.visit
+        if photo.visit_date:
+            chosen[v] = min(photo.visit_date, chosen.get(v, photo.visit_date))
+        meta = e.metadata
+        when = meta.taken_at if meta else None
+        if when and (v not in firsts or not firsts[v][0] or when < firsts[v][0]):
+            firsts[v] = (when, "file" if meta and meta.taken_at_source == "file-time" else "camera")
+        firsts.setdefault(v, ("", ""))
+    days = {v: (w[:10], source) for v, (w, source) in firsts.items()}
+    days.update({v: (d, "set") for v, d in chosen.items()})
+    return days
+
+
+def visit_dates(entries: list[PlanEntry], choices: ImportChoices) -> dict[int, str]:
+    """Visit index → its date in words, saying when it is only a file time or set by hand."""
+    words = {"set": " (set by you)", "file": " (file time: check)", "camera": "", "": ""}
+    return {v: (long_date(d) + words[source] if d else "date unknown: the day of import")
+            for v, (d, source) in visit_days(entries, choices).items()}
 
 
 class OrganiseModel(EntryTableModel):
@@ -45,6 +62,7 @@ class OrganiseModel(EntryTableModel):
         self.choices, self.thumbs, self.lesion_names = choices, thumbs, lesion_names
         self.entries = entries
         self.dates: dict[int, str] = {}
+        self.days: dict[int, tuple[str, str]] = {}
         self.resort()
 
     def resort(self) -> None:
@@ -52,6 +70,7 @@ class OrganiseModel(EntryTableModel):
         self.entries.sort(key=lambda e: (self.choices.photos[e.rel].visit,
                                          (e.metadata.taken_at if e.metadata else None) or "~", e.rel))
         self.dates = visit_dates(self.entries, self.choices)
+        self.days = visit_days(self.entries, self.choices)
         self.endResetModel()
 
     def photo(self, row: int) -> PhotoChoice:
@@ -125,6 +144,10 @@ class OrganisePage(FormPage):
         self.notes.returnPressed.connect(self.apply_notes)
         self.w(QPushButton, "applyNotesButton").clicked.connect(self.apply_notes)
         self.w(QPushButton, "addLesionButton").clicked.connect(self.add_lesion)
+        self.date_edit = self.w(QDateEdit, "visitDateEdit")
+        self.date_edit.setMaximumDate(QDate.currentDate())
+        self.w(QPushButton, "setVisitDateButton").clicked.connect(
+            lambda: self.set_visit_date(self.date_edit.date().toString(Qt.DateFormat.ISODate)))
         self.model: OrganiseModel | None = None
         self.grouped_for: tuple[frozenset[str], int | None] | None = None
         self.lesion_names: dict[str, str] = {}
@@ -214,6 +237,8 @@ class OrganisePage(FormPage):
                                  (self.kind_combo, photo.kind)):
                 combo.setCurrentIndex(max(0, combo.findData(value)))
             self.notes.setText(photo.notes)
+            day = self.model.days.get(photo.visit, ("", ""))[0]
+            self.date_edit.setDate(QDate.fromString(day, Qt.DateFormat.ISODate) if day else QDate.currentDate())
 
     # -- editing ---------------------------------------------------------------------------
     def selected_rows(self) -> list[int]:
@@ -246,8 +271,24 @@ class OrganisePage(FormPage):
         rels = [self.model.entries[r].rel for r in rows]
         if visit == NEW_VISIT:
             visit = max(self.model.dates, default=-1) + 1
-        for rel in rels:
+        day, source = self.model.days.get(visit, ("", ""))
+        for rel in rels:  # moved photos take their new visit's date, not the one they had
             self.wiz.choices.photos[rel].visit = visit
+            self.wiz.choices.photos[rel].visit_date = day if source == "set" else ""
+        self._refresh()
+        self._reselect(rels)
+
+    def set_visit_date(self, day: str) -> None:
+        """The date of the selected photos' visits (all their photos), e.g. when the camera
+        recorded none and the file's time is only when the photo was saved or forwarded."""
+        rows = self._need_selection()
+        if rows is None or self.model is None:
+            return
+        visits = {self.model.photo(r).visit for r in rows}
+        rels = [self.model.entries[r].rel for r in rows]
+        for e in self.model.entries:
+            if self.wiz.choices.photos[e.rel].visit in visits:
+                self.wiz.choices.photos[e.rel].visit_date = day
         self._refresh()
         self._reselect(rels)
 
