@@ -245,6 +245,18 @@ def test_cli_dry_run_import_and_images(cli_archive, corpus_copy, capsys):
     assert {i["had_location"] for i in images} == {True, False} and not any(i["location_kept"] for i in images)
 
 
+def test_cli_undated_photos_go_into_one_visit_on_the_date_given(cli_archive, corpus_copy, capsys):
+    folder = corpus_copy("noexif.jpg", "landscape_1.jpg", "jolla.jpg")  # jolla has its camera date
+    assert main(["patient", "add", *cli_archive, "--nhi", "ZZZ0016", "--family", "Tester"]) == 0
+    capsys.readouterr()
+    assert main(["import", *cli_archive, str(folder), "--patient", "ZZZ0016",
+                 "--undated-visit-date", "2024-06-12", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["visits"]) == 2
+    assert main(["images", *cli_archive, "--patient", "ZZZ0016", "--json"]) == 0
+    images = json.loads(capsys.readouterr().out)["images"]
+    assert sorted(i["visit_date"] for i in images) == ["2014-09-21", "2024-06-12", "2024-06-12"]
+
+
 def test_cli_keep_location_needs_a_reason(cli_archive, corpus_copy, capsys):
     assert main(["patient", "add", *cli_archive, "--nhi", "ZZZ0024", "--family", "Cli"]) == 0
     folder = corpus_copy("HMD_Nokia_8.3_5G.jpg")

@@ -30,6 +30,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
                    help="keep the photos' GPS location (encrypted); needs --location-reason")
     p.add_argument("--location-reason", default="", metavar="TEXT")
     p.add_argument("--gap-hours", type=float, default=4, help="a capture gap this long starts a new visit")
+    p.add_argument("--undated-visit-date", metavar="YYYY-MM-DD",
+                   help="the visit date for photos whose camera recorded no date (forwarded or edited "
+                        "photos; their file time is when they were saved, not taken)")
     p.add_argument("--remove-originals", action="store_true",
                    help="delete the source files that are verified in the archive")
     p.add_argument("--dry-run", action="store_true", help="only scan and show what would happen")
@@ -62,7 +65,7 @@ def _plan_lines(plan: Any) -> list[str]:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from ..archive import records
-    from .run import ImportOptions, remove_originals, run_import
+    from .run import EntryAssignment, ImportOptions, remove_originals, run_import
     from .scan import scan
 
     if args.keep_location and not args.location_reason.strip():
@@ -81,10 +84,15 @@ def cmd_import(args: argparse.Namespace) -> int:
             emit(args, {"entries": [e.as_json() for e in plan.entries], "counts": plan.counts()},
                  _plan_lines(plan))
             return 0
+        per_entry = {}
+        if args.undated_visit_date:  # one visit on that day for the photos with no camera date
+            per_entry = {e.rel: EntryAssignment(visit_group="undated", visit_date=args.undated_visit_date)
+                         for e in plan.entries if e.metadata and e.metadata.taken_at_source in ("file-time", "unknown")}
         options = ImportOptions(patient.id, kind=args.kind, lesion_label=args.lesion, site=args.site,
                                 site_text=args.site_text, laterality=args.laterality,
                                 gap_hours=args.gap_hours, keep_location=args.keep_location,
-                                location_reason=args.location_reason, verify_existing=args.remove_originals)
+                                location_reason=args.location_reason, verify_existing=args.remove_originals,
+                                per_entry=per_entry)
         result = run_import(archive, plan, options, progress=bar, cancelled=bar.cancel.is_set)
         removed = remove_originals(archive, result) if args.remove_originals else []
         outcome_of = {o.rel: o for o in result.outcomes}
