@@ -24,7 +24,10 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -45,6 +48,8 @@ SETTING = "pacs.target"
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5
 TIMEOUT_SECONDS = 30.0
+BUILD_WORKERS = 2   # DICOM instances built ahead of the send, in parallel
+BUILD_AHEAD = 3     # built instances waiting at most (each holds one photo's pixels)
 Progress = Callable[[int, int, str], None]
 
 
@@ -265,22 +270,20 @@ def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None =
     already = [i.id for i in images if known.get(i.id) in held]
     error: BaseException | None = None
     try:
-        for n, image in enumerate(images):
-            if cancelled and cancelled():
-                raise Cancelled("Sending to the PACS")
-            if image.id in already:
-                continue
-            if progress:
-                progress(n, total, f"Sending image {n + 1} of {total}")
-            instance = build_instance(archive, image)
-            instance.dataset.preamble = b"\0" * 128
-            answer = _retrying(target, "store an image",
-                               lambda ds=instance.dataset: client.store_instances([ds]))
-            _check_stored(target, answer, image.id)
-            with archive.transaction() as tx:
-                tx.execute("UPDATE dicom_instance SET sent_at = ?, sent_to = ? WHERE image_id = ?",
-                           (now_iso(), target.safe_url(), image.id))
-            sent.append(image.id)
+        with closing(_built_ahead(archive, images, set(already))) as built:  # stops the builders on any exit
+            for n, image, instance in built:
+                if cancelled and cancelled():
+                    raise Cancelled("Sending to the PACS")
+                if progress:
+                    progress(n, total, f"Sending image {n + 1} of {total}")
+                instance.dataset.preamble = b"\0" * 128
+                answer = _retrying(target, "store an image",
+                                   lambda ds=instance.dataset: client.store_instances([ds]))
+                _check_stored(target, answer, image.id)
+                with archive.transaction() as tx:
+                    tx.execute("UPDATE dicom_instance SET sent_at = ?, sent_to = ? WHERE image_id = ?",
+                               (now_iso(), target.safe_url(), image.id))
+                sent.append(image.id)
         not_kept = _not_kept(archive, target, client, images, sent)
         if not_kept:
             sent = [i for i in sent if i not in not_kept]
@@ -305,6 +308,27 @@ def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None =
     log.exports.info("PACS send: %d sent, %d already there", len(sent), len(already))
     return {"sent": len(sent), "already_there": len(already), "images": sent + already,
             "target": target.safe_url()}
+
+
+def _built_ahead(archive: Any, images: list[Any], skip: set[int]) -> Iterator[tuple[int, Any, Any]]:
+    """``(position, image, DICOM instance)`` in order, building the next ones on worker threads
+    while the caller sends (decrypting and encoding overlap the network; the sends, their
+    order and "the images before it were sent" stay as they were). At most BUILD_AHEAD built
+    instances wait in memory; leaving early cancels the rest."""
+    todo = [(n, image) for n, image in enumerate(images) if image.id not in skip]
+    pool = ThreadPoolExecutor(max_workers=BUILD_WORKERS, thread_name_prefix="pacs-build")
+    window: deque[tuple[int, Any, Future[Any]]] = deque()
+    try:
+        for n, image in todo:
+            window.append((n, image, pool.submit(build_instance, archive, image)))
+            if len(window) > BUILD_AHEAD:
+                m, first, future = window.popleft()
+                yield m, first, future.result()
+        while window:
+            m, first, future = window.popleft()
+            yield m, first, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _not_kept(archive: Any, target: PacsTarget, client: Any, images: list[Any], sent: list[int]) -> list[int]:
