@@ -78,12 +78,22 @@ class MainWindow(QMainWindow):
         self.patient_table.setModel(self.patient_model)
         self.patient_table.verticalHeader().hide()
         header = self.patient_table.horizontalHeader()
-        # NHI, date of birth and photo count take what they need; the name gets the rest, and
-        # the list never gets so narrow that names shrink to "EXA…" next to a patient's page.
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # NHI, date of birth and photo count get the width their longest text needs (measured
+        # once: sizing to contents would measure 50,000 rows on every keystroke of a search);
+        # the name gets the rest, and the list never gets so narrow that names shrink to "EXA…".
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)
-        self.patient_table.setMinimumWidth(self.patient_table.fontMetrics().horizontalAdvance("M") * 30)
+        self.patient_table.ensurePolished()  # measure with the style sheet's fonts and padding
+        header.ensurePolished()
+        metrics = self.patient_table.fontMetrics()
+        fixed = 0
+        for column, longest in ((0, "ZZZ00AC"), (2, "30 Sep 2000"), (3, "9999")):
+            width = max(metrics.horizontalAdvance(longest) + 16, header.sectionSizeFromContents(column).width())
+            self.patient_table.setColumnWidth(column, width)
+            fixed += width
+        scrollbar = self.patient_table.verticalScrollBar().sizeHint().width()
+        self.patient_table.setMinimumWidth(fixed + metrics.horizontalAdvance("M") * 12 + scrollbar + 8)
         self.patient_table.selectionModel().selectionChanged.connect(self._patient_selected)
         self.search.textChanged.connect(self._search_changed)
         self.search.returnPressed.connect(self._search_enter)
@@ -117,7 +127,8 @@ class MainWindow(QMainWindow):
         self.screen_lock = ScreenLockWatcher(self)
         self.screen_lock.screenLocked.connect(lambda: self.lock("screen-lock"))
         self.idle.start()
-        self.resize(1280, 820)
+        screen = self.screen().availableGeometry()  # most of the screen, up to 1600 × 1000
+        self.resize(max(1024, min(1600, int(screen.width() * 0.92))), max(700, min(1000, int(screen.height() * 0.9))))
         geometry = settings.get(settings.WINDOW_GEOMETRY)
         if geometry:
             self.restoreGeometry(geometry)
