@@ -60,7 +60,9 @@ def _plan_lines(plan: Any) -> list[str]:
         loc = "  [has a location: it will be removed]" if meta and meta.has_location and e.status == "new" else ""
         lines.append(f"{e.status:<16} {e.rel}{info}{loc}{why}")
     counts = ", ".join(f"{n} {s}" for s, n in plan.counts().items() if n)
-    return lines + [f"{len(plan.entries)} file(s): {counts or 'none'}."]
+    folders = sum(1 for e in plan.entries if e.rel.endswith("/"))  # ones that cannot be opened
+    what = f"{len(plan.entries) - folders} file(s)" + (f" and {folders} folder(s)" if folders else "")
+    return lines + [f"{what}: {counts or 'none'}."]
 
 
 def cmd_import(args: argparse.Namespace) -> int:
