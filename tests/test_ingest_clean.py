@@ -164,3 +164,13 @@ def test_tiff_is_stored_upright_as_png_without_its_tags():
         assert png.size == (48, 64) and png.getexif().get(0x0112, 1) == 1
         assert png.tobytes() == img.transpose(Image.Transpose.ROTATE_270).tobytes()
     assert b"Jane" not in stored.data and b"Dr Example" not in stored.data
+
+
+def test_thumbnails_never_carry_a_comment_of_the_photo_they_are_made_from(corpus):
+    from dermarchive.ingest.thumbnails import make_thumbnails_from_bytes
+    from tests.test_consent_support import with_comment
+
+    planted = b"Patient SMITH Jane NHI ZZZ0016"
+    thumbs = make_thumbnails_from_bytes(with_comment((corpus / "landscape_1.jpg").read_bytes(), planted.decode()))
+    for data in (thumbs.thumb, thumbs.preview):
+        assert planted not in data and b"\xff\xfe" not in data[:data.find(b"\xff\xda")]

@@ -143,6 +143,19 @@ def test_embedded_photos_carry_no_metadata_and_are_about_200_dpi(archive, corpus
             assert max(pil.size) >= 400
 
 
+def test_a_comment_left_in_a_stored_photo_never_reaches_the_letter(corpus):
+    # Imports strip JPEG comments; a stored copy that still has one (an older import, a restored
+    # backup) must not carry it into the PDF: Pillow writes info["comment"] back by default.
+    from tests.test_consent_support import with_comment
+
+    planted = "Patient SMITH Jane NHI ZZZ0016"
+    data = with_comment((corpus / "landscape_1.jpg").read_bytes(), planted)
+    assert Image.open(io.BytesIO(data)).info.get("comment") == planted.encode()
+    printed, _pixels, _points = referral.print_photo(data)
+    assert planted.encode() not in printed and b"\xff\xfe" not in printed[:printed.find(b"\xff\xda")]
+    assert "comment" not in Image.open(io.BytesIO(printed)).info
+
+
 def test_orientation_applied_for_all_eight_exif_orientations(archive, corpus, tmp_path):
     files = tuple(f"landscape_{n}.jpg" for n in range(1, 9))
     s = seed(archive, corpus, files)

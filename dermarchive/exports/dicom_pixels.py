@@ -214,7 +214,7 @@ def _encode_jpeg(img: Image.Image, route: str, source_size: int, icc: bytes | No
     out = io.BytesIO()
     # subsampling=1 is 4:2:2, which is what YBR_FULL_422 describes exactly
     img.save(out, "JPEG", quality=REENCODE_QUALITY, subsampling=1 if img.mode == "RGB" else 0,
-             progressive=False, optimize=False)
+             progressive=False, optimize=False, comment=b"")  # never a source comment
     return _from_jpeg_frame(out.getvalue(), route, source_size, icc)
 
 

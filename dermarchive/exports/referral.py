@@ -259,6 +259,7 @@ def print_photo(data: bytes, box: tuple[float, float] = PHOTO_BOX,
             out = ImageCms.applyTransform(out, to_srgb) if to_srgb is not None else out
             if out.mode != "RGB":
                 out = out.convert("RGB")
+            out.info = {}  # Pillow writes some info keys by default (a JPEG "comment", "dpi"…)
             buf = io.BytesIO()
             out.save(buf, "JPEG", quality=86, optimize=True)  # no exif=, no icc_profile=: no metadata
             return buf.getvalue(), out.size, size_pt

@@ -28,7 +28,7 @@ def _encode(img: Image.Image, quality: int) -> bytes:
     if img.mode not in ("RGB", "L"):
         img = img.convert("RGB")
     out = io.BytesIO()
-    img.save(out, "JPEG", quality=quality)
+    img.save(out, "JPEG", quality=quality, comment=b"")  # never a source comment (Pillow copies info["comment"])
     return out.getvalue()
 
 
