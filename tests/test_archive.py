@@ -147,3 +147,19 @@ def test_no_identifier_or_plaintext_photo_anywhere_on_disk(make_archive, tmp_pat
         blob = f.read_bytes()
         for needle in needles:
             assert needle not in blob, f"plaintext found in {f.relative_to(path)}"
+
+
+def test_closing_wipes_every_key_copy_and_later_use_is_refused(make_archive):
+    from dermarchive.errors import ArchiveLocked
+
+    archive = make_archive()
+    held = [archive.blobs._id_key._buf, archive.blobs._wrap_key._buf, archive.audit._key._buf]
+    assert all(any(buf) for buf in held)
+    archive.close(reason="test")
+    assert all(not any(buf) for buf in held)  # zeroed in place, not just dropped
+    with pytest.raises(ArchiveLocked):
+        archive.blobs.blob_id(b"any photo")
+    with pytest.raises(ArchiveLocked):
+        archive.blobs.put(b"any photo")
+    with pytest.raises(ArchiveLocked):
+        archive.audit.verify(archive.catalogue)

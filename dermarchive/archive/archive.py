@@ -179,6 +179,8 @@ class Archive:
             except Exception:  # noqa: BLE001 - locking must always succeed
                 log.archive.exception("could not audit lock")
         self.catalogue.close()
+        self.blobs.forget()  # the components' copies of sub-keys go with the master key
+        self.audit.forget()
         self._master.forget()
         self._master = None
         self._plock.release()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .header import now_iso
-from .keys import hmac_hex
+from .keys import HeldKey, hmac_hex
 
 GENESIS = "0" * 64
 
@@ -61,7 +61,11 @@ def _dump(obj: dict[str, Any]) -> str:
 
 class AuditLog:
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        self._key = HeldKey(key)
+
+    def forget(self) -> None:
+        """Wipe the chain key (the archive is closing); later use raises ArchiveLocked."""
+        self._key.forget()
 
     def append(self, tx: Any, user: str, action: str, subject: dict[str, Any] | None = None,
                details: dict[str, Any] | None = None, *, at: str | None = None) -> int:
@@ -72,7 +76,7 @@ class AuditLog:
         seq, prev = (1, GENESIS) if row is None else (row[0] + 1, row[1])
         at = at or now_iso()
         subj, det = _dump(subject or {}), _dump(details or {})
-        mac = hmac_hex(self._key, _canonical(seq, at, user, action, subj, det, prev))
+        mac = hmac_hex(self._key.get(), _canonical(seq, at, user, action, subj, det, prev))
         tx.execute(
             "INSERT INTO audit (seq, at, user, action, subject, details, prev_mac, mac) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -101,6 +105,7 @@ class AuditLog:
     def verify(self, catalogue: Any) -> list[str]:
         """Problems with the chain, one line each naming the entry; empty when whole."""
         problems: list[str] = []
+        key = self._key.get()
         prev, expected_seq = GENESIS, 1
         last_mac = GENESIS
         for r in catalogue.query("SELECT * FROM audit ORDER BY seq"):
@@ -109,8 +114,8 @@ class AuditLog:
                 problems.append(f"audit entry {expected_seq}: missing (next entry is {seq})")
             if r["prev_mac"] != prev:
                 problems.append(f"audit entry {seq}: does not follow entry {seq - 1} (chain broken)")
-            mac = hmac_hex(self._key, _canonical(seq, r["at"], r["user"], r["action"], r["subject"],
-                                                 r["details"], r["prev_mac"]))
+            mac = hmac_hex(key, _canonical(seq, r["at"], r["user"], r["action"], r["subject"],
+                                           r["details"], r["prev_mac"]))
             if mac != r["mac"]:
                 problems.append(f"audit entry {seq} ({r['action']}): altered (MAC does not match)")
             prev, expected_seq, last_mac = r["mac"], seq + 1, r["mac"]

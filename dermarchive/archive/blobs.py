@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from .. import log
 from ..errors import BlobIntegrityError
 from .fsutil import TEMP_PREFIX, move_into_place, write_temp
-from .keys import MasterKey, hmac_hex, unwrap, wrap
+from .keys import HeldKey, MasterKey, hmac_hex, unwrap, wrap
 
 MAGIC = b"DAB1"
 PREFIX_LEN = 7
@@ -73,16 +73,21 @@ class BlobStore:
     def __init__(self, folder: Path, master: MasterKey) -> None:
         self.root = folder / BLOB_DIR
         self.root.mkdir(exist_ok=True)
-        self._id_key = master.subkey("blob-id")
-        self._wrap_key = master.subkey("blob-wrap")
+        self._id_key = HeldKey(master.subkey("blob-id"))
+        self._wrap_key = HeldKey(master.subkey("blob-wrap"))
+
+    def forget(self) -> None:
+        """Wipe this store's keys (the archive is closing); any later use raises ArchiveLocked."""
+        self._id_key.forget()
+        self._wrap_key.forget()
 
     # -- ids and paths ----------------------------------------------------------------------
     def blob_id(self, data: bytes) -> str:
-        return hmac_hex(self._id_key, data)
+        return hmac_hex(self._id_key.get(), data)
 
     def fingerprint(self, data: bytes) -> str:
         """Keyed fingerprint of any bytes (e.g. an original phone file) for re-scan detection."""
-        return hmac_hex(self._id_key, b"source|" + data)
+        return hmac_hex(self._id_key.get(), b"source|" + data)
 
     def path(self, blob_id: str) -> Path:
         if len(blob_id) != 64 or any(c not in "0123456789abcdef" for c in blob_id):
@@ -105,7 +110,7 @@ class BlobStore:
         data_key = AESGCM.generate_key(bit_length=256)
         tmp = write_temp(self.path(blob_id), self._encrypt(data, data_key, blob_id),
                          action="store an encrypted image")
-        return BlobRef(blob_id, wrap(self._wrap_key, data_key, _aad(blob_id)), len(data),
+        return BlobRef(blob_id, wrap(self._wrap_key.get(), data_key, _aad(blob_id)), len(data),
                        chunk_count(len(data)), pending=tmp)
 
     def place(self, ref: BlobRef) -> None:
@@ -153,7 +158,7 @@ class BlobStore:
             if head[:4] != MAGIC:
                 raise BlobIntegrityError(ref.id, "the file does not start like a DermArchive blob")
             try:
-                key = unwrap(self._wrap_key, ref.wrapped_key, _aad(ref.id))
+                key = unwrap(self._wrap_key.get(), ref.wrapped_key, _aad(ref.id))
             except InvalidTag:
                 raise BlobIntegrityError(ref.id, "its key in the catalogue does not fit") from None
             aead = AESGCM(key)
@@ -172,6 +177,18 @@ class BlobStore:
         if len(data) != ref.size:  # pragma: no cover - guarded by the length check above
             raise BlobIntegrityError(ref.id, "its length differs from the catalogue")
         return data
+
+    def quick_problem(self, ref: BlobRef) -> str | None:
+        """Missing or wrong-sized file (one stat, no decryption): for listings; :meth:`check`
+        and ``dermarchive verify`` find everything else."""
+        try:
+            actual = self.path(ref.id).stat().st_size
+        except FileNotFoundError:
+            return "its file is missing"
+        expected = HEADER_LEN + ref.size + ref.chunks * TAG_LEN
+        if actual != expected:
+            return f"the file is {'truncated' if actual < expected else 'longer than recorded'}"
+        return None
 
     def check(self, ref: BlobRef) -> str | None:
         """Decrypt fully and confirm the content matches its id; the problem, or None."""

@@ -152,5 +152,29 @@ class MasterKey:
         self._subkeys.clear()
 
 
+class HeldKey:
+    """A sub-key a component keeps (blob store, audit log); ``forget()`` wipes it when the archive
+    closes, after which any use raises :class:`ArchiveLocked` (never a silent empty key)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._buf = bytearray(key)
+
+    def get(self) -> bytes:
+        if not self._buf:
+            from ..errors import ArchiveLocked
+
+            raise ArchiveLocked()
+        return bytes(self._buf)
+
+    def forget(self) -> None:
+        for i in range(len(self._buf)):
+            self._buf[i] = 0
+        self._buf = bytearray()
+
+    @property
+    def forgotten(self) -> bool:
+        return not self._buf
+
+
 def hmac_hex(key: bytes, data: bytes) -> str:
     return hmac.new(key, data, hashlib.sha256).hexdigest()
