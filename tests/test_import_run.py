@@ -257,6 +257,30 @@ def test_cli_undated_photos_go_into_one_visit_on_the_date_given(cli_archive, cor
     assert sorted(i["visit_date"] for i in images) == ["2014-09-21", "2024-06-12", "2024-06-12"]
 
 
+def test_cli_images_flags_damaged_stored_copies_and_is_audited(cli_archive, corpus_copy, capsys, tmp_path):
+    from dermarchive.archive import Archive
+
+    folder = corpus_copy("noexif.jpg", "landscape_1.jpg", "jolla.jpg")
+    assert main(["patient", "add", *cli_archive, "--nhi", "ZZZ0016", "--family", "Tester"]) == 0
+    assert main(["import", *cli_archive, str(folder), "--patient", "ZZZ0016", "--json"]) == 0
+    capsys.readouterr()
+    path, _flag, pass_file = cli_archive
+    with Archive.open(path, Archive.users_of(path)[0], open(pass_file).read().strip()) as archive:
+        first, second, third = records.images(archive)
+        truncated = archive.blobs.path(first.blob_id)
+        truncated.write_bytes(truncated.read_bytes()[:-50])
+        archive.blobs.path(second.blob_id).unlink()
+    assert main(["images", *cli_archive, "--patient", "ZZZ0016", "--json"]) == 0
+    state = {i["id"]: i["stored_copy"] for i in json.loads(capsys.readouterr().out)["images"]}
+    assert state == {first.id: "the file is truncated", second.id: "its file is missing", third.id: "ok"}
+    assert main(["images", *cli_archive, "--patient", "ZZZ0016"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("[DAMAGED") == 2 and "2 stored copy(ies) damaged" in text
+    with Archive.open(path, Archive.users_of(path)[0], open(pass_file).read().strip()) as archive:
+        views = archive.audit.entries(archive.catalogue, action="patient.view")
+        assert len(views) == 2 and views[-1].details == {"images_listed": 3}
+
+
 def test_cli_keep_location_needs_a_reason(cli_archive, corpus_copy, capsys):
     assert main(["patient", "add", *cli_archive, "--nhi", "ZZZ0024", "--family", "Cli"]) == 0
     folder = corpus_copy("HMD_Nokia_8.3_5G.jpg")

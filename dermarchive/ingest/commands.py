@@ -130,7 +130,14 @@ def cmd_images(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
         patient = records.patient_by_nhi(archive, args.patient)
         found = records.images(archive, patient_id=patient.id)
-        emit(args, {"images": [i.as_json() for i in found]},
-             [f"{i.id:>5}  {i.taken_at or i.visit_date}  {i.kind:<12} {i.device}  {i.width}×{i.height}"
-              for i in found] + [f"{len(found)} image(s)."])
+        archive.log_event("patient.view", {"patient": patient.id}, {"images_listed": len(found)})
+        # A quick look at each stored copy (stat only), so a damaged one is flagged in the list.
+        problems = {i.id: archive.blobs.quick_problem(archive.blob_ref(i.blob_id)) for i in found}
+        rows = [{**i.as_json(), "stored_copy": problems[i.id] or "ok"} for i in found]
+        damaged = [i.id for i in found if problems[i.id]]
+        lines = [f"{i.id:>5}  {i.taken_at or i.visit_date}  {i.kind:<12} {i.device}  {i.width}×{i.height}"
+                 + (f"  [DAMAGED: {problems[i.id]}; run 'dermarchive verify']" if problems[i.id] else "")
+                 for i in found]
+        lines.append(f"{len(found)} image(s)." + (f" {len(damaged)} stored copy(ies) damaged." if damaged else ""))
+        emit(args, {"images": rows}, lines)
     return 0
