@@ -116,3 +116,52 @@ def test_core_never_imports_qt(module):
             "assert not any(m.startswith('PySide6') for m in sys.modules if sys.modules[m])")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_passwd_at_the_terminal_asks_for_the_current_passphrase_once(cli_archive, tmp_path):
+    """Typed at a real terminal (a pty): current passphrase once, then the new one twice."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    archive, _flag, pass_file = cli_archive
+    current = open(pass_file).read().strip()
+    main_fd, child_fd = pty.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([sys.executable, "-m", "dermarchive.cli", "passwd", archive, "--kdf-params", "1,8192,1"],
+                            stdin=child_fd, stdout=child_fd, stderr=child_fd, preexec_fn=controlling_terminal,
+                            env={k: v for k, v in os.environ.items() if k != "DERMARCHIVE_PASSPHRASE_FILE"})
+    os.close(child_fd)
+    answers = [current, "brand new phrase 42", "brand new phrase 42"]
+    seen = fresh = b""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if not select.select([main_fd], [], [], 0.2)[0]:
+            continue
+        try:
+            chunk = os.read(main_fd, 1024)
+        except OSError:
+            break
+        seen, fresh = seen + chunk, fresh + chunk
+        if fresh.rstrip().endswith(b":") and answers:  # a new prompt: answer it
+            os.write(main_fd, answers.pop(0).encode() + b"\n")
+            fresh = b""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=30)
+    os.close(main_fd)
+    text = seen.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert text.count("Passphrase:") == 1 and "Again:" in text
+    new_file = tmp_path / "new.txt"
+    new_file.write_text("brand new phrase 42\n")
+    assert main(["info", archive, "--passphrase-file", str(new_file)]) == 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..cli import add_archive, emit, kdf_arg, kdf_from, open_archive, read_new_passphrase, read_passphrase
+from ..cli import (add_archive, emit, kdf_arg, kdf_from, open_archive, read_new_passphrase, read_passphrase,
+                   user_for)
 from . import records
 from .archive import ROLES, Archive
 from .verify import verify
@@ -112,8 +113,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
-    with open_archive(args) as a:
-        old = read_passphrase(args)
+    old = read_passphrase(args)  # asked once: it opens the archive and proves the change
+    with Archive.open(args.archive, user_for(args, args.archive), old) as a:
         a.change_passphrase(old, read_new_passphrase(args.new_passphrase_file), kdf=kdf_from(args))
         emit(args, {"user": a.user.name, "changed": True}, f"Passphrase of {a.user.name} changed.")
     return 0
