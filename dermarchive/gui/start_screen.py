@@ -1,4 +1,5 @@
-"""Start screen (recent archives, Create archive…, Open…, Open demo) and the Create archive dialog."""
+"""Start screen (recent archives, Create archive…, Open…, Restore from a backup…, Open demo) and the Create
+archive dialog."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from . import settings
 from .forms import child, load_form
 from .icons import icon
 from .jobs import run_job
+from .restore_dialog import RestoreDialog
 
 
 class StartScreen(QWidget):
@@ -38,13 +40,16 @@ class StartScreen(QWidget):
         self.recent = child(form, QListWidget, "recentList")
         self.create_button = child(form, QPushButton, "createButton")
         self.open_button = child(form, QPushButton, "openButton")
+        self.restore_button = child(form, QPushButton, "restoreButton")
         self.demo_button = child(form, QPushButton, "demoButton")
         self.open_recent_button = child(form, QPushButton, "openRecentButton")
         self.forget_button = child(form, QPushButton, "forgetButton")
-        for button, name in ((self.create_button, "create"), (self.open_button, "open"), (self.demo_button, "demo")):
+        for button, name in ((self.create_button, "create"), (self.open_button, "open"),
+                             (self.restore_button, "backup"), (self.demo_button, "demo")):
             button.setIcon(icon(name))
         self.create_button.clicked.connect(self.create_archive)
         self.open_button.clicked.connect(self.choose_archive)
+        self.restore_button.clicked.connect(self.restore_backup)
         self.demo_button.clicked.connect(self.demoRequested)
         self.open_recent_button.clicked.connect(self.open_selected)
         self.forget_button.clicked.connect(self.forget_selected)
@@ -54,6 +59,7 @@ class StartScreen(QWidget):
         QShortcut(QKeySequence.StandardKey.New, self, self.create_archive)
         self.kdf: KdfParams | None = None  # tests pass cheap parameters; the default is calibrated
         self.create_dialog: CreateArchiveDialog | None = None
+        self.restore_dialog: RestoreDialog | None = None
         self.refresh_recent()
         self.resize(760, 420)
 
@@ -106,6 +112,15 @@ class StartScreen(QWidget):
         dialog = CreateArchiveDialog(self, kdf=self.kdf)
         dialog.created.connect(self.archiveCreated)
         self.create_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def restore_backup(self) -> RestoreDialog:
+        """Restore a backup into a new folder; then, if asked, open it (unlock prompt with that user)."""
+        dialog = RestoreDialog(self)
+        dialog.openRequested.connect(lambda path, user: self.openArchive.emit(path, user, None))
+        dialog.finished.connect(lambda _result: self.refresh_recent())
+        self.restore_dialog = dialog
         dialog.open()
         return dialog
 
