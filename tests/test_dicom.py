@@ -247,6 +247,17 @@ def test_cli_dicom_export_and_errors(tmp_path: Path, passphrase_file: Path, corp
     assert main(["dicom", *common, "--patient", "zzz0016", "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["count"] == 2 and (out / "DICOMDIR").exists()
+    # --image takes several ids after one flag, or the flag repeated
+    both = [str(pa.ids["baseline"]), str(pa.ids["png"])]
+    assert main(["dicom", *common, "--patient", "ZZZ0016", "--image", *both, "--out", str(tmp_path / "o4"),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 2
+    assert main(["dicom", *common, "--patient", "ZZZ0016", "--image", both[0], "--image", both[1],
+                 "--out", str(tmp_path / "o5"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 2
+    assert main(["dicom", *common, "--patient", "ZZZ0016", "--image", both[1], "--out", str(tmp_path / "o6"),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 1
     # not an empty folder: refused, nothing changed
     assert main(["dicom", *common, "--patient", "ZZZ0016", "--out", str(out)]) == 2
     assert "not an empty folder" in capsys.readouterr().err

@@ -5,6 +5,9 @@ stopped mid-send, deletion on withdrawal; the password sealed in the catalogue; 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pydicom
@@ -157,8 +160,12 @@ def test_cli_pacs_set_send_status(tmp_path: Path, passphrase_file: Path, corpus:
     assert "PACS target saved" in capsys.readouterr().out
     assert main(["pacs", "test", *common]) == 0
     assert "Connected to the PACS" in capsys.readouterr().out
-    assert main(["pacs", "send", *common, "--patient", "ZZZ0016", "--json"]) == 0
+    assert main(["pacs", "send", *common, "--patient", "ZZZ0016", "--image", str(pa.ids["baseline"]),
+                 str(pa.ids["dermoscopic"]), "--json"]) == 0  # several ids after one --image
     assert json.loads(capsys.readouterr().out)["sent"] == 2
+    assert main(["pacs", "send", *common, "--patient", "ZZZ0016", "--image", str(pa.ids["baseline"]),
+                 "--image", str(pa.ids["dermoscopic"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["already_there"] == 2
     assert main(["pacs", "status", *common, "--patient", "ZZZ0016", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert sorted(i["id"] for i in status["images"]) == sorted(pa.ids.values())
@@ -200,7 +207,7 @@ def test_withdrawal_with_deletion_deletes_the_pacs_copies_too(archive, corpus: P
                          delete_non_essential=True)
     assert (w.deleted, w.in_pacs, w.pacs_deleted, w.left_in_pacs) == ([doomed], [doomed], [doomed], [])
     assert len(orthanc.instances()) == 1
-    assert "1 of them were also deleted from the practice PACS." in w.pacs_lines()
+    assert w.pacs_lines() == [f"Also deleted from the practice PACS: image(s) {doomed}."]  # ids, no patient
     assert verify(archive) == []
 
 
@@ -220,6 +227,120 @@ def test_withdrawal_with_the_pacs_down_still_deletes_here_and_names_what_is_left
     w = withdraw_consent(archive, pa.visit_id, reason="patient asked", delete_non_essential=True)
     assert w.deleted == [doomed] and records.images(archive, visit_id=pa.visit_id) == []
     assert w.left_in_pacs == [doomed] and w.pacs_problem
-    assert any(f"image(s) {doomed}" in line for line in w.pacs_lines())
+    [line] = w.pacs_lines()
+    assert line.startswith(f"Still in the practice PACS: image(s) {doomed}. ") and "cannot be reached" in line
+    assert "Ask the PACS administrator to delete them there" in line and "ZZZ0016" not in line
     entry = archive.audit.entries(archive.catalogue, action="pacs.delete")[-1]
     assert entry.subject == {"images": [doomed]} and entry.details["sop_instance_uids"] == [uid]
+
+
+# -- a PACS that is not an Orthanc ---------------------------------------------------------------
+class NotOrthanc:
+    """A plain local HTTP server standing in for another vendor's PACS: it answers every request
+    with a DICOMweb-style 404 (no Orthanc REST API behind it) and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+        seen = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                seen.append((self.command, self.path))
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                body = b'{"errors": ["Not Found"]}'
+                self.send_response(404)
+                self.send_header("Content-Type", "application/dicom+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = do_PUT = _answer
+
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def dicomweb(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/dicom-web"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def not_orthanc() -> Iterator[NotOrthanc]:
+    server = NotOrthanc()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_a_pacs_that_is_not_an_orthanc_deletes_nothing_there_and_names_the_images(
+        archive, corpus: Path, orthanc: Orthanc, not_orthanc: NotOrthanc) -> None:
+    from dermarchive.archive.verify import verify
+    from dermarchive.consent.records import withdraw_consent
+    from dermarchive.exports import dicom_store
+
+    pa = make_photo_archive(archive, corpus, which=("baseline", "png"))
+    connect(archive, orthanc)
+    pacs.send_to_pacs(archive, pa.patient.id)
+    ids = sorted(pa.ids.values())
+    uids = dicom_store.known_instance_uids(archive, ids)
+    # the practice moves to another vendor's PACS (the archive's record of sends stays)
+    pacs.set_target(archive, not_orthanc.dicomweb, ORTHANC_USER, ORTHANC_PASSWORD, test=False)
+
+    with pytest.raises(pacs.PacsCannotDelete) as caught:
+        pacs.delete_from_pacs(archive, ids)
+    assert caught.value.image_ids == ids
+    assert f"delete image(s) {ids[0]}, {ids[1]} there" in str(caught.value)
+    assert "has no DICOMweb service" not in str(caught.value) and "not an Orthanc" in str(caught.value)
+    assert not_orthanc.requests == [("GET", "/system")], "asked which PACS it is, nothing else"
+    assert set(pacs.images_in_pacs(archive, ids)) == set(ids), "still marked as in the PACS"
+    assert archive.audit.entries(archive.catalogue, action="pacs.delete") == []
+
+    w = withdraw_consent(archive, pa.visit_id, reason="patient asked", delete_non_essential=True)
+    assert w.deleted == ids and records.images(archive, visit_id=pa.visit_id) == []  # deleted here all the same
+    assert (w.in_pacs, w.pacs_deleted, w.left_in_pacs) == (ids, [], ids)
+    [line] = w.pacs_lines()
+    assert line.startswith(f"Still in the practice PACS: image(s) {ids[0]}, {ids[1]}. ")
+    assert "is not an Orthanc" in line and "Ask the PACS administrator to delete them there" in line
+    assert "ZZZ0016" not in line and "Ngātai" not in line
+    assert w.as_json()["left_in_pacs"] == ids
+    entry = archive.audit.entries(archive.catalogue, action="pacs.delete")[-1]
+    assert entry.subject == {"images": ids} and entry.details["not_orthanc"] is True
+    assert entry.details["sop_instance_uids"] == [uids[i] for i in ids]
+    assert len(orthanc.instances()) == 2  # the old Orthanc was never the target of the delete
+    assert all(method == "GET" and path == "/system" for method, path in not_orthanc.requests)
+    assert verify(archive) == []
+
+
+def test_cli_withdrawal_names_what_a_non_orthanc_pacs_keeps(tmp_path: Path, passphrase_file: Path, corpus: Path,
+                                                            orthanc: Orthanc, not_orthanc: NotOrthanc,
+                                                            capsys) -> None:
+    from dermarchive.archive import CHEAP_TEST_PARAMS, Archive
+
+    path = tmp_path / "arch"
+    with Archive.create(path, USER, PASSPHRASE, kdf=CHEAP_TEST_PARAMS) as a:
+        pa = make_photo_archive(a, corpus, which=("baseline",))
+        connect(a, orthanc)
+        pacs.send_to_pacs(a, pa.patient.id)
+        pacs.set_target(a, not_orthanc.dicomweb, ORTHANC_USER, ORTHANC_PASSWORD, test=False)
+    doomed = pa.ids["baseline"]
+    common = [str(path), "--passphrase-file", str(passphrase_file)]
+    assert main(["consent", "withdraw", *common, "--patient", "ZZZ0016", "--reason", "asked",
+                 "--delete-non-essential"]) == 0
+    out = capsys.readouterr().out
+    assert "Deleted 1 photo(s)" in out and f"Still in the practice PACS: image(s) {doomed}." in out
+    assert "not an Orthanc" in out and "Ask the PACS administrator" in out
+    with Archive.open(path, USER, PASSPHRASE) as a:
+        assert records.images(a, visit_id=pa.visit_id) == []
+    assert main(["verify", *common]) == 0

@@ -85,3 +85,81 @@ def test_send_to_pacs_from_the_main_window(qtbot, archive, corpus: Path, orthanc
     send_photos_to_pacs(None, archive, [pa.ids["png"]])
     qtbot.waitUntil(lambda: len(recorded) == 2, timeout=30000)
     assert recorded[1][0] == "error" and "cannot be reached" in recorded[1][1]
+
+
+# the offscreen platform's complaint about window-manager hints (as in tests/gui/conftest.py)
+offscreen_noise = pytest.mark.qt_log_ignore(
+    r"This plugin does not support (raise\(\)|propagateSizeHints\(\)|requestActivate\(\))")
+
+
+@offscreen_noise
+def test_send_from_the_main_window_shows_the_pacs_badges(qtbot, archive, corpus: Path, orthanc: Orthanc,
+                                                         recorded) -> None:
+    from dermarchive.gui.main_window import MainWindow
+
+    pa = make_photo_archive(archive, corpus, which=("baseline", "png", "dermoscopic"))
+    pacs.set_target(archive, orthanc.dicomweb, ORTHANC_USER, ORTHANC_PASSWORD)
+    window = MainWindow(archive)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        qtbot.waitUntil(lambda: window.patients_ready, timeout=10_000)
+        window.show_patient(pa.patient.id)
+        page = window.patient_page
+        qtbot.waitUntil(lambda: page.ready, timeout=10_000)
+        model = page.timeline_model
+
+        def pacs_badged() -> set[int]:
+            return {i.id for i in model.images() if ("PACS", "A copy is in the practice PACS") in model.badges(i)}
+
+        assert pacs_badged() == set()
+        chosen = [pa.ids["baseline"], pa.ids["dermoscopic"]]
+        page.select_images(chosen)
+        window.send_to_pacs()
+        # nothing but the send: the page re-reads itself and the sent photos carry the badge
+        qtbot.waitUntil(lambda: pacs_badged() == set(chosen), timeout=30_000)
+        assert recorded == [("info", "Sent 2 photos to the PACS.")]
+        assert len(orthanc.instances()) == 2
+        assert page.patient is not None and page.patient.id == pa.patient.id
+    finally:
+        window.close()
+
+
+@offscreen_noise
+def test_withdrawal_dialog_names_and_deletes_the_pacs_copies(qtbot, archive, corpus: Path, orthanc: Orthanc,
+                                                             recorded) -> None:
+    from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QPushButton
+
+    from dermarchive.archive import records
+    from dermarchive.gui.consent_withdraw import WithdrawConsentDialog
+    from dermarchive.gui.forms import child
+
+    pa = make_photo_archive(archive, corpus, which=("baseline", "png"))
+    base, png = pa.ids["baseline"], pa.ids["png"]
+    pacs.set_target(archive, orthanc.dicomweb, ORTHANC_USER, ORTHANC_PASSWORD)
+    pacs.send_to_pacs(archive, pa.patient.id, image_ids=[png])  # only this one is in the PACS
+    assert len(orthanc.instances()) == 1
+    dialog = WithdrawConsentDialog(archive, pa.visit_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    summary = child(dialog.form, QLabel, "summaryLabel")
+    qtbot.keyClicks(child(dialog.form, QLineEdit, "reasonEdit"), "Patient asked")
+    assert "PACS" not in summary.text()  # nothing is deleted yet
+    child(dialog.form, QCheckBox, "deleteCheck").setChecked(True)
+    # before confirming: which of the photos to be deleted are in the PACS, and deleted there too
+    assert f"Photo(s) {png} are also in the practice PACS and will be deleted there too." in summary.text()
+    assert dialog.photos.items[png].text().endswith("DELETED, in the PACS too")
+    assert dialog.photos.items[base].text().endswith("Not essential: DELETED")
+    dialog.photos.items[png].setCheckState(Qt.CheckState.Checked)  # essential: kept, so not deleted there
+    assert "PACS" not in summary.text()
+    dialog.photos.items[png].setCheckState(Qt.CheckState.Unchecked)
+    assert f"Photo(s) {png} are also" in summary.text()
+
+    qtbot.mouseClick(child(dialog.form, QPushButton, "withdrawButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.result_ is not None, timeout=30_000)
+    assert records.images(archive, visit_id=pa.visit_id) == []
+    assert orthanc.instances() == []
+    # afterwards, also when every delete succeeded: what was deleted from the PACS, by image id
+    assert recorded == [("info", f"Also deleted from the practice PACS: image(s) {png}.")]

@@ -289,13 +289,17 @@ class Withdrawal:
         return sorted(set(self.in_pacs) - set(self.pacs_deleted))
 
     def pacs_lines(self) -> list[str]:
+        """What became of the deleted photos' copies in the practice PACS, naming image ids only."""
         if not self.in_pacs:
             return []
-        lines = [f"{len(self.pacs_deleted)} of them were also deleted from the practice PACS."]
+        lines: list[str] = []
+        if self.pacs_deleted:
+            lines.append(f"Also deleted from the practice PACS: image(s) {_ids(self.pacs_deleted)}.")
         if self.left_in_pacs:
-            lines.append(f"Still in the PACS, delete there by hand: image(s) "
-                         f"{', '.join(map(str, self.left_in_pacs))} ({self.pacs_problem or 'not found'}). "
-                         "Their DICOM instance UIDs are in the audit log.")
+            why = self.pacs_problem or "No PACS is set up any more, so none could be deleted there."
+            lines.append(f"Still in the practice PACS: image(s) {_ids(self.left_in_pacs)}. {why} "
+                         "Ask the PACS administrator to delete them there; their DICOM instance UIDs "
+                         "are in the audit log.")
         return lines
 
     def as_json(self) -> dict[str, Any]:
@@ -305,12 +309,17 @@ class Withdrawal:
                 "left_in_pacs": self.left_in_pacs, "pacs_problem": self.pacs_problem}
 
 
+def _ids(image_ids: list[int]) -> str:
+    return ", ".join(map(str, image_ids))
+
+
 def _delete_from_pacs(archive: Archive, image_ids: list[int]) -> tuple[list[int], list[int], str | None]:
     """Delete the PACS copies of photos about to be deleted here (before their UIDs go with them).
 
-    Returns (sent to the PACS, deleted there, problem). A PACS that cannot be reached does not stop
-    the local deletion the patient asked for: what is left there is named, and its instance UIDs
-    are kept in the audit log so the PACS administrator can remove them.
+    Returns (sent to the PACS, deleted there, problem). A PACS that cannot be reached, or one that
+    is not an Orthanc (DermArchive can delete only there), does not stop the local deletion the
+    patient asked for: what is left there is named, and its instance UIDs are kept in the audit log
+    so the PACS administrator can remove them.
     """
     from ..errors import DermArchiveError
     from ..exports import dicom_store, pacs
@@ -318,16 +327,20 @@ def _delete_from_pacs(archive: Archive, image_ids: list[int]) -> tuple[list[int]
     in_pacs = sorted(pacs.images_in_pacs(archive, image_ids))
     if not in_pacs:
         return [], [], None
-    problem = None
+    problem, not_orthanc = None, False
     try:
         deleted = sorted(pacs.delete_from_pacs(archive, in_pacs))
-    except DermArchiveError as exc:
-        deleted, problem = [], str(exc)
+    except pacs.PacsCannotDelete as exc:
+        deleted, problem, not_orthanc = [], exc.reason, True
+    except DermArchiveError as exc:  # those deleted before it failed are no longer marked as sent
+        deleted, problem = sorted(set(in_pacs) - set(pacs.images_in_pacs(archive, in_pacs))), str(exc)
     left = sorted(set(in_pacs) - set(deleted))
     if left:
         uids = dicom_store.known_instance_uids(archive, left)
-        archive.log_event("pacs.delete", {"images": left},
-                          {"failed": True, "sop_instance_uids": [uids[i] for i in left if i in uids]})
+        details: dict[str, Any] = {"failed": True, "sop_instance_uids": [uids[i] for i in left if i in uids]}
+        if not_orthanc:
+            details["not_orthanc"] = True
+        archive.log_event("pacs.delete", {"images": left}, details)
     return in_pacs, deleted, problem
 
 

@@ -23,15 +23,16 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
                        help="write a patient's photos as DICOM files with a DICOMDIR (USB stick, CD)")
     add_archive(p)
     p.add_argument("--patient", required=True, metavar="NHI")
-    p.add_argument("--image", type=int, action="append", dest="images", metavar="ID", help="only these images")
+    p.add_argument("--image", type=int, action="extend", nargs="+", dest="images", metavar="ID",
+                   help="only these images (--image 3 4, or repeat --image)")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="new or empty folder")
     p.set_defaults(func=cmd_dicom)
 
     d = sub.add_parser("dicom-dermoscopy", parents=[parent],
                        help="record dermoscopy attributes (polarisation, contact, immersion, magnification)")
     add_archive(d)
-    d.add_argument("--image", type=int, action="append", dest="images", metavar="ID",
-                   help="dermoscopic image to change (repeat)")
+    d.add_argument("--image", type=int, action="extend", nargs="+", dest="images", metavar="ID",
+                   help="dermoscopic images to change (--image 3 4, or repeat --image)")
     d.add_argument("--default", action="store_true", help="change the archive's defaults instead")
     d.add_argument("--polarization", choices=["polarized", "non-polarized"])
     d.add_argument("--contact", choices=["contact", "non-contact"])
@@ -61,7 +62,8 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     snd = psub.add_parser("send", parents=[parent], help="send a patient's photos (STOW-RS)")
     add_archive(snd)
     snd.add_argument("--patient", required=True, metavar="NHI")
-    snd.add_argument("--image", type=int, action="append", dest="images", metavar="ID")
+    snd.add_argument("--image", type=int, action="extend", nargs="+", dest="images", metavar="ID",
+                     help="only these images (--image 3 4, or repeat --image)")
     snd.set_defaults(func=cmd_pacs_send)
     st = psub.add_parser("status", parents=[parent], help="which of a patient's photos the PACS holds (QIDO-RS)")
     add_archive(st)

@@ -16,7 +16,10 @@
 * **Delete** (Orthanc REST API): for a withdrawal that deletes images, :func:`delete_from_pacs`
   removes their copies from an Orthanc target (``/tools/lookup`` then ``DELETE /instances/…``),
   audited as ``pacs.delete``. Call it *before* deleting the images from the archive (the UIDs are
-  kept with the image rows); :func:`images_in_pacs` names the images already sent.
+  kept with the image rows); :func:`images_in_pacs` names the images already sent. DICOMweb has
+  no portable delete, so the target is asked first whether it is an Orthanc (``GET /system``);
+  any other PACS gets nothing deleted and :class:`PacsCannotDelete` names the images its
+  administrator must remove.
 """
 
 from __future__ import annotations
@@ -55,6 +58,22 @@ Progress = Callable[[int, int, str], None]
 
 class PacsError(DermArchiveError):
     """The PACS could not be reached, refused the login, or refused an image."""
+
+
+class PacsCannotDelete(PacsError):
+    """The PACS is not an Orthanc, so DermArchive cannot delete images there (nothing was deleted).
+
+    ``image_ids`` are the images whose copies the PACS administrator must delete; the message is a
+    plain sentence naming them (ids only).
+    """
+
+    def __init__(self, target: PacsTarget, image_ids: list[int]) -> None:
+        self.image_ids = sorted(image_ids)
+        self.reason = (f"The PACS at {target.safe_url()} is not an Orthanc, and DermArchive can delete "
+                       "images only from an Orthanc PACS.")
+        super().__init__(f"{self.reason} Ask the PACS administrator to delete image(s) "
+                         f"{', '.join(map(str, self.image_ids))} there; their DICOM instance UIDs are in "
+                         "the audit log.")
 
 
 @dataclass(frozen=True)
@@ -365,11 +384,34 @@ def send_images_to_pacs(archive: Any, image_ids: list[int], *, progress: Progres
 
 
 # -- delete (Orthanc REST API) -----------------------------------------------------------------
+NOT_THERE = (400, 404, 405, 406, 410, 501)  # what a PACS without Orthanc's REST API answers to GET /system
+
+
+def _is_orthanc(target: PacsTarget, session: requests.Session) -> bool:
+    """Whether the target is an Orthanc: its ``GET /system`` answers JSON with "Name" and "Version".
+
+    A wrong password, an unreachable or busy server stay :class:`PacsError` (retried as usual).
+    """
+    def call() -> bool:
+        resp = session.get(target.rest_root + "/system", timeout=TIMEOUT_SECONDS)
+        if resp.status_code in NOT_THERE:
+            return False
+        resp.raise_for_status()
+        try:
+            body = resp.json()
+        except ValueError:  # an HTML page, or nothing
+            return False
+        return isinstance(body, dict) and "Name" in body and "Version" in body
+
+    return bool(_retrying(target, "find out which kind of PACS it is", call))
+
+
 def delete_from_pacs(archive: Any, image_ids: list[int]) -> list[int]:
     """Delete these images' copies from an Orthanc PACS; returns the ids deleted there.
 
     Call before deleting the images locally. Images never sent are skipped; an instance the PACS
-    no longer holds counts as deleted. Audited as ``pacs.delete``.
+    no longer holds counts as deleted. Audited as ``pacs.delete``. A target that is not an Orthanc
+    raises :class:`PacsCannotDelete` (nothing deleted there); other failures raise :class:`PacsError`.
     """
     target = get_target(archive)
     uids = dicom_store.known_instance_uids(archive, list(image_ids))
@@ -385,6 +427,9 @@ def delete_from_pacs(archive: Any, image_ids: list[int]) -> list[int]:
         resp.raise_for_status()
         return resp.json() if resp.content else None
 
+    if not _is_orthanc(target, session):
+        log.exports.warning("PACS delete: the target is not an Orthanc; %d image(s) left there", len(wanted))
+        raise PacsCannotDelete(target, list(wanted))
     try:
         for image_id, uid in wanted.items():
             found = _retrying(target, "find an image to delete", lambda u=uid: _call("POST", "/tools/lookup", u))

@@ -2,7 +2,9 @@
 
 Each photo of the visit is listed with an "essential for care" checkbox (ticked = kept, limited to
 the clinical record). With "Delete … not essential" ticked, the others are deleted for real by the
-core (:func:`dermarchive.consent.records.withdraw_consent`); the button says how many.
+core (:func:`dermarchive.consent.records.withdraw_consent`); the button says how many. Photos
+already sent to the practice PACS are named before the user confirms (their PACS copies are
+deleted too), and afterwards the dialog says what became of them there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..archive import records
 from ..archive.archive import Archive
 from ..consent.records import Withdrawal, affected_images, current, withdraw_consent
 from ..consent.scopes import LABELS, METHOD_LABELS
+from ..exports.pacs import images_in_pacs
 from .jobs import run_job
 from . import messages
 from .consent_photos import PhotoList
@@ -65,6 +68,7 @@ class WithdrawConsentDialog(QDialog):
         self.photos = PhotoList(self.photo_list, archive, affected_images(archive, visit_id), checkable=True,
                                 checked={i.id for i in affected_images(archive, visit_id) if i.essential_for_care})
         self._captions = {i: item.text() for i, item in self.photos.items.items()}
+        self.in_pacs = set(images_in_pacs(archive, list(self.photos.items)))  # the catalogue's record; no network
         for item in self.photos.items.values():
             item.setToolTip("Tick if this photo is essential for the patient's care: it is then kept.")
 
@@ -90,7 +94,8 @@ class WithdrawConsentDialog(QDialog):
         self.photo_list.blockSignals(True)  # captions change below; not a user's tick
         for image_id, keep in marks.items():
             fate = ("Essential for care: kept" if keep else
-                    "Not essential: DELETED" if deleting else "Not essential: kept for now")
+                    ("Not essential: DELETED, in the PACS too" if image_id in self.in_pacs else
+                     "Not essential: DELETED") if deleting else "Not essential: kept for now")
             item = self.photos.items[image_id]
             item.setText(f"{self._captions[image_id]}\n{fate}")
             item.setForeground(QColor("#b3261e") if deleting and not keep else QColor("#22313b"))
@@ -98,9 +103,12 @@ class WithdrawConsentDialog(QDialog):
         if not marks:
             self.summary_label.setText("This visit has no photos besides the consent form.")
         elif deleting:
+            in_pacs = sorted(set(doomed) & self.in_pacs)
             self.summary_label.setText(
                 f"{len(doomed)} photo(s) will be deleted for good (they cannot be recovered); "
-                f"{len(marks) - len(doomed)} essential for care will be kept, limited to the clinical record.")
+                f"{len(marks) - len(doomed)} essential for care will be kept, limited to the clinical record."
+                + (f" Photo(s) {', '.join(map(str, in_pacs))} are also in the practice PACS and will be "
+                   "deleted there too." if in_pacs else ""))
         else:
             self.summary_label.setText(f"All {len(marks)} photo(s) are kept, limited to the clinical record.")
         self.summary_label.setStyleSheet("color: #b3261e; font-weight: 600;" if deleting and doomed else "")
@@ -128,6 +136,8 @@ class WithdrawConsentDialog(QDialog):
             self.result_ = result
             if result.left_in_pacs:
                 messages.warning(self, "\n".join(result.pacs_lines()), "Withdraw consent")
+            elif result.in_pacs:
+                messages.info(self, "\n".join(result.pacs_lines()), "Withdraw consent")
             self.accept()
 
         def failed(exc: BaseException) -> None:

@@ -453,7 +453,14 @@ class MainWindow(QMainWindow):
         except ImportError:
             messages.info(self, "Sending to a PACS is not available in this version of DermArchive yet.")
             return
-        send_photos_to_pacs(self, self.archive, chosen[1])
+        # the in-PACS badges come from the catalogue's record of sends: re-read the page afterwards
+        # (also after a failure: the photos sent before it are marked as sent)
+        send_photos_to_pacs(self, self.archive, chosen[1], on_done=lambda _summary: self._pacs_sent(),
+                            on_error=lambda _exc: self._pacs_sent())
+
+    def _pacs_sent(self) -> None:
+        if not self.locked:
+            self.patient_page.reload()
 
     def choose_idle_minutes(self) -> None:
         minutes, ok = QInputDialog.getDouble(self, "Lock after idle",

@@ -178,8 +178,12 @@ class PacsSettingsDialog(QDialog):
 
 
 def send_photos_to_pacs(parent: QWidget | None, archive: Any, image_ids: list[int],
-                        on_done: Callable[[dict[str, Any]], None] | None = None) -> Job:
-    """The main window's "Send to PACS" on selected photos: progress, Cancel, a plain summary."""
+                        on_done: Callable[[dict[str, Any]], None] | None = None,
+                        on_error: Callable[[BaseException], None] | None = None) -> Job:
+    """The main window's "Send to PACS" on selected photos: progress, Cancel, a plain summary.
+
+    ``on_done`` gets the summary after the message; ``on_error`` the exception after the error is
+    shown (photos sent before a failure or a Cancel are marked as sent all the same)."""
 
     def done(summary: dict[str, Any]) -> None:
         sent, there = summary["sent"], summary["already_there"]
@@ -190,5 +194,10 @@ def send_photos_to_pacs(parent: QWidget | None, archive: Any, image_ids: list[in
         if on_done:
             on_done(summary)
 
+    def failed(exc: BaseException) -> None:
+        messages.show_error(parent, exc, TITLE)
+        if on_error:
+            on_error(exc)
+
     return run_job(pacs.send_images_to_pacs, archive, list(image_ids), parent=parent, title="Sending to the PACS…",
-                   with_progress=True, on_done=done, on_error=lambda exc: messages.show_error(parent, exc, TITLE))
+                   with_progress=True, on_done=done, on_error=failed)
