@@ -207,3 +207,26 @@ def test_a_folder_that_cannot_be_opened_is_named_not_silently_left_out(corpus_co
     finally:
         for d in (locked, hidden, folder):
             d.chmod(0o755)
+
+
+def test_a_folder_that_disappears_while_it_is_read_gets_one_plain_message(archive, corpus_copy):
+    from dermarchive.archive import records
+    from dermarchive.errors import InvalidInput
+    from dermarchive.ingest import ImportOptions, run_import
+
+    folder = corpus_copy("jolla.jpg", "noexif.jpg", "landscape_1.jpg", "landscape_2.jpg")
+
+    def unplug(done: int, _total: int, _message: str = "") -> None:
+        if done == 1:  # the phone is unplugged after the first photo was read
+            shutil.rmtree(folder)
+
+    with pytest.raises(InvalidInput, match="disappeared while it was being read"):
+        scan(folder, archive, progress=unplug, workers=1)
+    # Scanned while it was there, gone before the import: one message, nothing imported.
+    again = corpus_copy("jolla.jpg")
+    plan = scan(again, archive)
+    shutil.rmtree(again)
+    patient = records.add_patient(archive, "ZZZ0016", "Tester")
+    with pytest.raises(InvalidInput, match="no longer there"):
+        run_import(archive, plan, ImportOptions(patient.id))
+    assert records.images(archive) == []

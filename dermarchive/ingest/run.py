@@ -390,6 +390,9 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
     _check_options(archive, options)
     if not plan.keyed:
         raise InvalidInput("This plan was scanned without the archive; scan again with the archive open.")
+    if plan.new_entries() and not Path(plan.folder).is_dir():
+        raise InvalidInput(f"The folder {plan.folder} is no longer there (was the phone or drive disconnected?). "
+                           "Nothing was imported; reconnect it and read the folder again.")
     result = ImportResult(plan.folder, options.patient_id)
     todo = [e for e in plan.new_entries() if options.assignment(e.rel).include]
     for e in plan.by_status("already-imported"):

@@ -258,6 +258,9 @@ def scan(folder: Path | str, archive: Any = None, *, progress: Progress | None =
                 progress(done, total, "Reading photos")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    if not folder.is_dir():  # unplugged phone or drive, or a sync client that emptied it
+        raise InvalidInput(f"The folder {folder} disappeared while it was being read (was the phone or drive "
+                           "disconnected?). Nothing was imported; reconnect it and read the folder again.")
     ordered = [entries[r] for r in rels]
     _mark_duplicates(ordered, archive)
     plan = ImportPlan(folder, ordered, keyed=archive is not None)
