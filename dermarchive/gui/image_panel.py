@@ -2,12 +2,20 @@
 
 Scopes come from the consent policy (``policy.image_scopes``), the one place that decides; the
 consent method and withdrawal from the visit's current consent version.
+
+A photo whose stored copy is damaged says so at the top, in plain words with the remedy: what
+this session found (a thumbnail or the photo that would not decrypt, from
+:data:`~dermarchive.gui.thumbnails.damage`) plus a quick look at its files (missing or
+wrong-sized; one ``stat`` each, no decryption). The panel updates when damage is found while
+it shows that photo.
 """
 
 from __future__ import annotations
 
 import html
 from typing import Any
+
+import shiboken6
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
@@ -16,7 +24,11 @@ from ..archive import records
 from ..consent import policy
 from ..consent import records as consent_records
 from ..consent.scopes import LABELS, METHOD_LABELS, PURPOSES
+from ..errors import DermArchiveError, NotFound
+from .thumbnails import damage, damaged_message
 from .timeline import KIND_TAGS, nice_date, nice_time
+
+PARTS = (("photo", "blob_id"), ("screen copy", "preview_blob_id"), ("thumbnail", "thumb_blob_id"))
 
 
 class ImagePanel(QWidget):
@@ -27,29 +39,42 @@ class ImagePanel(QWidget):
         self.details.setObjectName("imageDetails")
         self.consent = QLabel(self)
         self.consent.setObjectName("consentScopes")
-        for label in (self.details, self.consent):
-            label.setTextFormat(Qt.TextFormat.RichText)
+        self.damage = QLabel(self)  # plain words when the stored copy is damaged, else hidden
+        self.damage.setObjectName("damageNotice")
+        self.damage.setStyleSheet("QLabel#damageNotice { color: #a23b2a; background: #fbecea;"
+                                  " border: 1px solid #e3b4ae; border-radius: 4px; padding: 6px; }")
+        for label in (self.details, self.consent, self.damage):
+            label.setTextFormat(Qt.TextFormat.PlainText if label is self.damage else Qt.TextFormat.RichText)
             label.setWordWrap(True)
             label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.damage.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
+        layout.addWidget(self.damage)
         layout.addWidget(self.details)
         layout.addWidget(self.consent)
         layout.addStretch(1)
         self.allowed: frozenset[str] = frozenset()
+        self._shown: tuple[Any, list[records.ImageRecord], dict[int, records.Lesion]] | None = None
+        damage.found.connect(self._damage_found)
         self.clear()
 
     def clear(self, hint: str = "Select a photo to see its details and what its consent allows.") -> None:
         self.details.setText(f"<p style='color:#5c6770'>{html.escape(hint)}</p>")
         self.consent.clear()
+        self.damage.clear()
+        self.damage.hide()
         self.allowed = frozenset()
+        self._shown = None
 
     def show_images(self, archive: Any, images: list[records.ImageRecord],
                     lesions: dict[int, records.Lesion]) -> None:
         if not images:
             self.clear()
             return
+        self._shown = (archive, list(images), lesions)
+        self._show_damage(archive, images)
         scopes = policy.image_scopes(archive, [i.id for i in images])
         common = frozenset.intersection(*(scopes.get(i.id, frozenset()) for i in images))
         self.allowed = common
@@ -62,6 +87,58 @@ class ImagePanel(QWidget):
             self.details.setText(f"<h3>{len(images)} photos selected</h3>"
                                  "<p>Consent below is what <b>all</b> of them allow.</p>")
             self.consent.setText(_consent_html(None, common, None, heading_only=True))
+
+
+    def _show_damage(self, archive: Any, images: list[records.ImageRecord]) -> None:
+        if len(images) == 1:
+            problems = damage_of(archive, images[0])
+            text = damaged_message("; ".join(_phrase(part, problem) for part, problem in problems.items())) \
+                if problems else ""
+        else:
+            n = sum(1 for image in images if damage_of(archive, image, look=False))
+            text = (f"{n} of these photos {'has' if n == 1 else 'have'} a damaged stored copy. Ask the practice's "
+                    "DermArchive administrator to run Verify (dermarchive verify) and restore them from the backup."
+                    if n else "")
+        self.damage.setText(text)
+        self.damage.setVisible(bool(text))
+
+    def _damage_found(self, image_id: int) -> None:
+        if self._shown is None or not shiboken6.isValid(self.damage):
+            return
+        archive, images, _lesions = self._shown
+        if any(i.id == image_id for i in images) and getattr(archive, "is_open", False):
+            self._show_damage(archive, images)
+
+    def damage_text(self) -> str:
+        """What the damage notice says ("" when nothing is known to be damaged)."""
+        return self.damage.text() if not self.damage.isHidden() else ""
+
+
+def damage_of(archive: Any, image: records.ImageRecord, *, look: bool = True) -> dict[str, str]:
+    """Part ("photo", "screen copy", "thumbnail") → problem, as far as is known without decrypting.
+
+    ``look`` also checks its files are there with the recorded size (for one photo; a selection
+    of many uses only what this session has found)."""
+    found = damage.problems(archive, image.id)
+    seen: set[str] = set()
+    for part, attr in PARTS if look else ():
+        blob_id = getattr(image, attr, None)
+        if not blob_id or blob_id in seen or part in found:
+            continue
+        seen.add(blob_id)
+        try:
+            problem = archive.blobs.quick_problem(archive.blob_ref(blob_id))
+        except NotFound:
+            problem = "its stored data is no longer in the catalogue"
+        except (DermArchiveError, ValueError, OSError):  # locked meanwhile, or unreadable folder: say nothing
+            problem = None
+        if problem:
+            found[part] = problem
+    return {part: found[part] for part, _attr in PARTS if part in found}
+
+
+def _phrase(part: str, problem: str) -> str:
+    return problem if part == "photo" else f"{part}: {problem}"
 
 
 def _row(name: str, value: str) -> str:

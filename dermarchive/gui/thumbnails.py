@@ -6,12 +6,21 @@ first, so what is on screen now wins over what scrolled past) and the view repai
 QThreadPool; only the finished QImage crosses to the GUI thread, where it becomes a QPixmap.
 Nothing is written to disk. :meth:`ThumbnailLoader.clear` (on lock) drops every pixmap and
 forgets queued work; results of work already running are discarded by generation number.
+
+A thumbnail that cannot be read is remembered in :attr:`ThumbnailLoader.failed` (image id →
+:class:`ThumbFailure`) and never requested again until the next lock, so scrolling past it does
+not retry. When the cause is a damaged stored copy (``BlobIntegrityError``: missing, truncated or
+altered file) the failure says so, and :data:`damage` (the session's record of damaged photos,
+also fed by the viewer) tells the side panel. Problems are the blob store's plain phrases
+("its file is missing", "chunk 1 of 1 fails authentication"): never patient data.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+import weakref
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
@@ -19,8 +28,69 @@ from PySide6.QtGui import QGuiApplication, QImage, QImageReader, QPixmap
 
 from .. import log
 from ..archive import records
+from ..errors import ArchiveLocked, BlobIntegrityError, NotFound
 
 THUMB_SIDE = 144
+
+DAMAGED_ADVICE = ("Ask the practice's DermArchive administrator to run Verify (dermarchive verify) "
+                  "and restore it from the backup.")
+
+
+def damaged_message(problem: str) -> str:
+    """The plain sentence shown wherever a photo's stored copy turned out to be damaged."""
+    return f"The stored copy of this photo is damaged ({problem}). {DAMAGED_ADVICE}"
+
+
+def damage_problem(exc: BaseException) -> str | None:
+    """The plain problem when ``exc`` means a stored copy is damaged or gone, else None."""
+    if isinstance(exc, BlobIntegrityError):
+        return exc.problem
+    if isinstance(exc, NotFound):
+        return "its stored data is no longer in the catalogue"
+    return None
+
+
+@dataclass(frozen=True)
+class ThumbFailure:
+    """Why a thumbnail is not shown: ``damaged`` when the stored copy itself is at fault."""
+
+    problem: str
+    damaged: bool
+
+
+class DamageLog(QObject):
+    """Photos found damaged this session, per open archive: image id → {part: problem}.
+
+    Parts are "photo" (the original), "screen copy" (the preview) and "thumbnail". Held weakly
+    per archive object, so unlocking (a new Archive) starts afresh. ``found(image_id)`` fires
+    when something new is noted, so panels showing that photo can say so at once.
+    """
+
+    found = Signal(int)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_archive: weakref.WeakKeyDictionary[Any, dict[int, dict[str, str]]] = weakref.WeakKeyDictionary()
+
+    def note(self, archive: Any, image_id: int, part: str, problem: str) -> None:
+        if archive is None:
+            return
+        parts = self._by_archive.setdefault(archive, {}).setdefault(image_id, {})
+        if parts.get(part) != problem:
+            parts[part] = problem
+            log.gui.warning("image %s: stored %s is damaged", image_id, part)
+            self.found.emit(image_id)
+
+    def problems(self, archive: Any, image_id: int) -> dict[str, str]:
+        if archive is None:
+            return {}
+        return dict(self._by_archive.get(archive, {}).get(image_id, {}))
+
+    def count(self, archive: Any) -> int:
+        return len(self._by_archive.get(archive, {})) if archive is not None else 0
+
+
+damage = DamageLog()
 
 
 class PixmapCache:
@@ -63,7 +133,7 @@ def _cost(pix: QPixmap) -> int:
 
 
 class _Signals(QObject):
-    done = Signal(int, int, QImage)  # generation, image id, image (null when it failed)
+    done = Signal(int, int, QImage, object)  # generation, image id, image, ThumbFailure or None
 
 
 class _Work(QRunnable):
@@ -77,12 +147,21 @@ class _Work(QRunnable):
             if item is None:
                 return
             generation, archive, image = item
-            qimg = QImage()
+            qimg, failure = QImage(), None
             try:
                 qimg = _decode(records.image_bytes(archive, image, "thumb"), self.loader.pixel_side)
+                if qimg.isNull():
+                    failure = ThumbFailure("the thumbnail picture cannot be decoded", True)
             except Exception as exc:  # noqa: BLE001 - locked meanwhile, or a damaged blob: show a placeholder
+                problem = damage_problem(exc)
+                if problem is not None:
+                    failure = ThumbFailure(problem, True)
+                elif isinstance(exc, ArchiveLocked):
+                    failure = ThumbFailure("the archive was locked", False)
+                else:
+                    failure = ThumbFailure(f"it could not be read ({type(exc).__name__})", False)
                 log.gui.info("thumbnail of image %s not loaded (%s)", image.id, type(exc).__name__)
-            self.loader._signals.done.emit(generation, image.id, qimg)
+            self.loader._signals.done.emit(generation, image.id, qimg, failure)
 
 
 def _decode(data: bytes, side: int = THUMB_SIDE) -> QImage:
@@ -110,7 +189,8 @@ class ThumbnailLoader(QObject):
         super().__init__(parent)
         self.archive = archive
         self.cache = PixmapCache(cache_bytes)
-        self.failed: set[int] = set()
+        self.failed: dict[int, ThumbFailure] = {}  # never requested again until clear()
+        self.attempts: Counter[int] = Counter()  # image id → times queued for decoding
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
         self._lock = threading.Lock()
@@ -133,10 +213,16 @@ class ThumbnailLoader(QObject):
             self.request(image)
         return pix
 
+    def failure(self, image_id: int) -> ThumbFailure | None:
+        """Why this thumbnail is not shown (it will not be tried again), or None."""
+        return self.failed.get(image_id)
+
     def request(self, image: records.ImageRecord) -> None:
         with self._lock:
             if image.id in self._in_flight:
                 return
+            if image.id not in self._pending:
+                self.attempts[image.id] += 1
             self._pending.pop(image.id, None)
             self._pending[image.id] = (self.archive, image)
             start = self._workers < self.pool.maxThreadCount()
@@ -159,6 +245,7 @@ class ThumbnailLoader(QObject):
         self.archive = None
         self.cache.clear()
         self.failed.clear()
+        self.attempts.clear()
 
     def set_archive(self, archive: Any) -> None:
         self.clear()
@@ -168,13 +255,16 @@ class ThumbnailLoader(QObject):
         with self._lock:
             return len(self._pending) + len(self._in_flight)
 
-    def _on_done(self, generation: int, image_id: int, qimg: QImage) -> None:
+    def _on_done(self, generation: int, image_id: int, qimg: QImage, failure: ThumbFailure | None) -> None:
         with self._lock:
             self._in_flight.discard(image_id)
             if generation != self._generation:
                 return
-        if qimg.isNull():
-            self.failed.add(image_id)
+        if failure is not None or qimg.isNull():
+            failure = failure or ThumbFailure("the thumbnail picture cannot be decoded", True)
+            self.failed[image_id] = failure
+            if failure.damaged:
+                damage.note(self.archive, image_id, "thumbnail", failure.problem)
         else:
             pix = QPixmap.fromImage(qimg)
             pix.setDevicePixelRatio(self.pixel_ratio)

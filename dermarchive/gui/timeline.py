@@ -5,7 +5,10 @@ own line, and the photos of that visit follow as tiles. Tiles mark clinical, der
 consent-form photos with a coloured tag, and carry badges over the picture: what its consent
 allows at a glance ("Record only", "Clinical use", "Teaching OK") and "PACS" when a copy was sent to
 the practice PACS. Thumbnails come lazily from the
-:class:`~dermarchive.gui.thumbnails.ThumbnailLoader` while tiles are painted.
+:class:`~dermarchive.gui.thumbnails.ThumbnailLoader` while tiles are painted. A plain grey box
+means "still loading"; a thumbnail whose stored copy is damaged gets a hatched red tile with a
+broken-picture glyph and the word "Damaged", and its tooltip names the problem (never patient
+data) and the remedy.
 """
 
 from __future__ import annotations
@@ -14,17 +17,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtCore import (QAbstractListModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt,
+                            QTimer, Signal)
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPolygon
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from ..archive import records
-from .thumbnails import THUMB_SIDE, ThumbnailLoader
+from .thumbnails import DAMAGED_ADVICE, THUMB_SIDE, ThumbFailure, ThumbnailLoader
 
 ImageRole = Qt.ItemDataRole.UserRole + 10
 VisitRole = Qt.ItemDataRole.UserRole + 11
 HeaderRole = Qt.ItemDataRole.UserRole + 12
 BadgesRole = Qt.ItemDataRole.UserRole + 13  # list of (text, tooltip) over the thumbnail
+ThumbStateRole = Qt.ItemDataRole.UserRole + 14  # "loading", "shown", "damaged" or "unavailable"
 
 KIND_TAGS = {  # label, colour
     "clinical": ("Clinical", QColor("#2a7f62")),
@@ -34,6 +39,7 @@ KIND_TAGS = {  # label, colour
 }
 TILE = QSize(THUMB_SIDE + 16, THUMB_SIDE + 40)
 HEADER_HEIGHT = 34
+DAMAGED_RED = QColor("#a23b2a")
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -60,6 +66,13 @@ class VisitHeader:
     visit: records.Visit
     photos: int
     consent: str  # e.g. "Written signature", "Withdrawn", "No consent recorded"
+
+
+def failure_tip(failure: ThumbFailure) -> str:
+    """The first lines of a tile's tooltip when its thumbnail is not shown."""
+    if failure.damaged:
+        return f"Damaged: the stored copy of this photo cannot be read ({failure.problem}).\n{DAMAGED_ADVICE}"
+    return f"Thumbnail not available: {failure.problem}."
 
 
 def nice_date(iso: str | None) -> str:
@@ -154,13 +167,27 @@ class TimelineModel(QAbstractListModel):
             return row.visit_id
         if role == Qt.ItemDataRole.DecorationRole:
             return self.loader.get(row)
+        if role == ThumbStateRole:
+            return self.thumb_state(row)
+        failure = self.loader.failure(row.id)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return f"{KIND_TAGS[row.kind][0]} {nice_time(row.taken_at)}".strip()
+            text = f"{KIND_TAGS[row.kind][0]} {nice_time(row.taken_at)}".strip()
+            if failure is not None:
+                text += ", damaged" if failure.damaged else ", thumbnail not available"
+            return text
         if role == Qt.ItemDataRole.ToolTipRole:
-            return "\n".join([f"{KIND_TAGS[row.kind][0]} photo, {nice_date(row.taken_at or row.visit_date)} "
-                              f"{nice_time(row.taken_at)} ({row.width}×{row.height})"]
+            return "\n".join(([failure_tip(failure), ""] if failure is not None else [])
+                             + [f"{KIND_TAGS[row.kind][0]} photo, {nice_date(row.taken_at or row.visit_date)} "
+                                f"{nice_time(row.taken_at)} ({row.width}×{row.height})"]
                              + [tip for _text, tip in self.badges(row)])
         return None
+
+    def thumb_state(self, image: records.ImageRecord) -> str:
+        """What the tile shows: "shown", "loading", "damaged" or "unavailable" (no request made)."""
+        failure = self.loader.failure(image.id)
+        if failure is not None:
+            return "damaged" if failure.damaged else "unavailable"
+        return "shown" if image.id in self.loader.cache else "loading"
 
     def badges(self, image: records.ImageRecord) -> list[tuple[str, str]]:
         out = []
@@ -196,7 +223,9 @@ class TimelineModel(QAbstractListModel):
         rows, self._ready_rows = self._ready_rows, set()
         rows = {r for r in rows if r < len(self._rows)}
         if rows:
-            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [Qt.ItemDataRole.DecorationRole])
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)),
+                                  [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
+                                   Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole, ThumbStateRole])
 
 
 class TimelineDelegate(QStyledItemDelegate):
@@ -261,12 +290,15 @@ class TimelineDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(tile, 6, 6)
         thumb_area = QRect(tile.left() + 6, tile.top() + 6, tile.width() - 12, THUMB_SIDE)
         pix = model.loader.get(image)
+        failure = model.loader.failure(image.id) if pix is None else None
         if pix is not None and not pix.isNull():
             size = pix.deviceIndependentSize().toSize().scaled(thumb_area.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(thumb_area.center())
             painter.drawPixmap(target, pix)
-        else:
+        elif failure is not None:
+            self._paint_failed(painter, bold, thumb_area, failure)
+        else:  # still loading
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor("#eef1f4"))
             painter.drawRoundedRect(thumb_area, 4, 4)
@@ -287,6 +319,55 @@ class TimelineDelegate(QStyledItemDelegate):
                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, caption)
         painter.restore()
 
+
+    @staticmethod
+    def _paint_failed(painter: QPainter, font: QFont, area: QRect, failure: ThumbFailure) -> None:
+        """A hatched tile with a broken-picture glyph and "Damaged" (or "Not available")."""
+        ink = DAMAGED_RED if failure.damaged else QColor("#5c6770")
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("#fbecea") if failure.damaged else QColor("#eef1f4"))
+        painter.drawRoundedRect(area, 4, 4)
+        painter.setBrush(QBrush(QColor("#ecc3bc") if failure.damaged else QColor("#d5dde3"),
+                                Qt.BrushStyle.BDiagPattern))
+        painter.drawRoundedRect(area, 4, 4)
+        pen = QPen(ink, 1.5, Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(area.adjusted(1, 1, -1, -1), 4, 4)
+        # Broken picture: a frame with a little mountain, split by a jagged crack.
+        c = area.center()
+        frame = QRect(c.x() - 26, c.y() - 34, 52, 40)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("white"))
+        painter.drawRect(frame)
+        painter.setPen(QPen(ink, 2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(frame)
+        painter.setBrush(QColor(ink.red(), ink.green(), ink.blue(), 90))
+        painter.drawPolygon(QPolygon([QPoint(frame.left() + 4, frame.bottom() - 3),
+                                      QPoint(frame.left() + 18, frame.top() + 16),
+                                      QPoint(frame.left() + 28, frame.bottom() - 10),
+                                      QPoint(frame.right() - 12, frame.top() + 22),
+                                      QPoint(frame.right() - 3, frame.bottom() - 3)]))
+        crack_x = frame.center().x() + 2
+        crack = [QPoint(crack_x + dx, frame.top() - 3 + dy) for dx, dy in
+                 ((2, 0), (-5, 9), (4, 17), (-4, 26), (3, 35), (-2, 46))]
+        painter.setPen(QPen(QColor("white"), 5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                            Qt.PenJoinStyle.RoundJoin))
+        painter.drawPolyline(QPolygon(crack))
+        painter.setPen(QPen(ink, 1.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+        painter.drawPolyline(QPolygon(crack))
+        # The word, on a light pill so it reads over the hatching.
+        painter.setFont(font)
+        word = "Damaged" if failure.damaged else "Not available"
+        fm = painter.fontMetrics()
+        pill = QRect(0, 0, fm.horizontalAdvance(word) + 14, fm.height() + 4)
+        pill.moveCenter(QPoint(c.x(), frame.bottom() + 8 + pill.height() // 2))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(255, 255, 255, 230))
+        painter.drawRoundedRect(pill, 4, 4)
+        painter.setPen(ink)
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, word)
 
     @staticmethod
     def _paint_badges(painter: QPainter, font: QFont, badges: list[tuple[str, str]], area: QRect) -> None:

@@ -3,19 +3,24 @@
 The stored original is decrypted in a worker (``records.view_image``, which audits the view) and
 decoded there with EXIF orientation applied; only the QImage reaches the GUI thread. Rotation
 turns the view, never the stored photo. :meth:`ImageView.clear` drops the decoded pixels (lock).
+A photo whose stored copy is damaged (``BlobIntegrityError``) is not shown at all: the caption and
+the empty view say so in plain words, with the remedy, and the session's damage record
+(:data:`~dermarchive.gui.thumbnails.damage`) tells the side panels.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, Qt, Signal
-from PySide6.QtGui import QImage, QImageReader, QKeyEvent, QPainter, QPixmap, QTransform, QWheelEvent
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QImageReader, QKeyEvent, QPainter, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout,
                                QLabel, QVBoxLayout, QWidget)
 
+from .. import log
 from ..archive import records
 from .jobs import run_job
+from .thumbnails import damage, damage_problem, damaged_message
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 16.0
@@ -68,10 +73,12 @@ class ImageView(QGraphicsView):
         self._rotation = 0
         self._fit = True
         self.image: records.ImageRecord | None = None
+        self.message = ""  # shown in the empty view (e.g. why the photo cannot be shown)
 
     # -- content ---------------------------------------------------------------------------
     def set_image(self, qimg: QImage, image: records.ImageRecord | None = None) -> None:
         self.image = image
+        self.set_message("")
         self._item.setPixmap(QPixmap.fromImage(qimg))
         self._scene.setSceneRect(self._item.boundingRect())
         self._rotation = 0
@@ -80,6 +87,25 @@ class ImageView(QGraphicsView):
     def clear(self) -> None:
         self._item.setPixmap(QPixmap())
         self.image = None
+        self.set_message("")
+
+    def set_message(self, text: str) -> None:
+        self.message = text
+        self.viewport().update()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        super().drawForeground(painter, rect)
+        if not self.message or self.has_image():
+            return
+        painter.save()
+        painter.resetTransform()  # viewport coordinates
+        area = self.viewport().rect().adjusted(24, 24, -24, -24)
+        painter.setPen(QColor("white"))
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        painter.setFont(font)
+        painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.message)
+        painter.restore()
 
     def has_image(self) -> bool:
         return not self._item.pixmap().isNull()
@@ -166,6 +192,7 @@ class PhotoPane(QWidget):
         self.caption = QLabel(self)
         self.caption.setObjectName("photoCaption")
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        self.caption.setWordWrap(True)  # a damaged photo's explanation is a sentence or two
         self.view = ImageView(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -188,8 +215,21 @@ class PhotoPane(QWidget):
             self.loaded.emit(image)
 
         def failed(exc: BaseException) -> None:
-            if self._want == image.id:
-                self.caption.setText(f"{caption} — could not be shown: {exc}")
+            problem = damage_problem(exc)
+            if problem is not None:
+                blob_id = getattr(exc, "blob_id", None)
+                part = "screen copy" if blob_id and blob_id != image.blob_id else "photo"
+                damage.note(archive, image.id, part, problem)
+            if self._want != image.id:
+                return
+            if problem is not None:
+                log.gui.warning("image %s not shown: stored copy damaged", image.id)
+                text = damaged_message(problem)
+            else:
+                text = f"This photo could not be shown: {exc}"
+            self.caption.setText(f"{caption} — {text}")
+            self.view.clear()  # never leave the previous photo on screen under this one's caption
+            self.view.set_message(text)
 
         run_job(decode_for_view, archive, image, on_done=done, on_error=failed)
 
