@@ -40,6 +40,16 @@ def scope_object_name(purpose: str) -> str:
     return "scope_" + purpose.replace(".", "_")
 
 
+def scope_note(purpose: str) -> QLabel:
+    """The scope's one-line plain-language explanation (``scopes.DESCRIPTIONS``), shown under its
+    checkbox here and on the import wizard's Consent step, so both say the same words."""
+    note = QLabel(DESCRIPTIONS[purpose])
+    note.setObjectName(scope_object_name(purpose) + "_note")
+    note.setWordWrap(True)
+    note.setStyleSheet("color: #5c6770; font-size: 9pt; margin-left: 22px; margin-bottom: 4px;")
+    return note
+
+
 def describe(version: ConsentVersion | None) -> str:
     if version is None:
         return ("No consent is recorded for this visit: its photos may only be kept in the clinical record. "
@@ -130,11 +140,8 @@ class ConsentEditorDialog(QDialog):
                 check = QCheckBox(LABELS[purpose])
                 check.setObjectName(scope_object_name(purpose))
                 check.setToolTip(DESCRIPTIONS[purpose])
-                note = QLabel(DESCRIPTIONS[purpose])
-                note.setWordWrap(True)
-                note.setStyleSheet("color: #5c6770; font-size: 9pt; margin-left: 22px; margin-bottom: 4px;")
                 column.addWidget(check)
-                column.addWidget(note)
+                column.addWidget(scope_note(purpose))
                 checks[purpose] = check
             column.addStretch(1)
         checks[ALWAYS].setChecked(True)

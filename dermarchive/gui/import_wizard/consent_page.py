@@ -2,8 +2,9 @@
 
 Consent belongs to a visit, and the visits exist only once the photos are imported, so this page
 collects the choice and :func:`~.choices.carry_out` records it (``consent.records.record_consent``)
-for every visit the import creates. Three ways: record it now (purposes, method, who, when, and
-the evidence: signature on the pad or on paper, a photographed form marked on the Review page,
+for every visit the import creates. Three ways: record it now (purposes, each with the consent
+editor's one-line explanation; method, who, when, notes; and the evidence: signature on the pad,
+with Undo/Redo/Clear as in the editor, or on paper, a photographed form marked on the Review page,
 verbal, or an exemption with its reason); add the photos to an earlier visit that already has
 consent; or no consent record, with a reason that goes into the audit log.
 
@@ -22,6 +23,7 @@ from ...consent.scopes import (CLINICAL, DESCRIPTIONS, LABELS, METHOD_LABELS, ME
                                WRITTEN_METHODS)
 from ...errors import InvalidInput
 from .. import messages
+from ..consent_editor import scope_note
 from ..forms import place
 from ..signature_pad import SignaturePad
 from .base import FormPage
@@ -53,11 +55,15 @@ class ConsentPage(FormPage):
         self.hint = self.w(QLabel, "methodHint")
         self.existing_visit = self.w(QComboBox, "existingVisitCombo")
         self.none_reason = self.w(QLineEdit, "noConsentReasonEdit")
+        self.notes = self.w(QLineEdit, "notesEdit")
         self.existing_visit.setPlaceholderText("This patient has no earlier visit with consent recorded")
         self.pad = SignaturePad()
         self.pad.setMinimumSize(320, 110)
         place(self.w(QWidget, "signaturePlaceholder"), self.pad)
+        self.w(QPushButton, "undoSignatureButton").clicked.connect(self.pad.undo)
+        self.w(QPushButton, "redoSignatureButton").clicked.connect(self.pad.redo)
         self.w(QPushButton, "clearSignatureButton").clicked.connect(self.pad.clear)
+        self.pad.changed.connect(self._pad_changed)
         scopes_box = self.w(QGroupBox, "scopesBox")
         self.scope_checks: dict[str, QCheckBox] = {}
         for purpose in PURPOSES:
@@ -66,6 +72,9 @@ class ConsentPage(FormPage):
             check.setToolTip(DESCRIPTIONS[purpose])
             check.setChecked(purpose in CLINICAL)
             scopes_box.layout().addWidget(check)
+            note = scope_note(purpose)  # the consent editor's words and look
+            note.setWordWrap(False)     # one line each: the column takes their width
+            scopes_box.layout().addWidget(note)
             self.scope_checks[purpose] = check
         for method in METHODS:
             self.method.addItem(METHOD_LABELS[method], method)
@@ -112,7 +121,7 @@ class ConsentPage(FormPage):
         self.w(QWidget, "existingBox").setEnabled(self.existing_radio.isChecked())
         self.w(QWidget, "noConsentBox").setEnabled(self.none_radio.isChecked())
         self.w(QWidget, "signatureBox").setVisible(method == "written-signature")
-        self.pad.setEnabled(not self.on_paper.isChecked())
+        self._pad_changed()
         for name in ("exemptionCaption", "exemptionReasonEdit"):
             self.w(QWidget, name).setVisible(method == "exemption")
         for purpose, check in self.scope_checks.items():
@@ -123,6 +132,14 @@ class ConsentPage(FormPage):
             if method == "exemption":
                 check.setChecked(purpose in CLINICAL)
         self.hint.setText(METHOD_HINTS[method])
+
+    def _pad_changed(self) -> None:
+        """As in the consent editor: Undo/Clear only with a stroke to undo, Redo with one to redo."""
+        usable = not self.on_paper.isChecked()
+        self.pad.setEnabled(usable)
+        self.w(QPushButton, "undoSignatureButton").setEnabled(usable and self.pad.can_undo())
+        self.w(QPushButton, "redoSignatureButton").setEnabled(usable and self.pad.can_redo())
+        self.w(QPushButton, "clearSignatureButton").setEnabled(usable and self.pad.can_undo())
 
     def choice(self) -> ConsentChoice:
         if self.none_radio.isChecked():
@@ -137,7 +154,8 @@ class ConsentPage(FormPage):
             mode="record", method=method, scopes=tuple(p for p, c in self.scope_checks.items() if c.isChecked()),
             obtained_by=self.obtained_by.text().strip(), obtained_at=self.obtained_on.date().toString("yyyy-MM-dd"),
             exemption_reason=self.exemption.text().strip() if method == "exemption" else "",
-            signature=signature, signature_on_paper=method == "written-signature" and self.on_paper.isChecked())
+            signature=signature, signature_on_paper=method == "written-signature" and self.on_paper.isChecked(),
+            notes=self.notes.text().strip())
 
     def validatePage(self) -> bool:  # noqa: N802
         choices = self.wiz.choices
