@@ -165,3 +165,16 @@ def test_consent_step_uses_the_editors_words_and_keyboard_shortcuts(qtbot: Any, 
         assert v is not None and v.method == "verbal" and v.notes == "phone interpreter used"
         assert consent_records.signature_png(archive, v) is None
     wizard.accept()
+
+
+def test_keeping_the_photos_in_the_clinical_record_cannot_be_unticked(qtbot: Any, archive: Any,
+                                                                      corpus_copy: Any, messages: Any) -> None:
+    wizard, _patient = to_consent_step(qtbot, archive, corpus_copy)
+    page = wizard.consent
+    method = page.w(QComboBox, "methodCombo")
+    for index in range(method.count()):  # whatever the method, as in the consent editor
+        pick(method, method.itemData(index))
+        record = page.scope_checks["clinical.documentation"]
+        assert record.isChecked() and not record.isEnabled(), method.itemText(index)
+        assert page.scope_checks["clinical.referral"].isEnabled() == (method.itemData(index) != "exemption")
+    wizard.reject()

@@ -23,7 +23,7 @@ from ...consent.scopes import (CLINICAL, DESCRIPTIONS, LABELS, METHOD_LABELS, ME
                                WRITTEN_METHODS)
 from ...errors import InvalidInput
 from .. import messages
-from ..consent_editor import scope_note
+from ..consent_editor import ALWAYS, scope_note
 from ..forms import place
 from ..signature_pad import SignaturePad
 from .base import FormPage
@@ -126,6 +126,9 @@ class ConsentPage(FormPage):
             self.w(QWidget, name).setVisible(method == "exemption")
         for purpose, check in self.scope_checks.items():
             allowed = method in WRITTEN_METHODS or (purpose in CLINICAL and method != "exemption")
+            if purpose == ALWAYS:  # as in the consent editor: keeping it in the record is a given
+                allowed = False
+                check.setChecked(True)
             check.setEnabled(allowed)
             if purpose in SECONDARY and method not in WRITTEN_METHODS:
                 check.setChecked(False)
