@@ -224,10 +224,10 @@ class PhotoPane(QWidget):
                 return
             if problem is not None:
                 log.gui.warning("image %s not shown: stored copy damaged", image.id)
-                text = damaged_message(problem)
+                text, short = damaged_message(problem), "stored copy damaged"
             else:
-                text = f"This photo could not be shown: {exc}"
-            self.caption.setText(f"{caption} — {text}")
+                text = short = f"This photo could not be shown: {exc}"
+            self.caption.setText(f"{caption} — {short}")  # the sentence itself is in the view
             self.view.clear()  # never leave the previous photo on screen under this one's caption
             self.view.set_message(text)
 
