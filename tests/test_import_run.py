@@ -193,6 +193,24 @@ def test_remove_originals_deletes_only_verified_unchanged_files(archive, patient
     assert audit[-1].details == {"count": 1} and "landscape" not in json.dumps(audit[-1].as_json())
 
 
+def test_remove_originals_also_removes_copies_of_the_same_photo_saved_twice(archive, patient, corpus_copy):
+    # Phones and sync clients save the same photo twice ("IMG_0001 (1).jpg"): once its stored
+    # copy is verified, neither copy should stay on the phone.
+    folder = corpus_copy("landscape_1.jpg", "jolla.jpg")
+    (folder / "landscape_1 (1).jpg").write_bytes((folder / "landscape_1.jpg").read_bytes())
+    (folder / "jolla (1).jpg").write_bytes((folder / "jolla.jpg").read_bytes())
+    plan = scan(folder, archive)
+    assert plan.counts()["duplicate"] == 2
+    # The nurse leaves jolla out of this import: its copy has no verified stored copy, it stays.
+    jolla = next(e.rel for e in plan.new_entries() if e.rel.startswith("jolla"))
+    result = run_import(archive, plan, ImportOptions(patient.id, per_entry={jolla: EntryAssignment(include=False)}))
+    assert sorted(result.removable()) == ["landscape_1 (1).jpg", "landscape_1.jpg"]
+    assert sorted(remove_originals(archive, result)) == ["landscape_1 (1).jpg", "landscape_1.jpg"]
+    assert sorted(p.name for p in folder.iterdir()) == ["jolla (1).jpg", "jolla.jpg"]
+    audit = archive.audit.entries(archive.catalogue, action="image.remove-original")[-1]
+    assert audit.details == {"count": 2, "duplicates": 1}
+
+
 def test_bad_options_are_refused_before_anything_is_written(archive, patient, corpus_copy):
     plan = scan(corpus_copy("noexif.jpg"), archive)
     for bad in (ImportOptions(patient.id, kind="selfie"), ImportOptions(patient.id, site="moon"),

@@ -104,6 +104,9 @@ class ImportResult:
     visits: list[int] = field(default_factory=list)
     cancelled: bool = False
     fingerprints: dict[str, str] = field(default_factory=dict, repr=False)  # rel → keyed HMAC
+    # Byte-identical copies in the folder of photos this run covers (rel → keyed HMAC): removing
+    # the originals removes them too once their photo's stored copy is verified.
+    duplicates: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def imported(self) -> list[int]:
@@ -112,6 +115,13 @@ class ImportResult:
     @property
     def verified(self) -> list[str]:
         return [o.rel for o in self.outcomes if o.verified]
+
+    def removable(self) -> list[str]:
+        """Files :func:`remove_originals` would delete as things stand: verified photos and the
+        folder's duplicates of them (before it re-checks each file and earlier runs' copies)."""
+        ok = [o for o in self.outcomes if o.verified and o.image_id is not None and o.rel in self.fingerprints]
+        verified = {self.fingerprints[o.rel] for o in ok}
+        return [o.rel for o in ok] + [rel for rel, fp in self.duplicates.items() if fp in verified]
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -394,6 +404,7 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
         raise InvalidInput(f"The folder {plan.folder} is no longer there (was the phone or drive disconnected?). "
                            "Nothing was imported; reconnect it and read the folder again.")
     result = ImportResult(plan.folder, options.patient_id)
+    result.duplicates = {e.rel: e.fingerprint for e in plan.by_status("duplicate") if e.fingerprint}
     todo = [e for e in plan.new_entries() if options.assignment(e.rel).include]
     for e in plan.by_status("already-imported"):
         ok = bool(options.verify_existing and e.existing_image_id and _stored_intact(archive, e.existing_image_id))
@@ -478,10 +489,14 @@ def remove_originals(archive: Any, result: ImportResult) -> list[str]:
     Photos imported in this run were read back before they were catalogued; photos an earlier
     run imported (``already-imported``) are read back and checked here first.
 
+    Byte-identical copies of such a photo elsewhere in the folder (``duplicate`` in the plan) go
+    too: their content is what was stored and verified.
+
     Returns the removed paths (relative to the folder). Audited as ``image.remove-original``
     with image ids and counts only (never file names)."""
     removed: list[str] = []
     image_ids: list[int] = []
+    stored: dict[str, int] = {}  # keyed fingerprint → image id, for verified stored copies
     for outcome in result.outcomes:
         fingerprint = result.fingerprints.get(outcome.rel)
         if fingerprint is None or outcome.image_id is None:
@@ -490,16 +505,26 @@ def remove_originals(archive: Any, result: ImportResult) -> list[str]:
             outcome.verified = _stored_intact(archive, outcome.image_id)  # imported by an earlier run
         if not outcome.verified:
             continue
-        path = result.folder / outcome.rel
-        try:
-            if archive.blobs.fingerprint(path.read_bytes()) != fingerprint:
-                continue  # changed since it was imported: not the file we stored
-            path.unlink()
-        except OSError:
-            continue
-        removed.append(outcome.rel)
-        image_ids.append(outcome.image_id)
+        stored[fingerprint] = outcome.image_id
+        if _remove_if_unchanged(archive, result.folder / outcome.rel, fingerprint):
+            removed.append(outcome.rel)
+            image_ids.append(outcome.image_id)
+    copies = 0
+    for rel, fingerprint in result.duplicates.items():  # the same photo saved twice on the phone
+        if fingerprint in stored and _remove_if_unchanged(archive, result.folder / rel, fingerprint):
+            removed.append(rel)
+            copies += 1
     if removed:
-        archive.log_event("image.remove-original", {"patient": result.patient_id, "images": image_ids},
-                          {"count": len(removed)})
+        details = {"count": len(removed), **({"duplicates": copies} if copies else {})}
+        archive.log_event("image.remove-original", {"patient": result.patient_id, "images": image_ids}, details)
     return removed
+
+
+def _remove_if_unchanged(archive: Any, path: Path, fingerprint: str) -> bool:
+    try:
+        if archive.blobs.fingerprint(path.read_bytes()) != fingerprint:
+            return False  # changed since it was imported: not the file we stored
+        path.unlink()
+    except OSError:
+        return False
+    return True

@@ -504,3 +504,24 @@ def test_a_visit_without_camera_dates_gets_the_date_the_nurse_sets(qtbot: Any, a
     assert messages.entries == []
     assert [(v.date, v.image_count) for v in records.visits(archive, patient.id)] == [("2024-06-12", 2)]
     wizard.accept()
+
+
+def test_removing_originals_takes_the_phones_second_copy_of_a_photo_too(qtbot: Any, archive: Any, corpus_copy: Any,
+                                                                        messages: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    phone = corpus_copy("jolla.jpg", "Apple iPhone 4S.jpg")
+    (phone / "jolla (1).jpg").write_bytes((phone / "jolla.jpg").read_bytes())  # saved twice by the phone
+    patient = records.add_patient(archive, "ZZZ0016", "Tester", "Aroha")
+    wizard = open_wizard(qtbot, archive, folder=phone, patient_id=patient.id)
+    for page in (PAGE_REVIEW, PAGE_PATIENT, PAGE_ORGANISE, PAGE_CONSENT, PAGE_LOCATION):
+        press_next(qtbot, wizard, page)
+    run_import_page(qtbot, wizard)
+    press_next(qtbot, wizard, PAGE_FINISH)
+    remove = wizard.finish.w(QPushButton, "removeOriginalsButton")
+    assert "3 originals" in remove.text()  # two photos, one of them with a second copy
+    monkeypatch.setattr(run_pages, "confirm", lambda *_args: True)
+    remove.click()
+    qtbot.waitUntil(lambda: wizard.finish.job is None and bool(wizard.finish.removed), timeout=30_000)
+    assert list(phone.iterdir()) == []
+    assert len(records.images(archive, patient_id=patient.id)) == 2
+    wizard.accept()

@@ -164,6 +164,7 @@ def _merge(into: ImportResult, part: ImportResult) -> None:
     into.outcomes.extend(part.outcomes)
     into.visits.extend(v for v in part.visits if v not in into.visits)
     into.fingerprints.update(part.fingerprints)
+    into.duplicates.update(part.duplicates)
     into.cancelled = into.cancelled or part.cancelled
 
 
@@ -186,6 +187,7 @@ def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progres
         np = choices.new_patient
         patient_id = records.add_patient(archive, np.nhi, np.family, np.given, np.dob).id
     result = ImportResult(Path(plan.folder), patient_id)
+    result.duplicates = {e.rel: e.fingerprint for e in plan.by_status("duplicate") if e.fingerprint}
     outcome = WizardOutcome(result, patient_id)
     base = ImportOptions(patient_id, clinician=choices.clinician, keep_location=choices.keep_location,
                          location_reason=choices.location_reason if choices.keep_location else "",

@@ -151,8 +151,7 @@ class FinishPage(FormPage):
         outcome = self.wiz.outcome
         if outcome is None:
             return 0
-        r = outcome.result
-        return sum(1 for o in r.outcomes if o.verified and o.image_id is not None and o.rel in r.fingerprints)
+        return len(outcome.result.removable())
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's names
         outcome = self.wiz.outcome
