@@ -411,7 +411,9 @@ def test_png_with_orientation_tag_prints_upright_without_distortion(corpus):
 
 
 def test_without_a_unicode_font_macrons_fold_to_plain_letters(archive, corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr(referral, "_fonts", ("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", False))
+    from dermarchive.exports import referral_pdf
+
+    monkeypatch.setattr(referral_pdf, "_fonts", ("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", False))
     s = seed(archive, corpus, ("landscape_1.jpg",))
     make(archive, s, tmp_path / "h.pdf", question="Tāmati's lesion — excise?")
     text = text_of(PdfReader(tmp_path / "h.pdf"))
