@@ -127,7 +127,8 @@ class ConsentEditorDialog(QDialog):
         self._versions: dict[int, ConsentVersion] = {}
 
         self._load_current()
-        self.resize(1140, 780)
+        room = self.screen().availableGeometry()  # laptops: keep the buttons on a 1366×768 screen
+        self.resize(min(1140, int(room.width() * 0.94)), min(780, int(room.height() * 0.92)))
 
     # -- building ------------------------------------------------------------------------------
     def _build_scopes(self) -> dict[str, QCheckBox]:

@@ -95,7 +95,8 @@ class DeidentifiedExportDialog(QDialog):
         self._purpose_changed()
         if self.images:
             self.photos.select(self.images[0].id)
-        self.resize(1120, 780)
+        room = self.screen().availableGeometry()  # laptops: keep the buttons on a 1366×768 screen
+        self.resize(min(1120, int(room.width() * 0.94)), min(780, int(room.height() * 0.92)))
 
     # -- purpose and consent -----------------------------------------------------------------------
     def purpose(self) -> str:

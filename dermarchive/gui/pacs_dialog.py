@@ -67,6 +67,7 @@ class PacsSettingsDialog(QDialog):
         self.close_btn = child(self.form, QPushButton, "closeButton")
         child(self.form, QLabel, "iconLabel").setPixmap(icon("pacs").pixmap(40, 40))
         self.save_button.setDefault(True)
+        self._align_label_columns()
 
         self.job: Job | None = None
         self.saved: pacs.PacsTarget | None = None
@@ -96,6 +97,18 @@ class PacsSettingsDialog(QDialog):
             edit.textChanged.connect(lambda _text: self._status(""))
         self._contact_changed()
         self.resize(620, 560)
+
+    def _align_label_columns(self) -> None:
+        """The two groups' forms are separate layouts: give their labels one width so the fields
+        of both groups start at the same x."""
+        labels = [child(self.form, QLabel, name) for name in (
+            "urlLabel", "userLabel", "passwordLabel", "polarizationLabel", "contactLabel", "immersionLabel",
+            "magnificationLabel", "deviceLabel")]
+        for label in labels:
+            label.ensurePolished()  # measured with the style sheet's font
+        width = max(label.sizeHint().width() for label in labels)
+        for label in labels:
+            label.setMinimumWidth(width)
 
     # -- state --------------------------------------------------------------------------------
     def _status(self, text: str, ok: bool = True) -> None:

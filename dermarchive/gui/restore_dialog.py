@@ -17,7 +17,8 @@ import html
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QStandardPaths, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QLabel, QLineEdit, QPushButton, QVBoxLayout,
                                QWidget)
 
@@ -128,10 +129,18 @@ class RestoreDialog(QDialog):
 
     def _fit(self) -> None:
         """Grow to fit wrapped text that got longer (a top-level window does not do it by itself)."""
+        # The form and its group boxes have layouts of their own: a changed label reaches this
+        # dialog's layout through a posted layout request per level, so handle those first.
+        for _level in range(4):
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
         self.layout().activate()
         needed = self.heightForWidth(self.width())
         if needed > self.height():
             self.resize(self.width(), needed)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._fit()  # measured with the style sheet's padding, which applies only once shown
 
     # -- choosing -----------------------------------------------------------------------------
     def choose_backup(self) -> None:
