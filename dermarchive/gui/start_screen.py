@@ -44,6 +44,10 @@ class StartScreen(QWidget):
         self.demo_button = child(form, QPushButton, "demoButton")
         self.open_recent_button = child(form, QPushButton, "openRecentButton")
         self.forget_button = child(form, QPushButton, "forgetButton")
+        # The style sheet's big, left-aligned start buttons: these, not the buttons of dialogs
+        # opened from here (a '#startScreen QPushButton' rule reached into those too).
+        for button in form.findChildren(QPushButton):
+            button.setProperty("startAction", True)
         for button, name in ((self.create_button, "create"), (self.open_button, "open"),
                              (self.restore_button, "backup"), (self.demo_button, "demo")):
             button.setIcon(icon(name))
