@@ -204,8 +204,9 @@ class LesionTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (lesion.label, lesion.site_label, lesion.image_count, _fmt_date(lesion.first_photo),
                     _fmt_date(lesion.last_photo), lesion.diagnosis)[col]
-        if role == Qt.ItemDataRole.ToolTipRole and lesion.notes:
-            return lesion.notes
+        if role == Qt.ItemDataRole.ToolTipRole:  # the whole of what a narrow column elides
+            parts = [f"{lesion.label} · {lesion.site_label}", lesion.diagnosis, lesion.notes]
+            return "\n".join(p for p in parts if p)
         return None
 
     def lesion_at(self, row: int) -> records.Lesion | None:

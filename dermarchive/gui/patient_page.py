@@ -91,7 +91,8 @@ class PatientPage(QWidget):
         self.lesion_table.setModel(self.lesion_model)
         header = self.lesion_table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        for column in (1, 5):  # body site and diagnosis share the width left (elided, never a scrollbar)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         self.lesion_table.verticalHeader().hide()
         self.lesion_table.selectionModel().selectionChanged.connect(self._lesion_changed)
         self.timeline = TimelineView()
@@ -113,7 +114,7 @@ class PatientPage(QWidget):
         splitter = child(form, QSplitter, "pageSplitter")
         splitter.setStretchFactor(0, 1)
         splitter.setSizes([900, 280])
-        child(form, QSplitter, "lesionSplitter").setSizes([170, 600])
+        child(form, QSplitter, "lesionSplitter").setSizes([270, 530])  # about four lesions without scrolling
         self._images: list[records.ImageRecord] = []
         self._visits: list[records.Visit] = []
         self._consent_text: dict[int, str] = {}
