@@ -17,14 +17,16 @@ also fed by the viewer) tells the side panel. Problems are the blob store's plai
 
 from __future__ import annotations
 
+import io
 import threading
 import weakref
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QGuiApplication, QImage, QImageReader, QPixmap
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PIL import Image, ImageOps
+from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
 from .. import log
 from ..archive import records
@@ -164,19 +166,46 @@ class _Work(QRunnable):
             self.loader._signals.done.emit(generation, image.id, qimg, failure)
 
 
+# Decoders for stored pictures (DESIGN §2: Pillow opens an allow-list; stored copies are JPEG, MPO
+# or PNG, and older imports may hold TIFF or WebP).
+_FORMATS = ["JPEG", "MPO", "PNG", "TIFF", "WEBP"]
+
+
+def decode_image(data: bytes, max_side: int | None = None, *, orient: bool = True) -> QImage:
+    """Decode stored bytes to a QImage, upright (EXIF orientation applied unless ``orient`` is
+    False), at most ``max_side``.
+
+    Worker threads must not use Qt's image readers: QImageReader on a QBuffer made in Python calls
+    back into Python (for the buffer's virtual methods) while holding Qt's plugin-loader lock, and
+    another thread holding the GIL while waiting for that lock deadlocks both. Pillow decodes
+    without the GIL and without Qt; the pixels are copied into a QImage that owns them.
+    Raises ``OSError``/``ValueError`` subclasses for data that is not a decodable picture.
+    """
+    with Image.open(io.BytesIO(data), formats=_FORMATS) as img:
+        if max_side and img.format in ("JPEG", "MPO"):
+            img.draft("RGB", (max_side, max_side))  # the decoder scales by 1/2…1/8 while decoding
+        img.load()
+        upright = (ImageOps.exif_transpose(img) or img) if orient else img
+        if max_side and max(upright.size) > max_side:
+            upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        return _to_qimage(upright)
+
+
+def _to_qimage(img: Image.Image) -> QImage:
+    alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    if img.mode != ("RGBA" if alpha else "RGB"):
+        img = img.convert("RGBA" if alpha else "RGB")
+    fmt = QImage.Format.Format_RGBA8888 if alpha else QImage.Format.Format_RGB888
+    pixels = img.tobytes()
+    return QImage(pixels, img.width, img.height, img.width * (4 if alpha else 3), fmt).copy()
+
+
 def _decode(data: bytes, side: int = THUMB_SIDE) -> QImage:
     """Decode at tile size (JPEG decoders scale while decoding, which is cheaper than after)."""
-    buf = QBuffer()
-    buf.setData(QByteArray(data))
-    buf.open(QIODevice.OpenModeFlag.ReadOnly)
-    reader = QImageReader(buf)
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid() and max(size.width(), size.height()) > side:
-        reader.setScaledSize(size.scaled(QSize(side, side), Qt.AspectRatioMode.KeepAspectRatio))
-    qimg = reader.read()
-    buf.close()
-    return qimg
+    try:
+        return decode_image(data, side, orient=False)  # thumbnails are stored upright, without EXIF
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return QImage()  # null: "the thumbnail picture cannot be decoded"
 
 
 class ThumbnailLoader(QObject):

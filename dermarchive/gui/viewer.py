@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QImageReader, QKeyEvent, QPainter, QPixmap, QTransform, QWheelEvent
+from PIL import Image
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout,
                                QLabel, QVBoxLayout, QWidget)
 
 from .. import log
 from ..archive import records
 from .jobs import run_job
-from .thumbnails import damage, damage_problem, damaged_message
+from .thumbnails import damage, damage_problem, damaged_message, decode_image
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 16.0
@@ -34,19 +35,11 @@ def decode_for_view(archive: Any, image: records.ImageRecord) -> QImage:
     """
     which = "original" if image.stored_format.upper() in QT_DECODES else "preview"
     data = records.view_image(archive, image, which)
-    buf = QBuffer()
-    buf.setData(QByteArray(data))
-    del data
-    buf.open(QIODevice.OpenModeFlag.ReadOnly)
-    reader = QImageReader(buf)
-    reader.setAutoTransform(True)
-    qimg = reader.read()
-    buf.close()
-    buf.setData(QByteArray())
-    if qimg.isNull():
+    try:
+        return decode_image(data)  # Pillow, not QImageReader, off the GUI thread (see decode_image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         from ..errors import BlobIntegrityError
-        raise BlobIntegrityError(image.blob_id, "the photo could not be decoded")
-    return qimg
+        raise BlobIntegrityError(image.blob_id, "the photo could not be decoded") from None
 
 
 class ImageView(QGraphicsView):
