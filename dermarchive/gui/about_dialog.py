@@ -21,12 +21,11 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from .. import __version__, versions
-from .forms import child, load_form, resource_path
+from .forms import child, dialog_form, resource_path
 
 ICON_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
 
@@ -71,10 +70,7 @@ class AboutDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("About DermArchive")
         self.setWindowIcon(app_icon())
-        self.form = load_form("about_dialog", self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 18, 18, 14)
-        layout.addWidget(self.form)
+        self.form = dialog_form(self, "about_dialog")
 
         self.versions = all_versions()
         self.table = child(self.form, QTableWidget, "componentsTable")

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QSpinBox, QWidget)
 
 from ..archive.archive import Archive
 from ..errors import Cancelled
 from ..exports import backup as core
 from . import messages
-from .forms import child, load_form
+from .forms import child, dialog_form
 from .icons import icon
 from .jobs import Job, run_job
 
@@ -35,10 +35,7 @@ class BackupDialog(QDialog):
         self.archive = archive
         self.setWindowTitle("Back Up Archive")
         self.setWindowIcon(icon("backup"))
-        self.form = load_form("backup_dialog", self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 18, 18, 14)
-        layout.addWidget(self.form)
+        self.form = dialog_form(self, "backup_dialog")
 
         self.last_label = child(self.form, QLabel, "lastBackupLabel")
         self.overdue_label = child(self.form, QLabel, "overdueLabel")

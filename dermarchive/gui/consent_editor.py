@@ -25,7 +25,7 @@ from ..consent.scopes import CLINICAL, DESCRIPTIONS, LABELS, METHOD_LABELS, METH
 from ..errors import DermArchiveError
 from .consent_photos import PhotoList
 from .consent_withdraw import WithdrawConsentDialog, long_date
-from .forms import child, load_form, place
+from .forms import child, dialog_form, place
 from .signature_pad import SignaturePad
 
 PAGES = {"written-signature": "signaturePage", "photographed-form": "formPage", "verbal": "verbalPage",
@@ -71,10 +71,7 @@ class ConsentEditorDialog(QDialog):
         self.visit = records.get_visit(archive, visit_id)
         self.patient = records.get_patient(archive, self.visit.patient_id)
         self.setWindowTitle("Consent")
-        self.form = load_form("consent_editor", self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 14, 16, 12)
-        layout.addWidget(self.form)
+        self.form = dialog_form(self, "consent_editor", (16, 14, 16, 12))
 
         self.visit_label = child(self.form, QLabel, "visitLabel")
         self.status_label = child(self.form, QLabel, "statusLabel")

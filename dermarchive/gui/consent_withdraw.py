@@ -14,7 +14,7 @@ from datetime import date
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QDateEdit, QDialog, QLabel, QLineEdit, QListWidget,
-                               QPushButton, QVBoxLayout, QWidget)
+                               QPushButton, QWidget)
 
 from ..archive import records
 from ..archive.archive import Archive
@@ -24,7 +24,7 @@ from ..exports.pacs import images_in_pacs
 from .jobs import run_job
 from . import messages
 from .consent_photos import PhotoList
-from .forms import child, load_form
+from .forms import child, dialog_form
 
 DANGER_STYLE = "QPushButton { background: #b3261e; color: white; border-color: #8c1d18; font-weight: 600; }"
 
@@ -42,10 +42,7 @@ class WithdrawConsentDialog(QDialog):
         visit = records.get_visit(archive, visit_id)
         consent = current(archive, visit_id)
         self.setWindowTitle("Withdraw consent")
-        self.form = load_form("withdraw_dialog", self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 12)
-        layout.addWidget(self.form)
+        self.form = dialog_form(self, "withdraw_dialog", (16, 16, 16, 12))
         self.reason_edit = child(self.form, QLineEdit, "reasonEdit")
         self.date_edit = child(self.form, QDateEdit, "withdrawnDateEdit")
         self.delete_check = child(self.form, QCheckBox, "deleteCheck")

@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QFileDialog, QLabel, QLineEdit,
-                               QListWidget, QPushButton, QVBoxLayout, QWidget)
+                               QListWidget, QPushButton, QWidget)
 
 from ..archive import records
 from ..archive.archive import Archive
@@ -27,7 +27,7 @@ from ..exports import deidentified
 from ..exports.deidentified import Redaction
 from . import messages
 from .consent_photos import PhotoList, photo_caption
-from .forms import child, load_form, place
+from .forms import child, dialog_form, place
 from .jobs import run_job
 from .redaction import RedactionCanvas
 
@@ -50,10 +50,7 @@ class DeidentifiedExportDialog(QDialog):
         self.export_job: Any = None
 
         self.setWindowTitle("Export for teaching or research")
-        self.form = load_form("export_dialog", self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 14, 16, 12)
-        layout.addWidget(self.form)
+        self.form = dialog_form(self, "export_dialog", (16, 14, 16, 12))
         self.purpose_combo = child(self.form, QComboBox, "purposeCombo")
         self.consent_label = child(self.form, QLabel, "consentLabel")
         self.photo_list = child(self.form, QListWidget, "photoList")

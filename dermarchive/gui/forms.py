@@ -46,6 +46,15 @@ def load_form(name: str, parent: QWidget | None = None) -> QWidget:
     return widget
 
 
+def dialog_form(dialog: QWidget, name: str, margins: tuple[int, int, int, int] = (18, 18, 18, 14)) -> QWidget:
+    """Load form ``name`` as the whole content of ``dialog`` (its one layout, with margins)."""
+    form = load_form(name, dialog)
+    layout = QVBoxLayout(dialog)
+    layout.setContentsMargins(*margins)
+    layout.addWidget(form)
+    return form
+
+
 def child(parent: QWidget, cls: type[T], name: str) -> T:
     found = parent.findChild(cls, name)
     if found is None:

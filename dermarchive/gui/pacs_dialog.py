@@ -15,12 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QLabel, QLineEdit, QPushButton,
-                               QVBoxLayout, QWidget)
+                               QWidget)
 
 from ..errors import DermArchiveError
 from ..exports import dicom_store, pacs
 from . import messages
-from .forms import child, load_form
+from .forms import child, dialog_form
 from .icons import icon
 from .jobs import Job, run_job
 
@@ -46,10 +46,7 @@ class PacsSettingsDialog(QDialog):
         self.archive = archive
         self.setWindowTitle("PACS Settings")
         self.setWindowIcon(icon("pacs"))
-        self.form = load_form("pacs_settings", self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 18, 18, 14)
-        layout.addWidget(self.form)
+        self.form = dialog_form(self, "pacs_settings")
 
         self.url_edit = child(self.form, QLineEdit, "urlEdit")
         self.user_edit = child(self.form, QLineEdit, "userEdit")

@@ -19,7 +19,7 @@ from typing import Any
 from PySide6.QtCore import QStandardPaths, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFrame, QGroupBox, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+                               QPlainTextEdit, QPushButton, QSizePolicy, QWidget)
 
 from ..archive import records
 from ..archive.archive import Archive
@@ -27,7 +27,7 @@ from ..consent import policy
 from ..errors import DermArchiveError
 from ..exports import referral
 from . import messages
-from .forms import child, load_form, place
+from .forms import child, dialog_form, place
 from .jobs import Job, run_job
 from .referral_letterhead import LetterheadDialog
 
@@ -98,10 +98,7 @@ class ReferralDialog(QDialog):
         self._refused = False
 
         self.setWindowTitle("Create referral")
-        self.form = load_form("referral_dialog", self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 12)
-        layout.addWidget(self.form)
+        self.form = dialog_form(self, "referral_dialog", (16, 16, 16, 12))
         self.to_edit = child(self.form, QPlainTextEdit, "toEdit")
         self.referrer_edit = child(self.form, QLineEdit, "referrerEdit")
         self.urgency_combo = child(self.form, QComboBox, "urgencyCombo")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QStandardPaths, Qt, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QLabel, QLineEdit, QPushButton, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QLabel, QLineEdit, QPushButton,
                                QWidget)
 
 from .. import log
@@ -27,7 +27,7 @@ from ..errors import Cancelled, DermArchiveError, WrongPassphrase
 from ..exports import backup as core
 from ..exports.backup_set import Manifest, require_manifest
 from . import messages, settings
-from .forms import child, load_form
+from .forms import child, dialog_form
 from .icons import icon
 from .jobs import Job, run_job
 
@@ -48,10 +48,7 @@ class RestoreDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Restore from a Backup")
         self.setWindowIcon(icon("backup"))
-        self.form = load_form("restore_dialog", self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 18, 18, 14)
-        layout.addWidget(self.form)
+        self.form = dialog_form(self, "restore_dialog")
 
         self.backup_edit = child(self.form, QLineEdit, "backupEdit")
         self.browse_backup_button = child(self.form, QPushButton, "browseBackupButton")
