@@ -8,6 +8,11 @@ this session found (a thumbnail or the photo that would not decrypt, from
 :data:`~dermarchive.gui.thumbnails.damage`) plus a quick look at its files (missing or
 wrong-sized; one ``stat`` each, no decryption). The panel updates when damage is found while
 it shows that photo.
+
+Dermoscopic photos get a short line of how they were taken ("Dermoscopy: polarised, contact,
+10×") and a "Dermoscopy settings…" button that opens
+:class:`~dermarchive.gui.dermoscopy_dialog.DermoscopyDialog` for the selected dermoscopic photos;
+the panel shows the new values when it is saved.
 """
 
 from __future__ import annotations
@@ -18,13 +23,16 @@ from typing import Any
 import shiboken6
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..archive import records
 from ..consent import policy
 from ..consent import records as consent_records
 from ..consent.scopes import LABELS, METHOD_LABELS, PURPOSES
 from ..errors import DermArchiveError, NotFound
+from ..exports import dicom_store
+from . import messages
+from .dermoscopy_dialog import DermoscopyDialog, describe
 from .thumbnails import damage, damaged_message
 from .timeline import KIND_TAGS, nice_date, nice_time
 
@@ -49,10 +57,33 @@ class ImagePanel(QWidget):
             label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.damage.hide()
+        # Dermoscopic photos: how they were taken, and a button to change it
+        self.dermoscopy = QWidget(self)
+        self.dermoscopy.setObjectName("dermoscopySection")
+        self.dermoscopy_line = QLabel(self.dermoscopy)
+        self.dermoscopy_line.setObjectName("dermoscopyLine")
+        self.dermoscopy_line.setTextFormat(Qt.TextFormat.PlainText)
+        self.dermoscopy_line.setWordWrap(True)
+        self.dermoscopy_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.dermoscopy_button = QPushButton("Dermoscopy settings…", self.dermoscopy)
+        self.dermoscopy_button.setObjectName("dermoscopyButton")
+        self.dermoscopy_button.setToolTip("Light, contact, immersion medium and magnification of the selected "
+                                          "dermoscopic photos (used when they are sent as DICOM)")
+        self.dermoscopy_button.clicked.connect(self.edit_dermoscopy)
+        section = QVBoxLayout(self.dermoscopy)
+        section.setContentsMargins(0, 2, 0, 4)
+        section.setSpacing(6)
+        section.addWidget(self.dermoscopy_line)
+        row = QHBoxLayout()
+        row.addWidget(self.dermoscopy_button)
+        row.addStretch(1)
+        section.addLayout(row)
+        self.dermoscopy_dialog: DermoscopyDialog | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
         layout.addWidget(self.damage)
         layout.addWidget(self.details)
+        layout.addWidget(self.dermoscopy)
         layout.addWidget(self.consent)
         layout.addStretch(1)
         self.allowed: frozenset[str] = frozenset()
@@ -65,6 +96,8 @@ class ImagePanel(QWidget):
         self.consent.clear()
         self.damage.clear()
         self.damage.hide()
+        self.dermoscopy_line.clear()
+        self.dermoscopy.hide()
         self.allowed = frozenset()
         self._shown = None
 
@@ -87,7 +120,7 @@ class ImagePanel(QWidget):
             self.details.setText(f"<h3>{len(images)} photos selected</h3>"
                                  "<p>Consent below is what <b>all</b> of them allow.</p>")
             self.consent.setText(_consent_html(None, common, None, heading_only=True))
-
+        self._show_dermoscopy(archive, images)
 
     def _show_damage(self, archive: Any, images: list[records.ImageRecord]) -> None:
         if len(images) == 1:
@@ -101,6 +134,52 @@ class ImagePanel(QWidget):
                     if n else "")
         self.damage.setText(text)
         self.damage.setVisible(bool(text))
+
+    def dermoscopic_ids(self) -> list[int]:
+        """The shown photos that are dermoscopic (what "Dermoscopy settings…" changes)."""
+        return [i.id for i in self._shown[1] if i.kind == "dermoscopic"] if self._shown else []
+
+    def _show_dermoscopy(self, archive: Any, images: list[records.ImageRecord]) -> None:
+        ids = [i.id for i in images if i.kind == "dermoscopic"]
+        if not ids:
+            self.dermoscopy_line.clear()
+            self.dermoscopy.hide()
+            return
+        settings = {describe(dicom_store.dermoscopy_of(archive, image_id)) for image_id in ids}
+        which = "" if len(images) == 1 else \
+            f" ({len(ids)} photos)" if len(ids) == len(images) else f" ({len(ids)} of {len(images)} photos)"
+        self.dermoscopy_line.setText(f"Dermoscopy{which}: {settings.pop()}" if len(settings) == 1
+                                     else f"Dermoscopy{which}: settings differ")
+        self.dermoscopy_button.setEnabled(getattr(archive, "is_open", False))
+        self.dermoscopy.show()
+
+    def dermoscopy_text(self) -> str:
+        """The dermoscopy line ("" when no dermoscopic photo is shown)."""
+        return self.dermoscopy_line.text() if not self.dermoscopy.isHidden() else ""
+
+    def edit_dermoscopy(self) -> None:
+        """Open the settings of the shown dermoscopic photos; the panel refreshes when saved."""
+        ids = self.dermoscopic_ids()
+        if self._shown is None or not ids or not getattr(self._shown[0], "is_open", False):
+            return
+        archive, images, _lesions = self._shown
+        try:
+            dialog = DermoscopyDialog(archive, ids, self.window(), skipped=len(images) - len(ids))
+        except DermArchiveError as exc:
+            messages.show_error(self, exc, "Dermoscopy settings")
+            return
+        if self.dermoscopy_dialog is not None and shiboken6.isValid(self.dermoscopy_dialog):
+            self.dermoscopy_dialog.deleteLater()  # the one opened before, closed by now
+        self.dermoscopy_dialog = dialog
+        dialog.accepted.connect(lambda: self._refresh_dermoscopy(archive, ids))
+        dialog.open()
+
+    def _refresh_dermoscopy(self, archive: Any, ids: list[int]) -> None:
+        """Show the saved values, if the panel still shows those photos of that open archive."""
+        if not shiboken6.isValid(self) or self._shown is None or not getattr(archive, "is_open", False):
+            return
+        if self._shown[0] is archive and self.dermoscopic_ids() == ids:
+            self._show_dermoscopy(archive, self._shown[1])
 
     def _damage_found(self, image_id: int) -> None:
         if self._shown is None or not shiboken6.isValid(self.damage):
