@@ -185,7 +185,8 @@ def decode_image(data: bytes, max_side: int | None = None, *, orient: bool = Tru
         if max_side and img.format in ("JPEG", "MPO"):
             img.draft("RGB", (max_side, max_side))  # the decoder scales by 1/2…1/8 while decoding
         img.load()
-        upright = (ImageOps.exif_transpose(img) or img) if orient else img
+        turned = orient and img.getexif().get(0x0112, 1) in (2, 3, 4, 5, 6, 7, 8)
+        upright = (ImageOps.exif_transpose(img) or img) if turned else img  # no 36 MB copy when upright
         if max_side and max(upright.size) > max_side:
             upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
         return _to_qimage(upright)

@@ -56,3 +56,22 @@ def test_viewer_and_thumbnail_decodes_on_worker_threads_never_deadlock(corpus: P
     except subprocess.TimeoutExpired:
         pytest.fail("decoding photos on worker threads deadlocked (no answer in 90 s)")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_the_viewer_shows_photos_upright_whatever_their_exif_orientation(corpus: Path, qapp: object) -> None:
+    """landscape_1…8.jpg are one scene stored in the eight EXIF orientations."""
+    from dermarchive.gui.thumbnails import decode_image
+
+    shown = [decode_image((corpus / f"landscape_{n}.jpg").read_bytes()) for n in range(1, 9)]
+    reference = shown[0]
+    assert reference.width() > reference.height()
+
+    def grey(img: object, x: int, y: int) -> int:
+        colour = img.pixelColor(x, y)  # type: ignore[attr-defined]
+        return (colour.red() + colour.green() + colour.blue()) // 3
+
+    points = [(reference.width() * i // 7, reference.height() * j // 5) for i in range(1, 7) for j in range(1, 5)]
+    for n, img in enumerate(shown[1:], 2):
+        assert (img.width(), img.height()) == (reference.width(), reference.height()), n
+        diff = sum(abs(grey(img, x, y) - grey(reference, x, y)) for x, y in points) / len(points)
+        assert diff < 25, f"landscape_{n}.jpg is shown mirrored or rotated"
