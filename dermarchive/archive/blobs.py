@@ -69,6 +69,17 @@ def chunk_count(size: int) -> int:
     return max(1, -(-size // CHUNK_SIZE))
 
 
+def stored_size(size: int, chunks: int) -> int:
+    """Bytes of the file of a blob holding ``size`` plaintext bytes in ``chunks`` chunks."""
+    return HEADER_LEN + size + chunks * TAG_LEN
+
+
+def _size_problem(actual: int, expected: int) -> str | None:
+    if actual == expected:
+        return None
+    return f"the file is {'truncated' if actual < expected else 'longer than recorded'}"
+
+
 class BlobStore:
     def __init__(self, folder: Path, master: MasterKey) -> None:
         self.root = folder / BLOB_DIR
@@ -150,10 +161,10 @@ class BlobStore:
             raise BlobIntegrityError(ref.id, "its file is missing") from None
         with fh:
             actual = os.fstat(fh.fileno()).st_size
-            expected = HEADER_LEN + ref.size + ref.chunks * TAG_LEN
-            if actual != expected:
-                what = "truncated" if actual < expected else "longer than recorded"
-                raise BlobIntegrityError(ref.id, f"the file is {what} ({actual} of {expected} bytes)")
+            expected = stored_size(ref.size, ref.chunks)
+            problem = _size_problem(actual, expected)
+            if problem:
+                raise BlobIntegrityError(ref.id, f"{problem} ({actual} of {expected} bytes)")
             head = fh.read(HEADER_LEN)
             if head[:4] != MAGIC:
                 raise BlobIntegrityError(ref.id, "the file does not start like a DermArchive blob")
@@ -185,10 +196,7 @@ class BlobStore:
             actual = self.path(ref.id).stat().st_size
         except FileNotFoundError:
             return "its file is missing"
-        expected = HEADER_LEN + ref.size + ref.chunks * TAG_LEN
-        if actual != expected:
-            return f"the file is {'truncated' if actual < expected else 'longer than recorded'}"
-        return None
+        return _size_problem(actual, stored_size(ref.size, ref.chunks))
 
     def check(self, ref: BlobRef) -> str | None:
         """Decrypt fully and confirm the content matches its id; the problem, or None."""

@@ -146,8 +146,7 @@ class MasterKey:
 
     def forget(self) -> None:
         for buf in [self._key, *self._subkeys.values()]:
-            for i in range(len(buf)):
-                buf[i] = 0
+            _wipe(buf)
         self._key = bytearray()
         self._subkeys.clear()
 
@@ -167,13 +166,14 @@ class HeldKey:
         return bytes(self._buf)
 
     def forget(self) -> None:
-        for i in range(len(self._buf)):
-            self._buf[i] = 0
+        _wipe(self._buf)
         self._buf = bytearray()
 
-    @property
-    def forgotten(self) -> bool:
-        return not self._buf
+
+def _wipe(buf: bytearray) -> None:
+    """Overwrite key bytes in place (best effort in Python: copies made by ``bytes()`` remain)."""
+    for i in range(len(buf)):
+        buf[i] = 0
 
 
 def hmac_hex(key: bytes, data: bytes) -> str:

@@ -41,7 +41,7 @@ import sqlcipher3
 
 from .. import log
 from ..archive.archive import Archive
-from ..archive.blobs import HEADER_LEN, TAG_LEN
+from ..archive.blobs import stored_size
 from ..archive.catalogue import CATALOGUE_NAME
 from ..archive.fsutil import TEMP_PREFIX, describe_os_error, fsync_dir
 from ..archive.header import HEADER_NAME, now_iso
@@ -315,7 +315,7 @@ class _BlobCopy:
         for n, (blob_id, (size, chunks)) in enumerate(sorted(snap.blobs.items()), 1):
             if self.cancelled():
                 raise Cancelled("The backup")
-            if not self._one(blob_id, HEADER_LEN + size + chunks * TAG_LEN):
+            if not self._one(blob_id, stored_size(size, chunks)):
                 return False
             if n % 16 == 0 or n == total:
                 self.progress(n, total, "Copying photos to the backup")
