@@ -29,11 +29,11 @@ from ..archive import records
 from ..consent import policy
 from ..consent import records as consent_records
 from ..consent.scopes import LABELS, METHOD_LABELS, PURPOSES
-from ..errors import DermArchiveError, NotFound
+from ..errors import DermArchiveError
 from ..exports import dicom_store
 from . import messages
 from .dermoscopy_dialog import DermoscopyDialog, describe
-from .thumbnails import damage, damaged_message
+from .thumbnails import damage, damage_problem, damaged_advice, damaged_message
 from .timeline import KIND_TAGS, nice_date, nice_time
 
 PARTS = (("photo", "blob_id"), ("screen copy", "preview_blob_id"), ("thumbnail", "thumb_blob_id"))
@@ -129,9 +129,8 @@ class ImagePanel(QWidget):
                 if problems else ""
         else:
             n = sum(1 for image in images if damage_of(archive, image, look=False))
-            text = (f"{n} of these photos {'has' if n == 1 else 'have'} a damaged stored copy. Ask the practice's "
-                    "DermArchive administrator to run Verify (dermarchive verify) and restore them from the backup."
-                    if n else "")
+            text = (f"{n} of these photos {'has' if n == 1 else 'have'} a damaged stored copy. "
+                    f"{damaged_advice(several=True)}" if n else "")
         self.damage.setText(text)
         self.damage.setVisible(bool(text))
 
@@ -207,10 +206,8 @@ def damage_of(archive: Any, image: records.ImageRecord, *, look: bool = True) ->
         seen.add(blob_id)
         try:
             problem = archive.blobs.quick_problem(archive.blob_ref(blob_id))
-        except NotFound:
-            problem = "its stored data is no longer in the catalogue"
-        except (DermArchiveError, ValueError, OSError):  # locked meanwhile, or unreadable folder: say nothing
-            problem = None
+        except (DermArchiveError, ValueError, OSError) as exc:  # gone from the catalogue: damaged;
+            problem = damage_problem(exc)                      # locked meanwhile, unreadable folder: None
         if problem:
             found[part] = problem
     return {part: found[part] for part, _attr in PARTS if part in found}

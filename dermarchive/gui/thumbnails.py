@@ -34,8 +34,13 @@ from ..errors import ArchiveLocked, BlobIntegrityError, NotFound
 
 THUMB_SIDE = 144
 
-DAMAGED_ADVICE = ("Ask the practice's DermArchive administrator to run Verify (dermarchive verify) "
-                  "and restore it from the backup.")
+def damaged_advice(several: bool = False) -> str:
+    """What to do about damaged stored copies (of one photo, or of ``several``)."""
+    return ("Ask the practice's DermArchive administrator to run Verify (dermarchive verify) "
+            f"and restore {'them' if several else 'it'} from the backup.")
+
+
+DAMAGED_ADVICE = damaged_advice()
 
 
 def damaged_message(problem: str) -> str:
@@ -168,7 +173,7 @@ class _Work(QRunnable):
 
 # Decoders for stored pictures (DESIGN §2: Pillow opens an allow-list; stored copies are JPEG, MPO
 # or PNG, and older imports may hold TIFF or WebP).
-_FORMATS = ["JPEG", "MPO", "PNG", "TIFF", "WEBP"]
+DECODED_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "WEBP")
 
 
 def decode_image(data: bytes, max_side: int | None = None, *, orient: bool = True) -> QImage:
@@ -181,7 +186,7 @@ def decode_image(data: bytes, max_side: int | None = None, *, orient: bool = Tru
     without the GIL and without Qt; the pixels are copied into a QImage that owns them.
     Raises ``OSError``/``ValueError`` subclasses for data that is not a decodable picture.
     """
-    with Image.open(io.BytesIO(data), formats=_FORMATS) as img:
+    with Image.open(io.BytesIO(data), formats=DECODED_FORMATS) as img:
         if max_side and img.format in ("JPEG", "MPO"):
             img.draft("RGB", (max_side, max_side))  # the decoder scales by 1/2…1/8 while decoding
         img.load()
@@ -293,8 +298,7 @@ class ThumbnailLoader(QObject):
             self._in_flight.discard(image_id)
             if generation != self._generation:
                 return
-        if failure is not None or qimg.isNull():
-            failure = failure or ThumbFailure("the thumbnail picture cannot be decoded", True)
+        if failure is not None:  # the worker names every failure, a null image included
             self.failed[image_id] = failure
             if failure.damaged:
                 damage.note(self.archive, image_id, "thumbnail", failure.problem)

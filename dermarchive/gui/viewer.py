@@ -18,22 +18,20 @@ from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap, QTransfo
 from PySide6.QtWidgets import (QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QHBoxLayout,
                                QLabel, QVBoxLayout, QWidget)
 
-from .. import log
 from ..archive import records
 from .jobs import run_job
-from .thumbnails import damage, damage_problem, damaged_message, decode_image
+from .thumbnails import DECODED_FORMATS, damage, damage_problem, damaged_message, decode_image
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 16.0
-QT_DECODES = {"JPEG", "PNG", "TIFF", "WEBP", "MPO"}
 
 
 def decode_for_view(archive: Any, image: records.ImageRecord) -> QImage:
     """Worker thread: decrypt (audited) and decode with orientation applied.
 
-    The original when Qt can decode it (JPEG, PNG…), else the screen-size preview (e.g. HEIC).
+    The original when it is a format decoded here (JPEG, PNG…), else the screen-size preview.
     """
-    which = "original" if image.stored_format.upper() in QT_DECODES else "preview"
+    which = "original" if image.stored_format.upper() in DECODED_FORMATS else "preview"
     data = records.view_image(archive, image, which)
     try:
         return decode_image(data)  # Pillow, not QImageReader, off the GUI thread (see decode_image)
@@ -185,7 +183,7 @@ class PhotoPane(QWidget):
         self.caption = QLabel(self)
         self.caption.setObjectName("photoCaption")
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
-        self.caption.setWordWrap(True)  # a damaged photo's explanation is a sentence or two
+        self.caption.setWordWrap(True)  # an error that stops a photo showing can be a sentence
         self.view = ImageView(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -215,8 +213,7 @@ class PhotoPane(QWidget):
                 damage.note(archive, image.id, part, problem)
             if self._want != image.id:
                 return
-            if problem is not None:
-                log.gui.warning("image %s not shown: stored copy damaged", image.id)
+            if problem is not None:  # damage.note above logged it
                 text, short = damaged_message(problem), "stored copy damaged"
             else:
                 text = short = f"This photo could not be shown: {exc}"
