@@ -202,7 +202,7 @@ def _check_options(archive: Any, options: ImportOptions) -> None:
         raise InvalidInput("Laterality must be one of: left, right, bilateral, midline.")
     if options.keep_location and not options.location_reason.strip():
         raise InvalidInput("Keeping photo locations needs a reason (e.g. 'home visit: where the photo was taken matters').")
-    for rel, a in options.per_entry.items():
+    for a in options.per_entry.values():
         if a.visit_date is not None:
             try:
                 when = date.fromisoformat(a.visit_date)
@@ -404,7 +404,7 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
         raise InvalidInput(f"The folder {plan.folder} is no longer there (was the phone or drive disconnected?). "
                            "Nothing was imported; reconnect it and read the folder again.")
     result = ImportResult(plan.folder, options.patient_id)
-    result.duplicates = {e.rel: e.fingerprint for e in plan.by_status("duplicate") if e.fingerprint}
+    result.duplicates = plan.duplicate_fingerprints()
     todo = [e for e in plan.new_entries() if options.assignment(e.rel).include]
     for e in plan.by_status("already-imported"):
         ok = bool(options.verify_existing and e.existing_image_id and _stored_intact(archive, e.existing_image_id))

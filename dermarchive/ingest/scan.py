@@ -95,6 +95,11 @@ class ImportPlan:
     def by_status(self, status: str) -> list[PlanEntry]:
         return [e for e in self.entries if e.status == status]
 
+    def duplicate_fingerprints(self) -> dict[str, str]:
+        """Copies of another file of this folder (rel → keyed fingerprint): removing originals
+        takes them too once that file's stored copy is verified."""
+        return {e.rel: e.fingerprint for e in self.by_status("duplicate") if e.fingerprint}
+
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for e in self.entries if e.status == s) for s in STATUSES}
 

@@ -187,7 +187,7 @@ def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progres
         np = choices.new_patient
         patient_id = records.add_patient(archive, np.nhi, np.family, np.given, np.dob).id
     result = ImportResult(Path(plan.folder), patient_id)
-    result.duplicates = {e.rel: e.fingerprint for e in plan.by_status("duplicate") if e.fingerprint}
+    result.duplicates = plan.duplicate_fingerprints()
     outcome = WizardOutcome(result, patient_id)
     base = ImportOptions(patient_id, clinician=choices.clinician, keep_location=choices.keep_location,
                          location_reason=choices.location_reason if choices.keep_location else "",

@@ -47,11 +47,12 @@ def visit_days(entries: list[PlanEntry], choices: ImportChoices) -> dict[int, tu
     return days
 
 
-def visit_dates(entries: list[PlanEntry], choices: ImportChoices) -> dict[int, str]:
-    """Visit index → its date in words, saying when it is only a file time or set by hand."""
+def visit_dates(days: dict[int, tuple[str, str]]) -> dict[int, str]:
+    """Visit index → its date in words (from :func:`visit_days`), saying when it is only a file
+    time or set by hand."""
     words = {"set": " (set by you)", "file": " (file time: check)", "camera": "", "": ""}
     return {v: (long_date(d) + words[source] if d else "date unknown: the day of import")
-            for v, (d, source) in visit_days(entries, choices).items()}
+            for v, (d, source) in days.items()}
 
 
 class OrganiseModel(EntryTableModel):
@@ -69,8 +70,8 @@ class OrganiseModel(EntryTableModel):
         self.beginResetModel()
         self.entries.sort(key=lambda e: (self.choices.photos[e.rel].visit,
                                          (e.metadata.taken_at if e.metadata else None) or "~", e.rel))
-        self.dates = visit_dates(self.entries, self.choices)
         self.days = visit_days(self.entries, self.choices)
+        self.dates = visit_dates(self.days)
         self.endResetModel()
 
     def photo(self, row: int) -> PhotoChoice:
