@@ -25,7 +25,7 @@ from ..consent.scopes import CLINICAL, DESCRIPTIONS, LABELS, METHOD_LABELS, METH
 from ..errors import DermArchiveError
 from .consent_photos import PhotoList
 from .consent_withdraw import WithdrawConsentDialog, long_date
-from .forms import child, dialog_form, place
+from .forms import child, dialog_form, fit_to_screen, place
 from .signature_pad import SignaturePad
 
 PAGES = {"written-signature": "signaturePage", "photographed-form": "formPage", "verbal": "verbalPage",
@@ -124,8 +124,7 @@ class ConsentEditorDialog(QDialog):
         self._versions: dict[int, ConsentVersion] = {}
 
         self._load_current()
-        room = self.screen().availableGeometry()  # laptops: keep the buttons on a 1366×768 screen
-        self.resize(min(1140, int(room.width() * 0.94)), min(780, int(room.height() * 0.92)))
+        fit_to_screen(self, 1140, 780)
 
     # -- building ------------------------------------------------------------------------------
     def _build_scopes(self) -> dict[str, QCheckBox]:

@@ -27,7 +27,7 @@ from ..exports import deidentified
 from ..exports.deidentified import Redaction
 from . import messages
 from .consent_photos import PhotoList, photo_caption
-from .forms import child, dialog_form, place
+from .forms import child, dialog_form, fit_to_screen, place
 from .jobs import run_job
 from .redaction import RedactionCanvas
 
@@ -92,8 +92,7 @@ class DeidentifiedExportDialog(QDialog):
         self._purpose_changed()
         if self.images:
             self.photos.select(self.images[0].id)
-        room = self.screen().availableGeometry()  # laptops: keep the buttons on a 1366×768 screen
-        self.resize(min(1120, int(room.width() * 0.94)), min(780, int(room.height() * 0.92)))
+        fit_to_screen(self, 1120, 780)
 
     # -- purpose and consent -----------------------------------------------------------------------
     def purpose(self) -> str:

@@ -55,6 +55,13 @@ def dialog_form(dialog: QWidget, name: str, margins: tuple[int, int, int, int] =
     return form
 
 
+def fit_to_screen(window: QWidget, width: int, height: int) -> None:
+    """Open at ``width`` × ``height``, or smaller on a small screen: a 1366×768 laptop must still
+    show the window's buttons."""
+    room = window.screen().availableGeometry()
+    window.resize(min(width, int(room.width() * 0.94)), min(height, int(room.height() * 0.92)))
+
+
 def child(parent: QWidget, cls: type[T], name: str) -> T:
     found = parent.findChild(cls, name)
     if found is None:

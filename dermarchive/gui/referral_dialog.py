@@ -27,7 +27,7 @@ from ..consent import policy
 from ..errors import DermArchiveError
 from ..exports import referral
 from . import messages
-from .forms import child, dialog_form, place
+from .forms import child, dialog_form, fit_to_screen, place
 from .jobs import Job, run_job
 from .referral_letterhead import LetterheadDialog
 
@@ -143,8 +143,7 @@ class ReferralDialog(QDialog):
 
         self._show_photos()
         self._show_letterhead()
-        room = self.screen().availableGeometry()  # laptops: 1366×768 must fit
-        self.resize(min(1180, int(room.width() * 0.94)), min(820, int(room.height() * 0.92)))
+        fit_to_screen(self, 1180, 820)
         self.to_edit.setFocus()
         self.preview.set_message("Preparing the preview…")
         self._start_preview()
