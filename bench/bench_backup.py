@@ -35,7 +35,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dermarchive.archive import CHEAP_TEST_PARAMS, Archive, records  # noqa: E402
-from dermarchive.exports import backup as bk  # noqa: E402
+from dermarchive.backup import create as bk  # noqa: E402
 
 
 def jpeg(n: int) -> bytes:

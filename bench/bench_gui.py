@@ -121,7 +121,7 @@ def main() -> int:
 
             def first_screen_done() -> bool:
                 rows = page.timeline.visible_image_rows()
-                return bool(rows) and all(model.item(r).id in window.loader.cache for r in rows)
+                return bool(rows) and all(model.item(r).id in window.loader.cache for r in rows)  # noqa: B023 - called at once
 
             wait_until(app, first_screen_done)
             page.timeline.viewport().repaint()

@@ -65,7 +65,7 @@ def _make(args: tuple[int, str]) -> None:
         return
     global _TEXTURES
     try:
-        _TEXTURES
+        _TEXTURES  # noqa: B018 - a NameError means not built yet in this worker
     except NameError:
         _TEXTURES = [_texture(s) for s in range(3)]
     rng = random.Random(1000 + index)

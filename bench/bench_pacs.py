@@ -28,9 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dermarchive.archive import CHEAP_TEST_PARAMS, Archive, records  # noqa: E402
-from dermarchive.exports import pacs  # noqa: E402
-from dermarchive.exports.dicom_build import build_instance  # noqa: E402
-from dermarchive.exports.dicom_pixels import pixels_for_dicom  # noqa: E402
+from dermarchive.dicom import pacs  # noqa: E402
+from dermarchive.dicom.build import build_instance  # noqa: E402
+from dermarchive.dicom.pixels import pixels_for_dicom  # noqa: E402
 from tests.conftest import corpus_dir  # noqa: E402
 from tests.orthanc_fixture import (ORTHANC_PASSWORD, ORTHANC_USER, add_consent, add_photo,  # noqa: E402
                                    progressive_from, start_orthanc)

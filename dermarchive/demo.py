@@ -11,13 +11,9 @@ exemption, withdrawn, none) so the consent badges and export refusals have somet
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import math
-import os
 import random
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,11 +25,12 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from . import nhi as nhi_mod
 from .archive import Archive, records
-from .archive.header import now_iso
 from .archive.keys import KdfParams
+from .consent.records import record_consent
 from .errors import Cancelled, InvalidInput
 from .ingest.thumbnails import make_thumbnails_from_bytes
 from .paths import data_dir
+from .workflows.consent import withdraw_consent
 
 DEMO_PASSPHRASE = "demo archive 2024"
 DEMO_USER = "demo.clinician"
@@ -206,7 +203,7 @@ def _ruler(img: Image.Image, label: str) -> None:
     d = ImageDraw.Draw(img)
     x0, y0, length = int(w * 0.06), int(h * 0.86), int(w * 0.42)
     d.rectangle((x0, y0, x0 + length, y0 + int(h * 0.07)), fill=(246, 246, 240), outline=(120, 120, 120))
-    for i in range(0, 51):
+    for i in range(51):
         x = x0 + 6 + i * (length - 12) / 50
         tick = h * (0.035 if i % 10 == 0 else 0.02 if i % 5 == 0 else 0.012)
         d.line((x, y0, x, y0 + tick), fill=(30, 30, 30), width=1)
@@ -229,7 +226,7 @@ def _dermoscopic(size: tuple[int, int], texture: Image.Image, colour: tuple[int,
     img.paste(field, ((w - side) // 2, (h - side) // 2), mask.filter(ImageFilter.GaussianBlur(2)))
     d = ImageDraw.Draw(img)
     cx = (w - side) // 2
-    for i in range(0, 11):  # the scale printed on the contact plate
+    for i in range(11):  # the scale printed on the contact plate
         x = cx + side * 0.3 + i * side * 0.04
         d.line((x, side * 0.9, x, side * (0.92 if i % 5 else 0.94)), fill=(235, 235, 235), width=1)
     return img
@@ -310,35 +307,24 @@ _CONSENT_PLANS = [
 ]
 
 
-def _add_consent(archive: Archive, tx: Any, rng: random.Random, *, visit_id: int, visit_day: str,
+def _add_consent(archive: Archive, rng: random.Random, *, visit_id: int, visit_day: str,
                  plan: tuple[str | None, list[str], bool], form_image_id: int) -> int:
+    """Record the visit's consent as any user would: through the consent rules and the withdrawal
+    use case, so the demo cannot hold a record that the app would refuse."""
     method, scopes, withdrawn = plan
     if method is None:
         return 0
-    at = f"{visit_day}T09:{rng.randint(10, 59):02d}:00+12:00"
-    signature = archive.store_blob(tx, _signature_png(rng)) if method == "written-signature" else None
-    values = dict(visit_id=visit_id, scopes=json.dumps(scopes), method=method,
-                  exemption_reason=("Urgent referral; patient could not consent at the time (delirium)."
-                                    if method == "exemption" else None),
-                  obtained_by=DEMO_USER, obtained_at=at, signature_blob_id=signature,
-                  form_image_id=form_image_id if method == "photographed-form" else None,
-                  notes="Demo consent record.", recorded_by=archive.user.id or None, recorded_at=now_iso())
-    cid = tx.insert(
-        "INSERT INTO consent (visit_id, version, scopes, method, exemption_reason, obtained_by, obtained_at, "
-        "signature_blob_id, form_image_id, notes, recorded_by, recorded_at) VALUES (:visit_id, 1, :scopes, "
-        ":method, :exemption_reason, :obtained_by, :obtained_at, :signature_blob_id, :form_image_id, :notes, "
-        ":recorded_by, :recorded_at)", values)
-    archive.record(tx, "consent.record", {"visit": visit_id, "consent": cid}, {"version": 1, "method": method})
+    record_consent(archive, visit_id, scopes=scopes, method=method, obtained_by=DEMO_USER,
+                   obtained_at=f"{visit_day}T09:{rng.randint(10, 59):02d}:00+12:00",
+                   exemption_reason=("Urgent referral; patient could not consent at the time (delirium)."
+                                     if method == "exemption" else None),
+                   signature=_signature_png(rng) if method == "written-signature" else None,
+                   form_image_id=form_image_id if method == "photographed-form" else None,
+                   notes="Demo consent record.")
     if withdrawn:
         later = (date.fromisoformat(visit_day) + timedelta(days=40)).isoformat()
-        cid = tx.insert(
-            "INSERT INTO consent (visit_id, version, scopes, method, exemption_reason, obtained_by, obtained_at, "
-            "signature_blob_id, form_image_id, notes, recorded_by, recorded_at, withdrawn_at, withdrawn_reason) "
-            "VALUES (:visit_id, 2, :scopes, :method, :exemption_reason, :obtained_by, :obtained_at, "
-            ":signature_blob_id, :form_image_id, :notes, :recorded_by, :recorded_at, :withdrawn_at, :why)",
-            {**values, "withdrawn_at": f"{later}T14:00:00+12:00",
-             "why": "Patient asked that the photos not be used for teaching or research."})
-        archive.record(tx, "consent.withdraw", {"visit": visit_id, "consent": cid}, {"version": 2})
+        withdraw_consent(archive, visit_id, withdrawn_at=f"{later}T14:00:00+12:00",
+                         reason="Patient asked that the photos not be used for teaching or research.")
     return 2 if withdrawn else 1
 
 
@@ -427,10 +413,10 @@ def build_demo(path: Path, passphrase: str, *, kdf: KdfParams | None = None, siz
                             _store_photo(archive, tx, derm, visit_id=vid, lesion_id=lid, kind="dermoscopic",
                                          taken_at=stamp)
                             n_images += 1
-                    n_consents += _add_consent(archive, tx, rng, visit_id=vid, visit_day=day.isoformat(),
-                                               plan=plan, form_image_id=form_id)
                     archive.record(tx, "image.import", {"patient": patient.id, "visit": vid},
                                    {"count": len(lesion_ids) + 1, "source": "demo"})
+                n_consents += _add_consent(archive, rng, visit_id=vid, visit_day=day.isoformat(),
+                                           plan=plan, form_image_id=form_id)
                 progress(n_images, total, f"patient {p + 1} of {size.patients}")
     except BaseException:
         archive.close()
@@ -453,81 +439,3 @@ def ensure_demo(path: Path, passphrase: str, *, kdf: KdfParams | None = None, si
     if path.exists() and any(path.iterdir()):
         raise InvalidInput(f"{path} is not empty and holds no archive; choose another folder with --path.")
     return build_demo(path, passphrase, kdf=kdf, size=size, progress=progress, cancelled=cancelled)
-
-
-def display_available() -> bool:
-    """Whether a Qt window can be shown (a desktop session, or a platform chosen explicitly)."""
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return True
-    if sys.platform in ("win32", "darwin"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-# -- command ------------------------------------------------------------------------------------
-def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    from .cli import kdf_arg
-
-    p = sub.add_parser("demo", parents=[parent],
-                       help="create (or reopen) a demo archive with synthetic patients and open the app")
-    p.add_argument("--path", type=Path, metavar="DIR", help="where to keep the demo archive "
-                   "(default: a folder in your application data)")
-    p.add_argument("--no-gui", action="store_true", help="only build (or check) the archive")
-    p.add_argument("--small", action="store_true", help=argparse.SUPPRESS)  # tests: a few patients only
-    kdf_arg(p)
-    p.set_defaults(func=cmd_demo)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .cli import ProgressBar, emit, kdf_from, read_secret_file
-
-    path = (args.path or default_path()).expanduser().resolve()
-    file = args.passphrase_file or os.environ.get("DERMARCHIVE_PASSPHRASE_FILE")
-    if file:
-        passphrase, shown = read_secret_file(file), None
-    else:
-        passphrase, shown = DEMO_PASSPHRASE, DEMO_PASSPHRASE
-    kdf = kdf_from(args)
-    if kdf is not None and not file:
-        raise InvalidInput("--kdf-params needs --passphrase-file (the demo passphrase always uses a real KDF).")
-    if not (path / "archive.json").exists():
-        p, l, i = plan_counts(SMALL if args.small else FULL)
-        print(f"Building the demo archive at {path}: {p} patients, {l} lesions, {i} photos…",
-              file=sys.stderr, flush=True)
-    bar = ProgressBar()
-    if not bar.enabled and not args.json:
-        bar = _LineProgress()  # type: ignore[assignment]
-    summary = ensure_demo(path, passphrase, kdf=kdf, size=SMALL if args.small else FULL, progress=bar)
-    what = "Created" if summary.created else "Opened existing"
-    emit(args, {"path": str(summary.path), "created": summary.created, "user": DEMO_USER,
-                "patients": summary.patients, "lesions": summary.lesions, "images": summary.images,
-                "consents": summary.consents, "seconds": round(summary.seconds, 1)},
-         [f"{what} demo archive {summary.path}",
-          f"  {summary.patients} patients, {summary.lesions} lesions, {summary.images} photos, "
-          f"{summary.consents} consent records ({summary.seconds:.1f} s)",
-          f"  user: {DEMO_USER}",
-          f"  passphrase: {shown}" if shown else "  passphrase: the one in your passphrase file"])
-    if args.no_gui:
-        return 0
-    if not display_available():
-        print("dermarchive: no display is available (DISPLAY/WAYLAND_DISPLAY are not set), so the app "
-              f"cannot open here. The demo archive is ready: run 'dermarchive gui {summary.path}' on a desktop.",
-              file=sys.stderr)
-        return 0
-    from .gui.app import run
-
-    return run(open_path=summary.path, user=DEMO_USER, prefill_passphrase=shown)
-
-
-class _LineProgress:
-    """Progress for a terminal that is not a tty (logs, CI): one line every tenth of the work."""
-
-    def __init__(self) -> None:
-        self.last = -1
-
-    def __call__(self, done: int, total: int, message: str = "") -> None:
-        step = int(10 * done / total) if total else 10
-        if step != self.last:
-            self.last = step
-            print(f"  {done}/{total} photos", file=sys.stderr, flush=True)
-

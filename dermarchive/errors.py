@@ -15,10 +15,6 @@ class DermArchiveError(Exception):
     exit_code = 2
 
 
-class DermArchiveWarning(UserWarning):
-    """Our own warnings; turned into errors by the test configuration."""
-
-
 class WrongPassphrase(DermArchiveError):
     def __init__(self, user: str) -> None:
         super().__init__(f"The passphrase for user '{user}' is wrong. Nothing was changed.")

@@ -24,7 +24,7 @@ APP_ID = "nz.dermarchive.DermArchive"   # reverse-DNS id: .desktop file, AppStre
 # Project folders copied into the bundle root; gui/forms.py looks for them under sys._MEIPASS.
 DATA_FOLDERS = ("ui", "resources")
 
-# Modules loaded by name at run time (cli.COMMAND_MODULES uses importlib) or only by Qt.
+# Modules loaded by name at run time or only by Qt.
 EXTRA_HIDDEN_IMPORTS = (
     "PySide6.QtSvg",        # QSvgRenderer for the app icon and body map; pulls the svg plugins
     "PySide6.QtUiTools",    # QUiLoader for ui/*.ui

@@ -68,7 +68,7 @@ def _check_images(report: dict[str, Any]) -> None:
 
 
 def _check_commands(report: dict[str, Any]) -> None:
-    # cli.COMMAND_MODULES are imported by name: a module PyInstaller missed fails here.
+    # Every command group registers here: a module PyInstaller missed fails at once.
     from dermarchive import cli
 
     parser = cli.build_parser()
@@ -187,7 +187,7 @@ def main() -> int:
         return self_test()
     if sys.argv[1:2] == ["--bundle-gui-check"] and len(sys.argv) >= 3:
         return gui_check(*sys.argv[2:5])
-    from dermarchive.cli import main as cli_main
+    from dermarchive.launch import main as cli_main
 
     return cli_main()
 

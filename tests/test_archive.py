@@ -10,8 +10,8 @@ from dermarchive.archive.schema import LATEST
 from dermarchive.errors import (ArchiveCorrupt, ArchiveExists, ArchiveNotFound, PermissionDenied,
                                 UnknownUser, WrongPassphrase)
 
-from .conftest import PASSPHRASE, USER
-from .helpers import folder_state, store_photo
+from tests.conftest import PASSPHRASE, USER
+from tests.helpers import folder_state, store_photo
 
 
 def test_create_then_unlock_shows_the_same_records(make_archive, tmp_path):

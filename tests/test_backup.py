@@ -15,10 +15,10 @@ import pytest
 
 from dermarchive.archive import CHEAP_TEST_PARAMS, Archive, records
 from dermarchive.archive.verify import verify
-from dermarchive.exports import backup as bk
+from dermarchive.backup import create as bk
 
-from .conftest import PASSPHRASE, USER
-from .helpers import folder_state, store_photo
+from tests.conftest import PASSPHRASE, USER
+from tests.helpers import folder_state, store_photo
 
 PHOTOS = ("landscape_1.jpg", "landscape_3.jpg", "frame_size.mpo")
 

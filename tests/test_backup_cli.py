@@ -8,8 +8,8 @@ from dermarchive.archive import Archive, records
 from dermarchive.archive.verify import verify
 from dermarchive.cli import main
 
-from .conftest import PASSPHRASE, USER
-from .helpers import store_photo
+from tests.conftest import PASSPHRASE, USER
+from tests.helpers import store_photo
 
 
 def add_photos(cli_archive, corpus, *names):

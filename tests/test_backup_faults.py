@@ -17,10 +17,10 @@ import pytest
 from dermarchive.archive import Archive, records
 from dermarchive.archive.verify import verify
 from dermarchive.errors import ArchiveExists, Cancelled, InvalidInput, StorageError, WrongPassphrase
-from dermarchive.exports import backup as bk
+from dermarchive.backup import create as bk
 
-from .conftest import PASSPHRASE, USER, needs_root
-from .helpers import folder_state, store_photo
+from tests.conftest import PASSPHRASE, USER, needs_root
+from tests.helpers import folder_state, store_photo
 
 
 
@@ -138,7 +138,7 @@ def test_interrupted_and_cancelled_backups_leave_the_previous_set_usable(backed_
 KILLED_BACKUP = textwrap.dedent("""
     import sys
     from dermarchive.archive import Archive
-    from dermarchive.exports import backup as bk
+    from dermarchive.backup import create as bk
     a = Archive.open(sys.argv[1], sys.argv[2], sys.argv[3])
     def slow(done, total, message=""):
         if total > 1:

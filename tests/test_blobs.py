@@ -9,7 +9,7 @@ from dermarchive.archive.blobs import CHUNK_SIZE, HEADER_LEN
 from dermarchive.archive.verify import verify
 from dermarchive.errors import BlobIntegrityError
 
-from .helpers import store_photo
+from tests.helpers import store_photo
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_delete_is_crypto_erasure_and_verify_stays_clean(archive, patient, corpu
 def test_orphans_from_an_interrupted_write_are_swept_on_open(make_archive, tmp_path):
     from dermarchive.archive import Archive
 
-    from .conftest import PASSPHRASE, USER
+    from tests.conftest import PASSPHRASE, USER
     a = make_archive(tmp_path / "arch")
     kept = _store(a, b"kept" * 100)
     placed = a.blobs.put(b"moved into place, but the transaction never committed")
@@ -160,7 +160,7 @@ def test_two_processes_storing_the_same_content_leave_every_photo_readable(make_
 
     from dermarchive.archive import Archive
 
-    from .conftest import PASSPHRASE, USER
+    from tests.conftest import PASSPHRASE, USER
     path = tmp_path / "arch"
     a = make_archive(path)
     p = records.add_patient(a, "ZZZ0016", "Ngata", "Hine")

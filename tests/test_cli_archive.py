@@ -8,7 +8,7 @@ import pytest
 
 from dermarchive.cli import main
 
-from .conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE
 
 
 def run(capsys, *args):
@@ -66,7 +66,7 @@ def test_audit_json_lists_the_actions(cli_archive, capsys):
 def test_verify_exit_codes_name_the_damaged_image(cli_archive, capsys, corpus):
     from dermarchive.archive import Archive, records
 
-    from .helpers import store_photo
+    from tests.helpers import store_photo
     with Archive.open(cli_archive[0], "nurse.ana", PASSPHRASE) as a:
         p = records.add_patient(a, "ZZZ0016", "Ngata")
         image_id = store_photo(a, p.id, corpus / "jolla.jpg")

@@ -11,8 +11,8 @@ from dermarchive.archive import Archive, records
 from dermarchive.archive.verify import verify
 from dermarchive.cli import main
 from dermarchive.consent import policy
-from dermarchive.consent.records import (current, history, normalise_signature, record_consent,
-                                         signature_png, withdraw_consent)
+from dermarchive.consent.records import current, history, normalise_signature, record_consent, signature_png
+from dermarchive.workflows.consent import withdraw_consent
 from dermarchive.errors import InvalidInput, NotFound
 from tests.test_consent_support import NHI, add_photo, make_patient, signature_png as drawn_signature
 

@@ -24,7 +24,8 @@ from PIL import Image
 from dermarchive.archive import Archive, records
 from dermarchive.consent import policy
 from dermarchive.consent.policy import ConsentRefused
-from dermarchive.consent.records import record_consent, withdraw_consent
+from dermarchive.consent.records import record_consent
+from dermarchive.workflows.consent import withdraw_consent
 from dermarchive.consent.scopes import CLINICAL, PATIENT_ACCESS, PURPOSES, SECONDARY
 from dermarchive.errors import InvalidInput
 from dermarchive.exports.deidentified import export_deidentified

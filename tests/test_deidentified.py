@@ -15,7 +15,8 @@ from dermarchive.archive import Archive, records
 from dermarchive.archive.verify import verify
 from dermarchive.cli import main
 from dermarchive.consent.policy import ConsentRefused
-from dermarchive.consent.records import record_consent, withdraw_consent
+from dermarchive.consent.records import record_consent
+from dermarchive.workflows.consent import withdraw_consent
 from dermarchive.errors import Cancelled, InvalidInput
 from dermarchive.exports.deidentified import Redaction, age_band, export_deidentified
 from tests.test_consent_support import (DOB, FAMILY, GIVEN, NHI, add_photo, make_patient, signature_png,

@@ -20,10 +20,11 @@ from pydicom.sr.codedict import codes
 from dermarchive.archive import bodysites, records
 from dermarchive.cli import main
 from dermarchive.errors import InvalidInput
-from dermarchive.exports import dicom_codes, dicom_store
-from dermarchive.exports.dicom_build import DERMOSCOPIC, VL_PHOTOGRAPHIC, build_instance
-from dermarchive.exports.dicom_export import export_dicom
-from dermarchive.exports.dicom_pixels import clean_jpeg, jpeg_info, pixels_for_dicom
+from dermarchive.dicom import codes as dicom_codes
+from dermarchive.archive import dicom_store
+from dermarchive.dicom.build import DERMOSCOPIC, VL_PHOTOGRAPHIC, build_instance
+from dermarchive.dicom.export import export_dicom
+from dermarchive.dicom.pixels import clean_jpeg, jpeg_info, pixels_for_dicom
 from tests.orthanc_fixture import add_photo, make_photo_archive, progressive_from
 
 from tests.conftest import PASSPHRASE, USER
@@ -163,7 +164,7 @@ def test_export_writes_valid_dicom_with_dicomdir(archive, corpus: Path, tmp_path
         assert b"Exif\0\0" not in raw and b"http://ns.adobe.com/xap" not in raw, name
         assert ds.SpecificCharacterSet == "ISO_IR 192"
         assert str(ds.PatientName) == "Ngātai-Pōtae^Mere Āio"
-        assert "Ngātai-Pōtae".encode("utf-8") in raw
+        assert "Ngātai-Pōtae".encode() in raw
         assert ds.PatientID == "ZZZ0016" and ds.IssuerOfPatientID == "NHI"
         assert ds.PatientBirthDate == "19610704" and ds.StudyDate == "20240305"
         dermoscopic = name == "dermoscopic"

@@ -13,7 +13,7 @@ from dermarchive.archive import Archive, records
 from dermarchive.archive.verify import verify
 from dermarchive.errors import StorageError
 
-from .conftest import PASSPHRASE, USER, needs_root
+from tests.conftest import PASSPHRASE, USER, needs_root
 
 @pytest.fixture
 def small_mount(tmpfs):
@@ -70,7 +70,7 @@ def test_full_disk_gives_a_clear_error_and_loses_nothing(small_mount, make_archi
     v = records.add_visit(a, p.id, "2026-01-01")
     stored = []
     with pytest.raises(StorageError, match="disk is full"):
-        for n in range(50):
+        for _ in range(50):
             data = os.urandom(400_000)
             with a.transaction() as tx:
                 b = a.store_blob(tx, data)

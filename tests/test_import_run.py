@@ -363,7 +363,7 @@ def test_photos_that_clean_to_the_same_picture_share_their_stored_copy(archive, 
 
 
 def test_dermoscopic_photos_keep_the_dermatoscope_settings_of_their_day(archive, patient, corpus_copy):
-    from dermarchive.exports.dicom_store import dermoscopy_of, set_dermoscopy_defaults
+    from dermarchive.archive.dicom_store import dermoscopy_of, set_dermoscopy_defaults
 
     set_dermoscopy_defaults(archive, polarization="POLARIZED", contact="NON_CONTACT", magnification=10)
     folder = corpus_copy("jolla.jpg", "noexif.jpg")

@@ -15,8 +15,8 @@ import pytest
 
 from dermarchive.archive import records
 from dermarchive.cli import main
-from dermarchive.exports import pacs
-from dermarchive.exports.dicom_pixels import clean_jpeg
+from dermarchive.dicom import pacs
+from dermarchive.dicom.pixels import clean_jpeg
 from tests.conftest import PASSPHRASE, USER
 from tests.orthanc_fixture import orthanc  # noqa: F401 - the fixture
 from tests.orthanc_fixture import (ORTHANC_PASSWORD, ORTHANC_USER, Orthanc, free_port, make_photo_archive,
@@ -196,7 +196,7 @@ def test_a_pacs_that_refuses_images_gives_a_clear_error(archive, corpus: Path, t
 
 def test_withdrawal_with_deletion_deletes_the_pacs_copies_too(archive, corpus: Path, orthanc: Orthanc) -> None:
     from dermarchive.archive.verify import verify
-    from dermarchive.consent.records import withdraw_consent
+    from dermarchive.workflows.consent import withdraw_consent
 
     pa = make_photo_archive(archive, corpus, which=("baseline", "png"))
     connect(archive, orthanc)
@@ -213,7 +213,7 @@ def test_withdrawal_with_deletion_deletes_the_pacs_copies_too(archive, corpus: P
 
 def test_withdrawal_with_the_pacs_down_still_deletes_here_and_names_what_is_left(
         archive, corpus: Path, tmp_path: Path) -> None:
-    from dermarchive.consent.records import withdraw_consent
+    from dermarchive.workflows.consent import withdraw_consent
 
     server = start_orthanc(tmp_path / "orthanc")
     try:
@@ -223,7 +223,7 @@ def test_withdrawal_with_the_pacs_down_still_deletes_here_and_names_what_is_left
     finally:
         server.stop()
     doomed = pa.ids["baseline"]
-    uid = __import__("dermarchive.exports.dicom_store", fromlist=["x"]).known_instance_uids(archive, [doomed])[doomed]
+    uid = __import__("dermarchive.archive.dicom_store", fromlist=["x"]).known_instance_uids(archive, [doomed])[doomed]
     w = withdraw_consent(archive, pa.visit_id, reason="patient asked", delete_non_essential=True)
     assert w.deleted == [doomed] and records.images(archive, visit_id=pa.visit_id) == []
     assert w.left_in_pacs == [doomed] and w.pacs_problem
@@ -287,8 +287,8 @@ def not_orthanc() -> Iterator[NotOrthanc]:
 def test_a_pacs_that_is_not_an_orthanc_deletes_nothing_there_and_names_the_images(
         archive, corpus: Path, orthanc: Orthanc, not_orthanc: NotOrthanc) -> None:
     from dermarchive.archive.verify import verify
-    from dermarchive.consent.records import withdraw_consent
-    from dermarchive.exports import dicom_store
+    from dermarchive.workflows.consent import withdraw_consent
+    from dermarchive.archive import dicom_store
 
     pa = make_photo_archive(archive, corpus, which=("baseline", "png"))
     connect(archive, orthanc)

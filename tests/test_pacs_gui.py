@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
-from dermarchive.exports import dicom_store, pacs
+from dermarchive.archive import dicom_store
+from dermarchive.dicom import pacs
 from dermarchive.gui import messages
 from dermarchive.gui.pacs_dialog import PacsSettingsDialog, send_photos_to_pacs
 from tests.orthanc_fixture import orthanc  # noqa: F401 - the fixture

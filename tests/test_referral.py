@@ -431,7 +431,7 @@ def test_referrer_defaults_to_how_this_user_signed_last_time(archive, corpus, tm
 
 def test_core_and_cli_do_not_import_qt():
     code = ("import sys; sys.modules['PySide6'] = None; "
-            "import dermarchive.exports.referral, dermarchive.exports.referral_commands; print('ok')")
+            "import dermarchive.exports.referral, dermarchive.cli.referral; print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 

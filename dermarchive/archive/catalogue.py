@@ -33,14 +33,23 @@ IntegrityError = sqlcipher3.dbapi2.IntegrityError
 Row = sqlcipher3.dbapi2.Row
 
 
+# The environment's faults, told apart by SQLite's primary result code (never by message text):
+# the user can act on each; anything else is a damaged file or a bug and is raised as it is.
+_STORAGE_FAULTS = {
+    sqlcipher3.dbapi2.SQLITE_FULL: "The disk is full: could not {action}. Nothing was half-written.",
+    sqlcipher3.dbapi2.SQLITE_READONLY: "The archive is on a read-only disk or folder: could not {action}.",
+    sqlcipher3.dbapi2.SQLITE_IOERR: "The archive's disk is not available: could not {action}.",
+    sqlcipher3.dbapi2.SQLITE_CANTOPEN: "The archive's disk is not available: could not {action}.",
+}
+
+
 def _raise_storage(exc: Exception, action: str) -> None:
-    text = str(exc).lower()
-    if "full" in text:
-        raise StorageError(f"The disk is full: could not {action}. Nothing was half-written.") from exc
-    if "readonly" in text or "read-only" in text:
-        raise StorageError(f"The archive is on a read-only disk or folder: could not {action}.") from exc
-    if "disk i/o" in text or "unable to open" in text:
-        raise StorageError(f"The archive's disk is not available: could not {action}.") from exc
+    """Raise :class:`StorageError` when ``exc`` is the environment's fault (disk full, read-only,
+    gone); return for anything else."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    message = _STORAGE_FAULTS.get(code & 0xFF) if isinstance(code, int) else None
+    if message is not None:
+        raise StorageError(message.format(action=action)) from exc
 
 
 class Catalogue:

@@ -132,7 +132,7 @@ CREATE TABLE setting (
 """
 
 # 50 (DICOM export, issue 10): dermoscopy acquisition attributes per image (NULL = the archive's
-# default, see dermarchive.exports.dicom_store), and the DICOM UIDs of visits (studies), series
+# default, see dermarchive.archive.dicom_store), and the DICOM UIDs of visits (studies), series
 # and images, kept so that exporting or sending again reuses them (idempotent in a PACS).
 V50 = """
 ALTER TABLE image ADD COLUMN dermoscopy_polarization TEXT DEFAULT NULL;

@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..archive import consent_rows
 from ..errors import DermArchiveError
 from .scopes import CLINICAL, PATIENT_ACCESS, PURPOSES, WRITTEN_METHODS
 
@@ -93,14 +94,7 @@ def _why_not(consent: CurrentConsent | None, purpose: str) -> str:
 
 
 def current_consents(archive: Any, visit_ids: list[int]) -> dict[int, CurrentConsent]:
-    if not visit_ids:
-        return {}
-    marks = ",".join("?" * len(visit_ids))
-    rows = archive.catalogue.query(
-        f"SELECT c.visit_id, c.version, c.scopes, c.method, c.withdrawn_at, c.signature_blob_id, "
-        f"c.signature_on_paper, c.form_image_id FROM consent c "
-        f"WHERE c.visit_id IN ({marks}) AND c.version = "
-        f"(SELECT max(version) FROM consent WHERE visit_id = c.visit_id)", list(visit_ids))
+    rows = consent_rows.latest_of_visits(archive, visit_ids)
     return {r["visit_id"]: CurrentConsent(r["visit_id"], r["version"], frozenset(json.loads(r["scopes"])),
                                           r["method"], r["withdrawn_at"] is not None, _has_evidence(r))
             for r in rows}
@@ -116,12 +110,7 @@ def _has_evidence(row: Any) -> bool:
 
 def _images_of(archive: Any, image_ids: list[int]) -> dict[int, tuple[int, str]]:
     """image id → (visit id, kind) for the images that exist."""
-    if not image_ids:
-        return {}
-    ids = sorted(set(image_ids))
-    marks = ",".join("?" * len(ids))
-    rows = archive.catalogue.query(f"SELECT id, visit_id, kind FROM image WHERE id IN ({marks})", ids)
-    return {r["id"]: (r["visit_id"], r["kind"]) for r in rows}
+    return consent_rows.image_visits_and_kinds(archive, image_ids)
 
 
 def _allowed_for_image(consent: CurrentConsent | None, kind: str) -> frozenset[str]:

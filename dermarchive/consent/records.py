@@ -13,14 +13,14 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
 from .. import log
-from ..archive import records
+from ..archive import consent_rows, records
 from ..archive.archive import Archive
 from ..archive.header import now_iso
 from ..errors import InvalidInput, NotFound
@@ -80,10 +80,6 @@ class ConsentVersion:
         }
 
 
-_SELECT = ("SELECT c.*, coalesce(u.name, '') AS recorded_by_name FROM consent c "
-           "LEFT JOIN user u ON u.id = c.recorded_by")
-
-
 def _version(row: Any) -> ConsentVersion:
     return ConsentVersion(
         row["id"], row["visit_id"], row["version"], tuple(json.loads(row["scopes"])), row["method"],
@@ -94,13 +90,11 @@ def _version(row: Any) -> ConsentVersion:
 
 def history(archive: Archive, visit_id: int) -> list[ConsentVersion]:
     """Every version of the visit's consent, oldest first."""
-    rows = archive.catalogue.query(_SELECT + " WHERE c.visit_id = ? ORDER BY c.version", (visit_id,))
-    return [_version(r) for r in rows]
+    return [_version(r) for r in consent_rows.versions(archive, visit_id)]
 
 
 def current(archive: Archive, visit_id: int) -> ConsentVersion | None:
-    row = archive.catalogue.query_one(_SELECT + " WHERE c.visit_id = ? ORDER BY c.version DESC LIMIT 1",
-                                      (visit_id,))
+    row = consent_rows.latest(archive, visit_id)
     return _version(row) if row else None
 
 
@@ -214,28 +208,20 @@ def _check_evidence(archive: Archive, visit_id: int, method: str, signature: byt
     if method == "photographed-form":
         if form_image_id is None:
             raise InvalidInput("Choose the photo of the signed consent form (an image of this visit).")
-        row = archive.catalogue.query_one("SELECT visit_id, kind FROM image WHERE id = ?", (form_image_id,))
-        if row is None:
+        found = consent_rows.image_visits_and_kinds(archive, [form_image_id]).get(form_image_id)
+        if found is None:
             raise NotFound(f"Image {form_image_id} is not in this archive.")
-        if row["visit_id"] != visit_id:
+        form_visit, form_kind = found
+        if form_visit != visit_id:
             raise InvalidInput(f"Image {form_image_id} belongs to another visit; the consent form photo "
                                f"must be from the visit it covers.")
-        if row["kind"] != "consent-form":
+        if form_kind != "consent-form":
             raise InvalidInput(f"Image {form_image_id} is not marked as a consent form; mark it as "
                                f"'consent-form' first.")
     return None
 
 
 # -- writing ----------------------------------------------------------------------------------
-def _insert(archive: Archive, tx: Any, visit_id: int, fields: Mapping[str, Any]) -> tuple[int, int]:
-    version = (tx.scalar("SELECT max(version) FROM consent WHERE visit_id = ?", (visit_id,)) or 0) + 1
-    row = {"visit_id": visit_id, "version": version, "recorded_by": archive.user.id or None,
-           "recorded_at": now_iso(), **fields}
-    cols = ", ".join(row)
-    cid = tx.insert(f"INSERT INTO consent ({cols}) VALUES ({', '.join(':' + c for c in row)})", row)
-    return cid, version
-
-
 def record_consent(archive: Archive, visit_id: int, *, scopes: Iterable[str], method: str,
                    obtained_by: str, obtained_at: str | None = None,
                    exemption_reason: str | None = None, signature: bytes | None = None,
@@ -261,7 +247,7 @@ def record_consent(archive: Archive, visit_id: int, *, scopes: Iterable[str], me
     png = _check_evidence(archive, visit_id, method, signature, signature_on_paper, form_image_id)
     with archive.transaction() as tx:
         blob_id = archive.store_blob(tx, png) if png is not None else None
-        cid, version = _insert(archive, tx, visit_id, {
+        cid, version = consent_rows.append_version(archive, tx, visit_id, {
             "scopes": json.dumps(chosen), "method": method, "exemption_reason": reason or None,
             "obtained_by": obtained_by.strip(), "obtained_at": when, "signature_blob_id": blob_id,
             "signature_on_paper": int(signature_on_paper), "form_image_id": form_image_id,
@@ -275,89 +261,21 @@ def record_consent(archive: Archive, visit_id: int, *, scopes: Iterable[str], me
     return found
 
 
-@dataclass(frozen=True)
-class Withdrawal:
-    version: ConsentVersion
-    deleted: list[int]
-    kept: list[int]
-    in_pacs: list[int] = field(default_factory=list)        # deleted photos the PACS had a copy of
-    pacs_deleted: list[int] = field(default_factory=list)   # … whose PACS copy is now gone too
-    pacs_problem: str | None = None                         # why the others could not be deleted there
-
-    @property
-    def left_in_pacs(self) -> list[int]:
-        return sorted(set(self.in_pacs) - set(self.pacs_deleted))
-
-    def pacs_lines(self) -> list[str]:
-        """What became of the deleted photos' copies in the practice PACS, naming image ids only."""
-        if not self.in_pacs:
-            return []
-        lines: list[str] = []
-        if self.pacs_deleted:
-            lines.append(f"Also deleted from the practice PACS: image(s) {_ids(self.pacs_deleted)}.")
-        if self.left_in_pacs:
-            why = self.pacs_problem or "No PACS is set up any more, so none could be deleted there."
-            lines.append(f"Still in the practice PACS: image(s) {_ids(self.left_in_pacs)}. {why} "
-                         "Ask the PACS administrator to delete them there; their DICOM instance UIDs "
-                         "are in the audit log.")
-        return lines
-
-    def as_json(self) -> dict[str, Any]:
-        return {"visit_id": self.version.visit_id, "version": self.version.version,
-                "deleted_images": self.deleted, "kept_images": self.kept,
-                "in_pacs": self.in_pacs, "deleted_from_pacs": self.pacs_deleted,
-                "left_in_pacs": self.left_in_pacs, "pacs_problem": self.pacs_problem}
-
-
-def _ids(image_ids: list[int]) -> str:
-    return ", ".join(map(str, image_ids))
-
-
-def _delete_from_pacs(archive: Archive, image_ids: list[int]) -> tuple[list[int], list[int], str | None]:
-    """Delete the PACS copies of photos about to be deleted here (before their UIDs go with them).
-
-    Returns (sent to the PACS, deleted there, problem). A PACS that cannot be reached, or one that
-    is not an Orthanc (DermArchive can delete only there), does not stop the local deletion the
-    patient asked for: what is left there is named, and its instance UIDs are kept in the audit log
-    so the PACS administrator can remove them.
-    """
-    from ..errors import DermArchiveError
-    from ..exports import dicom_store, pacs
-
-    in_pacs = sorted(pacs.images_in_pacs(archive, image_ids))
-    if not in_pacs:
-        return [], [], None
-    problem, not_orthanc = None, False
-    try:
-        deleted = sorted(pacs.delete_from_pacs(archive, in_pacs))
-    except pacs.PacsCannotDelete as exc:
-        deleted, problem, not_orthanc = [], exc.reason, True
-    except DermArchiveError as exc:  # those deleted before it failed are no longer marked as sent
-        deleted, problem = sorted(set(in_pacs) - set(pacs.images_in_pacs(archive, in_pacs))), str(exc)
-    left = sorted(set(in_pacs) - set(deleted))
-    if left:
-        uids = dicom_store.known_instance_uids(archive, left)
-        details: dict[str, Any] = {"failed": True, "sop_instance_uids": [uids[i] for i in left if i in uids]}
-        if not_orthanc:
-            details["not_orthanc"] = True
-        archive.log_event("pacs.delete", {"images": left}, details)
-    return in_pacs, deleted, problem
-
-
 def affected_images(archive: Archive, visit_id: int) -> list[records.ImageRecord]:
     """The visit's photos a withdrawal concerns (consent-form photos are the record of consent
     itself and are kept)."""
     return [i for i in records.images(archive, visit_id=visit_id) if i.kind != "consent-form"]
 
 
-def withdraw_consent(archive: Archive, visit_id: int, *, reason: str, withdrawn_at: str | None = None,
-                     essential: Mapping[int, bool] | None = None,
-                     delete_non_essential: bool = False) -> Withdrawal:
-    """Withdraw the visit's consent (a new version); optionally delete its non-essential photos.
+def record_withdrawal(archive: Archive, visit_id: int, *, reason: str, withdrawn_at: str | None = None,
+                      essential: Mapping[int, bool] | None = None,
+                      delete_non_essential: bool = False) -> tuple[ConsentVersion, list[int], list[int]]:
+    """Record the withdrawal of the visit's consent (a new version).
 
     ``essential`` updates the photos' "essential for care" marks first (the withdrawal dialog's
-    checkboxes). With ``delete_non_essential`` every affected photo not essential for care is
-    deleted for real; the rest are kept, restricted to the clinical record.
+    checkboxes). Returns (the new version, the photos to delete — those not essential for care,
+    when ``delete_non_essential`` — and all the photos concerned). Deleting them, here and in
+    the PACS, is the use case's: :func:`dermarchive.workflows.consent.withdraw_consent`.
     """
     visit = records.get_visit(archive, visit_id)
     reason = reason.strip()
@@ -377,9 +295,9 @@ def withdraw_consent(archive: Archive, visit_id: int, *, reason: str, withdrawn_
     with archive.transaction() as tx:
         for image_id, flag in (essential or {}).items():
             if bool(flag) != photos[image_id].essential_for_care:
-                tx.execute("UPDATE image SET essential_for_care = ? WHERE id = ?", (int(flag), image_id))
+                consent_rows.set_essential_for_care(tx, image_id, bool(flag))
                 archive.record(tx, "image.update", {"image": image_id}, {"fields": ["essential_for_care"]})
-        cid, version = _insert(archive, tx, visit_id, {
+        cid, version = consent_rows.append_version(archive, tx, visit_id, {
             "scopes": json.dumps(list(latest.scopes)), "method": latest.method,
             "exemption_reason": latest.exemption_reason, "obtained_by": latest.obtained_by,
             "obtained_at": latest.obtained_at, "signature_blob_id": latest.signature_blob_id,
@@ -388,12 +306,7 @@ def withdraw_consent(archive: Archive, visit_id: int, *, reason: str, withdrawn_
         archive.record(tx, "consent.withdraw", {"patient": visit.patient_id, "visit": visit_id, "consent": cid},
                        {"version": version, "delete_non_essential": delete_non_essential})
     is_essential = {i: (essential or {}).get(i, p.essential_for_care) for i, p in photos.items()}
-    doomed = [i for i, keep in is_essential.items() if not keep] if delete_non_essential else []
-    in_pacs, pacs_deleted, pacs_problem = _delete_from_pacs(archive, doomed) if doomed else ([], [], None)
-    deleted = records.delete_images(archive, doomed, reason="consent withdrawn") if doomed else []
-    log.consent.info("consent withdrawn for visit %d: %d photo(s) deleted, %d kept",
-                     visit_id, len(deleted), len(photos) - len(deleted))
+    doomed = sorted(i for i, keep in is_essential.items() if not keep) if delete_non_essential else []
     version_now = current(archive, visit_id)
     assert version_now is not None
-    return Withdrawal(version_now, sorted(deleted), sorted(set(photos) - set(deleted)),
-                      in_pacs, pacs_deleted, pacs_problem)
+    return version_now, doomed, sorted(photos)

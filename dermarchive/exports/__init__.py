@@ -1,1 +1,2 @@
-"""Everything that leaves the archive: patient copy, de-identified sets, referral PDF, backup."""
+"""What leaves the archive as documents and copies: the referral PDF, de-identified sets and the
+patient's own copy (each asks the consent policy first)."""

@@ -40,7 +40,6 @@ class App(QObject):
         self.main: MainWindow | None = None
         self.unlock_dialog: UnlockDialog | None = None
         self.demo_kdf, self.demo_small, self.idle_minutes = demo_kdf, demo_small, idle_minutes
-        self.demo_passphrase_file: Path | None = None
 
     def show_start(self) -> None:
         self.start.refresh_recent()
@@ -135,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("archive", nargs="?", type=Path, metavar="ARCHIVE", help="archive folder to unlock")
     parser.add_argument("--user", metavar="NAME", help="user to unlock as")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    from ..demo import display_available
+    from ..system import display_available
 
     if not display_available():
         print("dermarchive: no display is available (DISPLAY/WAYLAND_DISPLAY are not set), so the app cannot "

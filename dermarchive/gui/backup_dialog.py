@@ -2,7 +2,7 @@
 
     BackupDialog(archive, parent).exec()
 
-The dialog only calls the core (:mod:`dermarchive.exports.backup`) through ``gui.jobs.run_job``:
+The dialog only calls the core (:mod:`dermarchive.backup`) through ``gui.jobs.run_job``:
 progress and Cancel come from there. The destination is remembered in the archive (setting
 ``backup.destination``) when chosen; the last backup time and the reminder come from
 ``last_backup`` / ``backup_overdue``. After a check finds damage, the next backup re-reads every
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QLineEdit, QPlainTe
 
 from ..archive.archive import Archive
 from ..errors import Cancelled
-from ..exports import backup as core
+from ..backup import create as core
 from . import messages
 from .forms import child, dialog_form
 from .icons import icon

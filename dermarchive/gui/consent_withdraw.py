@@ -2,7 +2,7 @@
 
 Each photo of the visit is listed with an "essential for care" checkbox (ticked = kept, limited to
 the clinical record). With "Delete … not essential" ticked, the others are deleted for real by the
-core (:func:`dermarchive.consent.records.withdraw_consent`); the button says how many. Photos
+core (:func:`dermarchive.workflows.consent.withdraw_consent`); the button says how many. Photos
 already sent to the practice PACS are named before the user confirms (their PACS copies are
 deleted too), and afterwards the dialog says what became of them there.
 """
@@ -18,9 +18,10 @@ from PySide6.QtWidgets import (QCheckBox, QDateEdit, QDialog, QLabel, QLineEdit,
 
 from ..archive import records
 from ..archive.archive import Archive
-from ..consent.records import Withdrawal, affected_images, current, withdraw_consent
+from ..consent.records import affected_images, current
+from ..workflows.consent import Withdrawal, withdraw_consent
 from ..consent.scopes import LABELS, METHOD_LABELS
-from ..exports.pacs import images_in_pacs
+from ..dicom.pacs import images_in_pacs
 from .jobs import run_job
 from . import messages
 from .consent_photos import PhotoList

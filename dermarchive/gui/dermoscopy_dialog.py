@@ -4,8 +4,8 @@
 
 How a dermoscopic photo was taken (light polarisation, contact or not, immersion medium, optical
 magnification), in plain words, pre-filled from the photo's current values
-(:func:`~dermarchive.exports.dicom_store.dermoscopy_of`). Saving calls
-:func:`~dermarchive.exports.dicom_store.set_dermoscopy_attributes` (validated and audited there)
+(:func:`~dermarchive.archive.dicom_store.dermoscopy_of`). Saving calls
+:func:`~dermarchive.archive.dicom_store.set_dermoscopy_attributes` (validated and audited there)
 for all the photos given. When they differ in a setting, that setting starts unchosen and is only
 written if the user chooses one, so the others keep their own values. Only changed settings are
 written; the core's messages are shown as they are.
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QLabel, QPush
                                QWidget)
 
 from ..errors import DermArchiveError
-from ..exports import dicom_store
+from ..archive import dicom_store
 from . import messages
 from .forms import child, dialog_form
 from .pacs_dialog import IMMERSION_CHOICES

@@ -30,7 +30,7 @@ from ..consent import policy
 from ..consent import records as consent_records
 from ..consent.scopes import LABELS, METHOD_LABELS, PURPOSES
 from ..errors import DermArchiveError
-from ..exports import dicom_store
+from ..archive import dicom_store
 from . import messages
 from .dermoscopy_dialog import DermoscopyDialog, describe
 from .thumbnails import damage, damage_problem, damaged_advice, damaged_message

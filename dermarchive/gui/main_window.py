@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
 
     def update_backup_status(self) -> None:
         """'Last backup: … (3 days ago)' in the status bar; a warning once it is overdue."""
-        from ..exports import backup as backup_core
+        from ..backup import create as backup_core
 
         if self.locked:
             self.backup_status.hide()

@@ -4,7 +4,7 @@
     PacsSettingsDialog(archive, parent).exec()
     send_photos_to_pacs(parent, archive, image_ids, on_done=callback)   # the main window's action
 
-The dialog only calls the core (:mod:`dermarchive.exports.pacs`, :mod:`…dicom_store`); network
+The dialog only calls the core (:mod:`dermarchive.dicom.pacs`, :mod:`dermarchive.archive.dicom_store`); network
 work runs through ``gui.jobs.run_job``. The saved password is never shown: leaving the password
 field empty keeps it.
 """
@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QLabel, QLine
                                QWidget)
 
 from ..errors import DermArchiveError
-from ..exports import dicom_store, pacs
+from ..archive import dicom_store
+from ..dicom import pacs
 from . import messages
 from .forms import child, dialog_form
 from .icons import icon

@@ -42,7 +42,7 @@ def load_patient_data(archive: Any, patient_id: int, audit_view: bool) -> Patien
     """Worker thread: the patient (auditing the view when it is opened), lesions, visits, photos."""
     patient = records.open_patient(archive, patient_id) if audit_view else records.get_patient(archive, patient_id)
     visits = records.visits(archive, patient_id)
-    from ..exports.pacs import images_in_pacs  # the catalogue's record of sends; no network
+    from ..dicom.pacs import images_in_pacs  # the catalogue's record of sends; no network
 
     currents = policy.current_consents(archive, [v.id for v in visits])
     images = records.images(archive, patient_id=patient_id)

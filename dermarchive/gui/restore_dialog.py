@@ -4,7 +4,7 @@
 
 For the clinic whose workstation was lost: no archive is open, so the backup is unlocked with a
 user's passphrase (the key slots travel in the backup's manifest, whose user list is read without
-a key). The restore itself is :func:`dermarchive.exports.backup.restore`, run through
+a key). The restore itself is :func:`dermarchive.backup.restore.restore`, run through
 ``gui.jobs.run_job`` with progress and Cancel; it builds the archive in a hidden sibling folder,
 verifies it end to end and only then renames it into place, so it never overwrites anything and a
 failure or Cancel leaves nothing behind. The passphrase goes to the core and nowhere else: it is
@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QLabel, QLineEdi
 
 from .. import log
 from ..errors import Cancelled, DermArchiveError, WrongPassphrase
-from ..exports import backup as core
-from ..exports.backup_set import Manifest, require_manifest
+from ..backup import create as core
+from ..backup.set import Manifest, require_manifest
 from . import messages, settings
 from .forms import child, dialog_form
 from .icons import icon

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import Any
 
 import piexif
@@ -235,7 +235,7 @@ def _xmp_facts(xmp: bytes | None, facts: _ExifFacts) -> None:
 
 def _file_time(mtime: float | None, facts: _ExifFacts) -> None:
     if facts.taken_at is None and mtime is not None:
-        facts.taken_at = datetime.fromtimestamp(mtime, timezone.utc).astimezone().isoformat(timespec="seconds")
+        facts.taken_at = datetime.fromtimestamp(mtime, UTC).astimezone().isoformat(timespec="seconds")
         facts.source = "file-time"
 
 

@@ -31,7 +31,7 @@ from .. import log
 from ..archive import bodysites, records
 from ..archive.blobs import BlobRef
 from ..archive.header import now_iso
-from ..exports.dicom_store import record_dermoscopy_defaults
+from ..archive.dicom_store import record_dermoscopy_defaults
 from ..errors import DermArchiveError, InvalidInput, NotFound
 from .clean import prepare
 from .metadata import DECODE_ERRORS, PhotoMetadata, UnreadablePhoto, damaged, read_metadata, sniff

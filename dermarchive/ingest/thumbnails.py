@@ -85,11 +85,6 @@ def open_decodable(data: bytes, fmt: str) -> Image.Image:
     return open_pil(data, fmt)
 
 
-def make_thumbnails_for(data: bytes, fmt: str) -> Thumbnails:
-    with open_decodable(data, fmt) as img:
-        return make_thumbnails(img)
-
-
 def _heic_embedded(data: bytes, size: int) -> Image.Image | None:
     """The HEIC's own embedded thumbnail when it is big enough and shaped like the photo (iPhones
     store a 320-px one): milliseconds instead of decoding 12 MP of HEVC."""

@@ -10,12 +10,12 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QLineEdit, QPlainTextEdit, QP
 
 from dermarchive.archive import Archive, records
 from dermarchive.archive.verify import verify
-from dermarchive.exports import backup as core
+from dermarchive.backup import create as core
 from dermarchive.gui import messages
 from dermarchive.gui.backup_dialog import BackupDialog
 
-from ..conftest import PASSPHRASE, USER
-from ..helpers import store_photo
+from tests.conftest import PASSPHRASE, USER
+from tests.helpers import store_photo
 
 pytestmark = [
     pytest.mark.gui,

@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
-from dermarchive.exports import backup
+from dermarchive.backup import create as backup
 from dermarchive.gui.main_window import MainWindow
 
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from dermarchive import nhi
 from dermarchive.archive import CHEAP_TEST_PARAMS, Archive, records
 from dermarchive.archive.verify import verify
-from dermarchive.cli import main as cli
+from dermarchive.launch import main as cli
 from dermarchive.consent import policy
 from dermarchive.demo import DEMO_PASSPHRASE, DEMO_USER, FULL, default_path, plan_counts
 

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from dermarchive.archive import records
-from dermarchive.exports import dicom_store
+from dermarchive.archive import dicom_store
 from dermarchive.gui.dermoscopy_dialog import DermoscopyDialog
 from dermarchive.gui.main_window import PAGE_PATIENT, MainWindow
 

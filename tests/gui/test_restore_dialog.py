@@ -17,13 +17,13 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QLineEdit, QProgre
 
 from dermarchive.archive import CHEAP_TEST_PARAMS, Archive, records
 from dermarchive.archive.verify import verify
-from dermarchive.exports import backup as core
+from dermarchive.backup import create as core
 from dermarchive.gui import settings
 from dermarchive.gui.restore_dialog import RestoreDialog
 from dermarchive.gui.start_screen import StartScreen
 
-from ..conftest import PASSPHRASE, USER
-from ..helpers import folder_state, store_photo
+from tests.conftest import PASSPHRASE, USER
+from tests.helpers import folder_state, store_photo
 
 pytestmark = pytest.mark.gui
 

@@ -45,7 +45,7 @@ def test_consent_badges_follow_the_policy(main_window: MainWindow, qtbot: Any) -
 
 
 def test_withdrawing_consent_changes_the_badges_after_refresh(main_window: MainWindow, qtbot: Any) -> None:
-    from dermarchive.consent.records import withdraw_consent
+    from dermarchive.workflows.consent import withdraw_consent
 
     seen = _badges_of_every_photo(main_window, qtbot)
     badge, image, consent = next(v for v in seen.values() if v[0] == "Teaching OK")

@@ -15,11 +15,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..cli import ProgressBar, add_archive, emit, open_archive, read_secret_file
+from .common import ProgressBar, add_archive, emit, open_archive, read_secret_file
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    from .referral import URGENCIES
+    from ..exports.referral import URGENCIES
 
     p = sub.add_parser("referral", parents=[parent], help="write a consent-checked referral letter (PDF) with photos",
                        description="Write a referral letter as a PDF with the patient's photos. Every photo "
@@ -55,7 +55,7 @@ def _lines(text: str | None) -> str | None:
 
 def cmd_referral(args: argparse.Namespace) -> int:
     from ..archive import records
-    from .referral import build_referral
+    from ..exports.referral import build_referral
 
     password = read_secret_file(args.pdf_password_file, "PDF password") if args.pdf_password_file else None
     with open_archive(args) as a:
@@ -71,7 +71,7 @@ def cmd_referral(args: argparse.Namespace) -> int:
 
 
 def cmd_practice(args: argparse.Namespace) -> int:
-    from .referral import letterhead, set_letterhead
+    from ..exports.referral import letterhead, set_letterhead
 
     with open_archive(args) as a:
         if any(v is not None for v in (args.name, args.address, args.phone, args.email)):

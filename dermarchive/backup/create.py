@@ -46,8 +46,8 @@ from ..archive.catalogue import CATALOGUE_NAME
 from ..archive.fsutil import TEMP_PREFIX, describe_os_error, fsync_dir
 from ..archive.header import HEADER_NAME, now_iso
 from ..errors import Cancelled, DermArchiveError, InvalidInput, StorageError
-from .backup_restore import BackupCheck, RestoreSummary, display_time, restore, verify_backup
-from .backup_set import (BLOB_DIR, DEFAULT_REMINDER_DAYS, LOCK_NAME, MANIFEST_NAME, SETTING_DESTINATION,
+from .restore import BackupCheck, RestoreSummary, display_time, restore, verify_backup
+from .set import (BLOB_DIR, DEFAULT_REMINDER_DAYS, LOCK_NAME, MANIFEST_NAME, SETTING_DESTINATION,
                          SETTING_LAST, SETTING_REMINDER_DAYS, BackupError, Cancel, FolderLock, Manifest,
                          Progress, SourceUnreadable, backup_users, connect_catalogue, file_sha256,
                          folder_identity, put_file, read_chunks, read_manifest, scan_blobs, sha256_or_none,

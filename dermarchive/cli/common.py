@@ -1,7 +1,4 @@
-"""``dermarchive …``: headless commands over the same core the GUI uses.
-
-Each feature area registers its sub-commands from its own module (COMMAND_MODULES); this module
-holds what they share: the archive argument, passphrase reading, ``--json`` output, a progress
+"""What every ``dermarchive`` command module shares: the archive argument, passphrase reading, ``--json`` output, a progress
 bar, and turning :class:`DermArchiveError` into a message and an exit code (never a traceback).
 
 Passphrase: ``--passphrase-file F``, else ``$DERMARCHIVE_PASSPHRASE_FILE``, else a hidden prompt.
@@ -12,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import importlib
 import json
 import os
 import sys
@@ -21,19 +17,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import DermArchiveError, InvalidInput
+from ..errors import InvalidInput
 
-COMMAND_MODULES = (
-    "dermarchive.archive.commands",
-    "dermarchive.ingest.commands",
-    "dermarchive.consent.commands",
-    "dermarchive.exports.commands",
-    "dermarchive.exports.referral_commands",
-    "dermarchive.exports.backup_commands",
-    "dermarchive.exports.dicom_commands",
-    "dermarchive.demo",
-)
+OpenApp = Callable[..., int]
+"""``open_app(path, *, user=None, prefill_passphrase=None) -> exit code``: opens the desktop app."""
 
 
 # -- shared argument helpers -------------------------------------------------------------------
@@ -56,7 +43,7 @@ def kdf_arg(p: argparse.ArgumentParser) -> None:
 
 
 def kdf_from(args: argparse.Namespace) -> Any:
-    from .archive.keys import KdfParams
+    from ..archive.keys import KdfParams
 
     if not getattr(args, "kdf_params", None):
         return None
@@ -96,7 +83,7 @@ def read_new_passphrase(path: str | None, what: str = "new passphrase") -> str:
 
 
 def user_for(args: argparse.Namespace, archive_path: Path) -> str:
-    from .archive import Archive
+    from ..archive import Archive
 
     name = getattr(args, "user", None) or os.environ.get("DERMARCHIVE_USER")
     if name:
@@ -108,7 +95,7 @@ def user_for(args: argparse.Namespace, archive_path: Path) -> str:
 
 
 def open_archive(args: argparse.Namespace, path: Path | None = None) -> Any:
-    from .archive import Archive
+    from ..archive import Archive
 
     path = path or args.archive
     user = user_for(args, path)
@@ -138,42 +125,3 @@ class ProgressBar:
         if total and done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()
-
-
-# -- entry point -------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dermarchive", description="Encrypted clinical photo archive.")
-    parser.add_argument("--version", action="version", version=f"DermArchive {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    parent = common_parent()
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub, parent)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] == "gui":
-        from .gui.app import main as gui_main  # the only place the CLI reaches the GUI
-
-        return gui_main(argv[1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
-    if handler is None:
-        parser.print_help()
-        return 2
-    try:
-        return int(handler(args) or 0)
-    except DermArchiveError as exc:
-        if getattr(args, "json", False):
-            print(json.dumps({"error": str(exc), "type": type(exc).__name__}), file=sys.stdout)
-        print(f"dermarchive: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("dermarchive: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..cli import ProgressBar, add_archive, emit, open_archive, read_secret_file
+from .common import ProgressBar, add_archive, emit, open_archive, read_secret_file
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -73,7 +73,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 def cmd_dicom(args: argparse.Namespace) -> int:
     from ..archive import records
-    from .dicom_export import export_dicom
+    from ..dicom.export import export_dicom
 
     with open_archive(args) as a:
         patient = records.patient_by_nhi(a, args.patient)
@@ -85,7 +85,7 @@ def cmd_dicom(args: argparse.Namespace) -> int:
 
 def cmd_dermoscopy(args: argparse.Namespace) -> int:
     from ..errors import InvalidInput
-    from . import dicom_store
+    from ..archive import dicom_store
 
     attrs = {k: getattr(args, k) for k in ("polarization", "contact", "immersion", "magnification")
              if getattr(args, k) is not None}
@@ -105,7 +105,7 @@ def cmd_dermoscopy(args: argparse.Namespace) -> int:
 
 
 def cmd_pacs_set(args: argparse.Namespace) -> int:
-    from . import pacs
+    from ..dicom import pacs
 
     password = read_secret_file(args.pacs_password_file, "PACS password")
     archive_args = argparse.Namespace(archive=args.archive, user=args.archive_user,
@@ -117,7 +117,7 @@ def cmd_pacs_set(args: argparse.Namespace) -> int:
 
 
 def cmd_pacs_test(args: argparse.Namespace) -> int:
-    from . import pacs
+    from ..dicom import pacs
 
     with open_archive(args) as a:
         message = pacs.test_connection(a)
@@ -127,7 +127,7 @@ def cmd_pacs_test(args: argparse.Namespace) -> int:
 
 def cmd_pacs_send(args: argparse.Namespace) -> int:
     from ..archive import records
-    from . import pacs
+    from ..dicom import pacs
 
     with open_archive(args) as a:
         patient = records.patient_by_nhi(a, args.patient)
@@ -139,7 +139,7 @@ def cmd_pacs_send(args: argparse.Namespace) -> int:
 
 def cmd_pacs_status(args: argparse.Namespace) -> int:
     from ..archive import records
-    from . import pacs
+    from ..dicom import pacs
 
     with open_archive(args) as a:
         patient = records.patient_by_nhi(a, args.patient)

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..cli import ProgressBar, add_archive, emit, open_archive
+from .common import ProgressBar, add_archive, emit, open_archive
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -35,10 +35,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         patient = records.patient_by_nhi(a, args.patient)
         bar = ProgressBar()
         if args.purpose == "patient-access":
-            from .patient_access import export_patient_access
+            from ..exports.patient_access import export_patient_access
             summary = export_patient_access(a, patient.id, args.out, image_ids=args.images, progress=bar)
         else:
-            from .deidentified import export_deidentified
+            from ..exports.deidentified import export_deidentified
             summary = export_deidentified(a, patient.id, args.purpose, args.out, image_ids=args.images,
                                           progress=bar)
         emit(args, summary, f"Exported {summary.get('count', 0)} image(s) to {args.out}.")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..cli import (add_archive, emit, kdf_arg, kdf_from, open_archive, read_new_passphrase, read_passphrase,
+from .common import (add_archive, emit, kdf_arg, kdf_from, open_archive, read_new_passphrase, read_passphrase,
                    user_for)
-from . import records
-from .archive import ROLES, Archive
-from .verify import verify
+from ..archive import records
+from ..archive.archive import ROLES, Archive
+from ..archive.verify import verify
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -103,7 +103,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from ..cli import ProgressBar
+    from .common import ProgressBar
 
     with open_archive(args) as a:
         problems = verify(a, ProgressBar())

@@ -22,8 +22,9 @@ from pydicom.encaps import encapsulate
 from .. import __version__
 from ..archive import bodysites, records
 from ..errors import InvalidInput
-from . import dicom_codes, dicom_store
-from .dicom_pixels import Pixels, exif_orientation, pixels_for_dicom
+from . import codes as dicom_codes
+from ..archive import dicom_store
+from .pixels import Pixels, exif_orientation, pixels_for_dicom
 
 VL_PHOTOGRAPHIC = "1.2.840.10008.5.1.4.1.1.77.1.4"
 DERMOSCOPIC = "1.2.840.10008.5.1.4.1.1.77.1.7"

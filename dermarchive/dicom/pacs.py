@@ -43,9 +43,9 @@ from ..archive.header import now_iso
 from ..archive.keys import unwrap, wrap
 from ..consent import policy
 from ..errors import Cancelled, DermArchiveError, InvalidInput
-from . import dicom_store
-from .dicom_build import build_instance
-from .dicom_export import PURPOSE, images_for_dicom
+from ..archive import dicom_store
+from .build import build_instance
+from .export import PURPOSE, images_for_dicom
 
 SETTING = "pacs.target"
 ATTEMPTS = 3

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..cli import ProgressBar, add_archive, emit, open_archive
+from .common import ProgressBar, add_archive, emit, open_archive
 from ..errors import InvalidInput
 
 
@@ -67,8 +67,8 @@ def _plan_lines(plan: Any) -> list[str]:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from ..archive import records
-    from .run import EntryAssignment, ImportOptions, remove_originals, run_import
-    from .scan import scan
+    from ..ingest.run import EntryAssignment, ImportOptions, remove_originals, run_import
+    from ..ingest.scan import scan
 
     if args.keep_location and not args.location_reason.strip():
         raise InvalidInput("--keep-location needs --location-reason TEXT saying why the location is kept.")

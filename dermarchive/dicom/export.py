@@ -24,7 +24,7 @@ from .. import log
 from ..archive import records
 from ..consent import policy
 from ..errors import Cancelled, InvalidInput, StorageError
-from .dicom_build import EXPORTABLE_KINDS, Instance, build_instance
+from .build import EXPORTABLE_KINDS, Instance, build_instance
 
 PURPOSE = "clinical.documentation"
 Progress = Callable[[int, int, str], None]

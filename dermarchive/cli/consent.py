@@ -11,9 +11,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..cli import add_archive, emit, open_archive
+from .common import add_archive, emit, open_archive
 from ..errors import InvalidInput
-from .scopes import METHODS, parse_purposes
+from ..consent.scopes import METHODS, parse_purposes
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 def _visit(a: Any, patient_id: int, visit_id: int | None) -> int:
     from ..archive import records
-    from .records import latest_visit
+    from ..consent.records import latest_visit
 
     if visit_id is None:
         return latest_visit(a, patient_id)
@@ -64,7 +64,7 @@ def _visit(a: Any, patient_id: int, visit_id: int | None) -> int:
 
 def cmd_set(args: argparse.Namespace) -> int:
     from ..archive import records
-    from .records import record_consent
+    from ..consent.records import record_consent
 
     signature = None
     if args.signature is not None:
@@ -88,7 +88,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 
 def cmd_withdraw(args: argparse.Namespace) -> int:
     from ..archive import records
-    from .records import withdraw_consent
+    from ..workflows.consent import withdraw_consent
 
     with open_archive(args) as a:
         patient = records.patient_by_nhi(a, args.patient)
@@ -107,7 +107,7 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from ..archive import records
-    from .records import patient_consents
+    from ..consent.records import patient_consents
 
     with open_archive(args) as a:
         patient = records.patient_by_nhi(a, args.patient)

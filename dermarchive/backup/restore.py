@@ -29,7 +29,7 @@ from ..archive.header import HEADER_NAME
 from ..archive.keys import MasterKey
 from ..archive.verify import verify as verify_archive
 from ..errors import ArchiveExists, Cancelled, InvalidInput, StorageError, UnknownUser
-from .backup_set import (BLOB_DIR, SETTING_LAST, BackupError, Cancel, FolderLock, Manifest, Progress,
+from .set import (BLOB_DIR, SETTING_LAST, BackupError, Cancel, FolderLock, Manifest, Progress,
                          SourceUnreadable, blob_path, connect_catalogue, file_sha256, put_file,
                          read_chunks, require_manifest, scan_blobs, size_or_none)
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..cli import ProgressBar, emit, open_archive, read_passphrase
+from .common import ProgressBar, emit, open_archive, read_passphrase
 from ..errors import InvalidInput
 
 VERIFY_WORD = "verify"
@@ -50,7 +50,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
                            "'dermarchive backup verify DEST'.")
     if str(args.archive) == VERIFY_WORD:
         return _verify(args)
-    from .backup import backup
+    from ..backup.create import backup
 
     with open_archive(args) as archive:
         summary = backup(archive, args.dest, create=True, recheck=args.recheck, progress=ProgressBar())
@@ -59,7 +59,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .backup import verify_backup
+    from ..backup.create import verify_backup
 
     passphrase = user = None
     if args.passphrase_file or os.environ.get("DERMARCHIVE_PASSPHRASE_FILE") or args.decrypt:
@@ -71,7 +71,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from .backup import restore
+    from ..backup.create import restore
 
     summary = restore(args.dest, args.new_archive, user=_backup_user(args),
                       passphrase=read_passphrase(args), progress=ProgressBar())
@@ -80,7 +80,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _backup_user(args: argparse.Namespace) -> str:
-    from .backup import backup_users
+    from ..backup.create import backup_users
 
     name = args.user or os.environ.get("DERMARCHIVE_USER")
     if name:

@@ -1,0 +1,34 @@
+"""The ``dermarchive`` program: the one module above both faces.
+
+No arguments (or ``gui …``) opens the desktop app (:mod:`dermarchive.gui.app`); anything else is
+a command (:mod:`dermarchive.cli`). A command that ends by opening the app (``dermarchive demo``)
+is handed :func:`open_app`, so the CLI never imports the GUI and neither face imports the other.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def open_app(path: Path, *, user: str | None = None, prefill_passphrase: str | None = None) -> int:
+    """Open the desktop app on the archive at ``path`` (unlock window first)."""
+    from .gui.app import run
+
+    return run(open_path=path, user=user, prefill_passphrase=prefill_passphrase)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] == "gui":
+        from .gui.app import main as gui_main
+
+        return gui_main(args[1:])
+    from .cli import main as cli_main
+
+    return cli_main(args, open_app=open_app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
