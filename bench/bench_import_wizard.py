@@ -7,7 +7,7 @@ Photos: real phone JPEGs from ../shared/corpus (iPhone 4S, iPhone 6, Jolla), eac
 capture time with piexif so every file is distinct; six photos per day, so 48 make 8 visits.
 
 * **Core, one call**: ``run_import`` of the whole folder (one visit per capture session).
-* **Wizard adapter**: :func:`dermarchive.gui.import_wizard.choices.carry_out` on the same photos,
+* **Wizard adapter**: :func:`dermarchive.workflows.import_visit.carry_out` on the same photos,
   with two new lesions (different sites) spread over every visit, so the core runs once per new
   lesion; plus consent recorded for each new visit. The figure to watch is the overhead against
   one call.
@@ -73,7 +73,7 @@ def bench_core(folder: Path, work: Path) -> tuple[float, int]:
 
 
 def bench_adapter(folder: Path, work: Path) -> tuple[float, int, int, int]:
-    from dermarchive.gui.import_wizard.choices import (ConsentChoice, ImportChoices, NewLesion, PhotoChoice,
+    from dermarchive.workflows.import_visit import (ConsentChoice, ImportChoices, NewLesion, PhotoChoice,
                                                        import_slices, carry_out, group_by_time)
     from dermarchive.ingest import scan
 

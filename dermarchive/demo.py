@@ -431,10 +431,8 @@ def ensure_demo(path: Path, passphrase: str, *, kdf: KdfParams | None = None, si
     started = time.perf_counter()
     if (path / "archive.json").exists():
         with Archive.open(path, DEMO_USER, passphrase) as archive:
-            counts = archive.catalogue.query_one(
-                "SELECT (SELECT count(*) FROM patient) AS p, (SELECT count(*) FROM lesion) AS l, "
-                "(SELECT count(*) FROM image) AS i, (SELECT count(*) FROM consent) AS c")
-        return DemoSummary(path, False, counts["p"], counts["l"], counts["i"], counts["c"],
+            n = records.counts(archive)
+        return DemoSummary(path, False, n["patient"], n["lesion"], n["image"], n["consent"],
                            time.perf_counter() - started)
     if path.exists() and any(path.iterdir()):
         raise InvalidInput(f"{path} is not empty and holds no archive; choose another folder with --path.")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from .. import log
 from ..errors import (ArchiveExists, ArchiveLocked, InvalidInput, NotFound, PermissionDenied,
@@ -25,6 +25,9 @@ from .catalogue import CATALOGUE_NAME, Catalogue
 from .fsutil import describe_os_error
 from .header import Header, KeySlot, now_iso
 from .keys import KdfParams, MasterKey, calibrate, check_passphrase_policy
+
+if TYPE_CHECKING:
+    from .catalogue import Transaction
 
 ROLES = ("nurse", "clinician", "admin")
 LOCK_NAME = "archive.lock"
@@ -198,7 +201,7 @@ class Archive:
         with self.catalogue.transaction() as tx:
             yield tx
 
-    def record(self, tx: Any, action: str, subject: dict[str, Any] | None = None,
+    def record(self, tx: Transaction, action: str, subject: dict[str, Any] | None = None,
                details: dict[str, Any] | None = None) -> int:
         return self.audit.append(tx, self.user.name, action, subject, details)
 
@@ -218,11 +221,11 @@ class Archive:
         value = self.catalogue.scalar("SELECT value FROM setting WHERE key = ?", (key,))
         return default if value is None else json.loads(value)
 
-    def set_setting(self, tx: Any, key: str, value: Any) -> None:
+    def set_setting(self, tx: Transaction, key: str, value: Any) -> None:
         tx.execute("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     # -- blobs ------------------------------------------------------------------------------
-    def store_blob(self, tx: Any, data: bytes) -> str:
+    def store_blob(self, tx: Transaction, data: bytes) -> str:
         """Store ``data`` encrypted and register its row in ``tx``; returns the blob id.
 
         The file is durable and in place before this returns; the row commits with the caller's
@@ -233,7 +236,7 @@ class Archive:
             return blob_id
         return self.register_blob(tx, self.blobs.put(data))
 
-    def register_blob(self, tx: Any, ref: BlobRef) -> str:
+    def register_blob(self, tx: Transaction, ref: BlobRef) -> str:
         """Make a pending blob (from ``blobs.put``, possibly on another thread) part of ``tx``.
 
         Runs inside the write transaction, so no other process is registering at the same time:
@@ -260,7 +263,7 @@ class Archive:
         self.master  # noqa: B018 - raises ArchiveLocked when closed
         return self.blobs.read(self.blob_ref(blob_id))
 
-    def release_blobs(self, tx: Any, blob_ids: list[str | None]) -> list[str]:
+    def release_blobs(self, tx: Transaction, blob_ids: list[str | None]) -> list[str]:
         """Delete the rows of blobs nothing refers to any more (crypto-erasure); return their ids.
 
         Call :meth:`unlink_blobs` with the result after the transaction commits.

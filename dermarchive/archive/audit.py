@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from .header import now_iso
 from .keys import HeldKey, hmac_hex
+
+if TYPE_CHECKING:
+    from .catalogue import Transaction
 
 GENESIS = "0" * 64
 
@@ -67,7 +70,7 @@ class AuditLog:
         """Wipe the chain key (the archive is closing); later use raises ArchiveLocked."""
         self._key.forget()
 
-    def append(self, tx: Any, user: str, action: str, subject: dict[str, Any] | None = None,
+    def append(self, tx: Transaction, user: str, action: str, subject: dict[str, Any] | None = None,
                details: dict[str, Any] | None = None, *, at: str | None = None) -> int:
         """Add one entry inside the caller's transaction ``tx``; returns its seq."""
         if action not in ACTIONS:

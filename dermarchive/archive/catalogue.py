@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import sqlcipher3
 
@@ -30,7 +30,11 @@ CATALOGUE_NAME = "catalogue.db"
 DatabaseError = sqlcipher3.dbapi2.DatabaseError
 OperationalError = sqlcipher3.dbapi2.OperationalError
 IntegrityError = sqlcipher3.dbapi2.IntegrityError
-Row = sqlcipher3.dbapi2.Row
+if TYPE_CHECKING:  # sqlcipher3 ships no types; its Row behaves as the standard library's
+    Row: TypeAlias = sqlite3.Row
+else:
+    Row = sqlcipher3.dbapi2.Row
+Params: TypeAlias = "Sequence[Any] | dict[str, Any]"
 
 
 # The environment's faults, told apart by SQLite's primary result code (never by message text):
@@ -108,7 +112,7 @@ class Catalogue:
 
     # -- access -----------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[_Tx]:
+    def transaction(self) -> Iterator[Transaction]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception."""
         with self.lock:
             try:
@@ -117,7 +121,7 @@ class Catalogue:
                 _raise_storage(exc, "write to the catalogue")
                 raise
             try:
-                yield _Tx(self.conn)
+                yield Transaction(self.conn)
                 self.conn.execute("COMMIT")
             except BaseException as exc:
                 try:
@@ -128,15 +132,17 @@ class Catalogue:
                     _raise_storage(exc, "write to the catalogue")
                 raise
 
-    def query(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
         with self.lock:
-            return self.conn.execute(sql, params).fetchall()
+            rows: list[Row] = self.conn.execute(sql, params).fetchall()
+            return rows
 
-    def query_one(self, sql: str, params: Sequence[Any] | dict = ()) -> Row | None:
+    def query_one(self, sql: str, params: Params = ()) -> Row | None:
         with self.lock:
-            return self.conn.execute(sql, params).fetchone()
+            row: Row | None = self.conn.execute(sql, params).fetchone()
+            return row
 
-    def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
+    def scalar(self, sql: str, params: Params = ()) -> Any:
         row = self.query_one(sql, params)
         return None if row is None else row[0]
 
@@ -161,13 +167,14 @@ class Catalogue:
             self.conn.close()
 
 
-class _Tx:
-    """What a transaction body sees: execute/fetch helpers over the locked connection."""
+class Transaction:
+    """What a transaction body sees: execute/fetch helpers over the locked connection
+    (``with archive.transaction() as tx``; committed at the end, rolled back on any exception)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def execute(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
+    def execute(self, sql: str, params: Params = ()) -> Any:
         return self.conn.execute(sql, params)
 
     def executemany(self, sql: str, seq: Any) -> Any:
@@ -178,16 +185,20 @@ class _Tx:
         for statement in _split_sql(script):
             self.conn.execute(statement)
 
-    def insert(self, sql: str, params: Sequence[Any] | dict = ()) -> int:
-        return int(self.conn.execute(sql, params).lastrowid)
+    def insert(self, sql: str, params: Params = ()) -> int:
+        rowid = self.conn.execute(sql, params).lastrowid
+        assert rowid is not None, "an INSERT always sets lastrowid"
+        return rowid
 
-    def query(self, sql: str, params: Sequence[Any] | dict = ()) -> list[Row]:
-        return self.conn.execute(sql, params).fetchall()
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        rows: list[Row] = self.conn.execute(sql, params).fetchall()
+        return rows
 
-    def query_one(self, sql: str, params: Sequence[Any] | dict = ()) -> Row | None:
-        return self.conn.execute(sql, params).fetchone()
+    def query_one(self, sql: str, params: Params = ()) -> Row | None:
+        row: Row | None = self.conn.execute(sql, params).fetchone()
+        return row
 
-    def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
+    def scalar(self, sql: str, params: Params = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 

@@ -8,11 +8,14 @@ edits a row: it appends version + 1.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from .archive import Archive
 from .catalogue import Row
 from .header import now_iso
+
+if TYPE_CHECKING:
+    from .catalogue import Transaction
 
 _SELECT = ("SELECT c.*, coalesce(u.name, '') AS recorded_by_name FROM consent c "
            "LEFT JOIN user u ON u.id = c.recorded_by")
@@ -52,7 +55,7 @@ def image_visits_and_kinds(archive: Archive, image_ids: Iterable[int]) -> dict[i
     return {r["id"]: (r["visit_id"], r["kind"]) for r in rows}
 
 
-def append_version(archive: Archive, tx: Any, visit_id: int, fields: Mapping[str, Any]) -> tuple[int, int]:
+def append_version(archive: Archive, tx: Transaction, visit_id: int, fields: Mapping[str, Any]) -> tuple[int, int]:
     """Append the visit's next consent version inside ``tx``; returns (row id, version)."""
     version = (tx.scalar("SELECT max(version) FROM consent WHERE visit_id = ?", (visit_id,)) or 0) + 1
     row = {"visit_id": visit_id, "version": version, "recorded_by": archive.user.id or None,
@@ -62,5 +65,5 @@ def append_version(archive: Archive, tx: Any, visit_id: int, fields: Mapping[str
     return cid, version
 
 
-def set_essential_for_care(tx: Any, image_id: int, essential: bool) -> None:
+def set_essential_for_care(tx: Transaction, image_id: int, essential: bool) -> None:
     tx.execute("UPDATE image SET essential_for_care = ? WHERE id = ?", (int(essential), image_id))

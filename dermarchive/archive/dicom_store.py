@@ -14,13 +14,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import uuid
 
-from pydicom.uid import generate_uid
 
 from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .archive import Archive
+    from .catalogue import Transaction
 
 # Defined terms of the Dermoscopic Image module (checked by dciodvfy in the tests)
 POLARIZATIONS = ("POLARIZED", "NON_POLARIZED")
@@ -70,12 +73,12 @@ def _validated(attrs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def dermoscopy_defaults(archive: Any) -> Dermoscopy:
+def dermoscopy_defaults(archive: Archive) -> Dermoscopy:
     values = {**BUILTIN_DEFAULTS, **(archive.setting(DEFAULTS_SETTING) or {})}
     return Dermoscopy(values["polarization"], values["contact"], values["immersion"], values["magnification"])
 
 
-def set_dermoscopy_defaults(archive: Any, **attrs: Any) -> Dermoscopy:
+def set_dermoscopy_defaults(archive: Archive, **attrs: Any) -> Dermoscopy:
     """Set the practice's dermatoscope defaults (used where an image has no values of its own)."""
     attrs = _validated(attrs)
     current = {**BUILTIN_DEFAULTS, **(archive.setting(DEFAULTS_SETTING) or {}), **attrs}
@@ -85,7 +88,7 @@ def set_dermoscopy_defaults(archive: Any, **attrs: Any) -> Dermoscopy:
     return dermoscopy_defaults(archive)
 
 
-def set_dermoscopy_attributes(archive: Any, image_ids: list[int], **attrs: Any) -> int:
+def set_dermoscopy_attributes(archive: Archive, image_ids: list[int], **attrs: Any) -> int:
     """Record dermoscopy attributes for dermoscopic images; ``None`` resets one to the default.
 
     Returns the number of images changed. Raises for images that are not dermoscopic.
@@ -112,7 +115,7 @@ def set_dermoscopy_attributes(archive: Any, image_ids: list[int], **attrs: Any) 
     return len(image_ids)
 
 
-def record_dermoscopy_defaults(archive: Any, tx: Any, image_ids: list[int]) -> None:
+def record_dermoscopy_defaults(archive: Archive, tx: Transaction, image_ids: list[int]) -> None:
     """At import: write the current defaults into dermoscopic rows that have no values yet, so a
     later change of dermatoscope does not rewrite how older photos were taken. Runs in the
     importer's transaction ``tx``."""
@@ -127,7 +130,7 @@ def record_dermoscopy_defaults(archive: Any, tx: Any, image_ids: list[int]) -> N
             (d.polarization, d.contact, d.immersion, d.magnification, image_id))
 
 
-def dermoscopy_of(archive: Any, image_id: int) -> Dermoscopy:
+def dermoscopy_of(archive: Archive, image_id: int) -> Dermoscopy:
     row = archive.catalogue.query_one(
         "SELECT dermoscopy_polarization, dermoscopy_contact, dermoscopy_immersion, "
         "dermoscopy_magnification FROM image WHERE id = ?", (image_id,))
@@ -153,12 +156,12 @@ class Dermatoscope:
     serial: str
 
 
-def dermatoscope(archive: Any) -> Dermatoscope:
+def dermatoscope(archive: Archive) -> Dermatoscope:
     value = archive.setting(DEVICE_SETTING) or {}
     return Dermatoscope(value.get("manufacturer", ""), value.get("model", ""), value.get("serial", ""))
 
 
-def set_dermatoscope(archive: Any, *, manufacturer: str, model: str, serial: str) -> Dermatoscope:
+def set_dermatoscope(archive: Archive, *, manufacturer: str, model: str, serial: str) -> Dermatoscope:
     fields = {"manufacturer": manufacturer.strip(), "model": model.strip(), "serial": serial.strip()}
     for key, text in fields.items():
         if len(text) > 64 or any(ord(c) < 32 or c == "\\" for c in text):
@@ -170,10 +173,10 @@ def set_dermatoscope(archive: Any, *, manufacturer: str, model: str, serial: str
 
 # -- UIDs --------------------------------------------------------------------------------------
 def _new_uid() -> str:
-    return str(generate_uid(prefix=None))  # 2.25.<uuid4 as integer>
+    return f"2.25.{uuid.uuid4().int}"  # PS3.5 B.2: a UUID as an integer under 2.25 (no org root needed)
 
 
-def study_uid(tx: Any, visit_id: int) -> str:
+def study_uid(tx: Transaction, visit_id: int) -> str:
     uid = tx.scalar("SELECT study_uid FROM dicom_study WHERE visit_id = ?", (visit_id,))
     if uid is None:
         uid = _new_uid()
@@ -181,7 +184,7 @@ def study_uid(tx: Any, visit_id: int) -> str:
     return str(uid)
 
 
-def series_uid(tx: Any, visit_id: int, modality: str) -> str:
+def series_uid(tx: Transaction, visit_id: int, modality: str) -> str:
     uid = tx.scalar("SELECT series_uid FROM dicom_series WHERE visit_id = ? AND modality = ?",
                     (visit_id, modality))
     if uid is None:
@@ -191,7 +194,7 @@ def series_uid(tx: Any, visit_id: int, modality: str) -> str:
     return str(uid)
 
 
-def instance_uid(tx: Any, image_id: int) -> str:
+def instance_uid(tx: Transaction, image_id: int) -> str:
     uid = tx.scalar("SELECT sop_instance_uid FROM dicom_instance WHERE image_id = ?", (image_id,))
     if uid is None:
         uid = _new_uid()
@@ -204,7 +207,7 @@ def derived_uid(uid: str, purpose: str) -> str:
     return f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, f'{uid}/{purpose}').int}"
 
 
-def known_instance_uids(archive: Any, image_ids: list[int]) -> dict[int, str]:
+def known_instance_uids(archive: Archive, image_ids: list[int]) -> dict[int, str]:
     """SOP Instance UIDs already given to these images (images never exported have none)."""
     if not image_ids:
         return {}
@@ -212,3 +215,37 @@ def known_instance_uids(archive: Any, image_ids: list[int]) -> dict[int, str]:
     rows = archive.catalogue.query(
         f"SELECT image_id, sop_instance_uid FROM dicom_instance WHERE image_id IN ({marks})", list(image_ids))
     return {r[0]: r[1] for r in rows}
+
+
+# -- what was sent to the PACS ------------------------------------------------------------------
+def study_uids_of_visits(archive: Archive, visit_ids: set[int]) -> set[str]:
+    """The DICOM study UIDs already made for these visits."""
+    if not visit_ids:
+        return set()
+    marks = ",".join("?" * len(visit_ids))
+    rows = archive.catalogue.query(f"SELECT study_uid FROM dicom_study WHERE visit_id IN ({marks})",
+                                   sorted(visit_ids))
+    return {str(r[0]) for r in rows}
+
+
+def sent_images(archive: Archive, image_ids: list[int]) -> dict[int, str]:
+    """image id → when it was sent, for those of ``image_ids`` a PACS has (as far as we know)."""
+    if not image_ids:
+        return {}
+    marks = ",".join("?" * len(image_ids))
+    rows = archive.catalogue.query(
+        f"SELECT image_id, sent_at FROM dicom_instance WHERE sent_at IS NOT NULL AND image_id IN ({marks})",
+        list(image_ids))
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
+def mark_sent(tx: Transaction, image_id: int, sent_at: str, sent_to: str) -> None:
+    tx.execute("UPDATE dicom_instance SET sent_at = ?, sent_to = ? WHERE image_id = ?", (sent_at, sent_to, image_id))
+
+
+def mark_not_sent(tx: Transaction, image_ids: list[int]) -> None:
+    """The PACS no longer holds these (deleted there, or it dropped them after saying stored)."""
+    if image_ids:
+        marks = ",".join("?" * len(image_ids))
+        tx.execute(f"UPDATE dicom_instance SET sent_at = NULL, sent_to = NULL WHERE image_id IN ({marks})",
+                   list(image_ids))

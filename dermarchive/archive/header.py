@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from typing import Any
 
 from ..errors import ArchiveCorrupt, ArchiveNotFound, UnknownUser, WrongPassphrase
 from .fsutil import atomic_write_bytes
@@ -70,7 +71,7 @@ class KeySlot:
             raise WrongPassphrase(self.user) from None
         return MasterKey(key, archive_id)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "id": self.slot_id,
             "user": self.user,
@@ -81,7 +82,7 @@ class KeySlot:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> KeySlot:
+    def from_json(cls, data: dict[str, Any]) -> KeySlot:
         return cls(
             slot_id=str(data["id"]),
             user=str(data["user"]),
@@ -113,7 +114,7 @@ class Header:
     def users(self) -> list[str]:
         return [s.user for s in self.slots]
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "version": self.version,

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import Any
 
 from ..errors import PassphrasePolicyError
 
@@ -60,7 +61,7 @@ class KdfParams:
         return {"name": "argon2id", **asdict(self)}
 
     @classmethod
-    def from_json(cls, data: dict) -> KdfParams:
+    def from_json(cls, data: dict[str, Any]) -> KdfParams:
         if data.get("name") != "argon2id":
             raise ValueError("unsupported key derivation")
         return cls(int(data["iterations"]), int(data["memory_kib"]), int(data["lanes"]))

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from .. import nhi as nhi_mod
 from ..errors import DuplicateNHI, InvalidInput, NotFound
 from . import bodysites
 from .archive import Archive
 from .header import now_iso
+
+if TYPE_CHECKING:
+    from .catalogue import Transaction
 
 IMAGE_KINDS = ("clinical", "dermoscopic", "consent-form", "other")
 
@@ -163,7 +166,7 @@ class Lesion:
 
 
 def add_lesion(archive: Archive, patient_id: int, label: str, *, site: str = "", site_text: str = "",
-               laterality: str = "", diagnosis: str = "", notes: str = "", tx: Any = None) -> int:
+               laterality: str = "", diagnosis: str = "", notes: str = "", tx: Transaction | None = None) -> int:
     label = label.strip()
     if not label:
         raise InvalidInput("A lesion needs a label (e.g. 'L1' or 'left forearm naevus').")
@@ -179,7 +182,7 @@ def add_lesion(archive: Archive, patient_id: int, label: str, *, site: str = "",
                        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (patient_id, label, site, site_text.strip(), laterality, diagnosis, notes, now_iso()))
         archive.record(t, "lesion.add", {"patient": patient_id, "lesion": lid})
-        return lid
+        return int(lid)
 
     if tx is not None:
         return _insert(tx)
@@ -232,7 +235,7 @@ class Visit:
 
 
 def add_visit(archive: Archive, patient_id: int, visit_date: str, *, clinician: str = "",
-              notes: str = "", tx: Any = None) -> int:
+              notes: str = "", tx: Transaction | None = None) -> int:
     try:
         visit_date = date.fromisoformat(visit_date[:10]).isoformat()
     except ValueError:
@@ -242,7 +245,7 @@ def add_visit(archive: Archive, patient_id: int, visit_date: str, *, clinician: 
         vid = t.insert("INSERT INTO visit (patient_id, date, clinician, notes, created_at) VALUES (?, ?, ?, ?, ?)",
                        (patient_id, visit_date, clinician, notes, now_iso()))
         archive.record(t, "visit.add", {"patient": patient_id, "visit": vid})
-        return vid
+        return int(vid)
 
     if tx is not None:
         return _insert(tx)
@@ -342,7 +345,8 @@ def images(archive: Archive, *, patient_id: int | None = None, lesion_id: int | 
            visit_id: int | None = None, image_ids: list[int] | None = None,
            kinds: tuple[str, ...] | None = None) -> list[ImageRecord]:
     """Images in capture order (taken_at, falling back to the visit date)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if patient_id is not None:
         where.append("v.patient_id = ?")
         params.append(patient_id)
@@ -372,7 +376,7 @@ def get_image(archive: Archive, image_id: int) -> ImageRecord:
     return found[0]
 
 
-def insert_image(archive: Archive, tx: Any, *, visit_id: int, kind: str, blob_id: str, width: int,
+def insert_image(archive: Archive, tx: Transaction, *, visit_id: int, kind: str, blob_id: str, width: int,
                  height: int, original_format: str, stored_format: str, lesion_id: int | None = None,
                  taken_at: str | None = None, taken_at_source: str = "unknown", device_make: str = "",
                  device_model: str = "", orientation: int = 1, thumb_blob_id: str | None = None,
@@ -446,9 +450,31 @@ def delete_images(archive: Archive, image_ids: list[int], *, reason: str) -> lis
     return [i.id for i in found]
 
 
+COUNTED = ("patient", "lesion", "visit", "image", "consent", "blob", "audit")
+
+
+def counts(archive: Archive) -> dict[str, int]:
+    """How many rows each of the catalogue's main tables holds (for ``info`` and the demo)."""
+    row = archive.catalogue.query_one("SELECT " + ", ".join(f"(SELECT count(*) FROM {t}) AS {t}" for t in COUNTED))
+    assert row is not None
+    return {t: int(row[t]) for t in COUNTED}
+
+
+def patients_of_images(archive: Archive, image_ids: list[int]) -> set[int]:
+    """The patients these images belong to."""
+    if not image_ids:
+        return set()
+    marks = ",".join("?" * len(image_ids))
+    rows = archive.catalogue.query(
+        f"SELECT DISTINCT v.patient_id FROM image i JOIN visit v ON v.id = i.visit_id WHERE i.id IN ({marks})",
+        list(image_ids))
+    return {int(r[0]) for r in rows}
+
+
 def source_already_imported(archive: Archive, source_hmac: str) -> int | None:
     """Id of an image imported from the same original file, if any."""
-    return archive.catalogue.scalar("SELECT id FROM image WHERE source_hmac = ? LIMIT 1", (source_hmac,))
+    found = archive.catalogue.scalar("SELECT id FROM image WHERE source_hmac = ? LIMIT 1", (source_hmac,))
+    return None if found is None else int(found)
 
 
 def parse_iso(value: str | None) -> datetime | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ..paths import state_dir
 from .fsutil import atomic_write_bytes
@@ -22,7 +23,7 @@ def _path() -> Path:
     return state_dir() / FILE_NAME
 
 
-def _read() -> list[dict]:
+def _read() -> list[dict[str, Any]]:
     try:
         lines = _path().read_text("utf-8").splitlines()
     except FileNotFoundError:
@@ -36,7 +37,7 @@ def _read() -> list[dict]:
     return out
 
 
-def _write(entries: list[dict]) -> None:
+def _write(entries: list[dict[str, Any]]) -> None:
     atomic_write_bytes(_path(), "".join(json.dumps(e) + "\n" for e in entries).encode(),
                        action="record a failed unlock")
 
@@ -50,7 +51,7 @@ def note(archive_id: str, user: str, reason: str) -> None:
         pass
 
 
-def pending(archive_id: str) -> list[dict]:
+def pending(archive_id: str) -> list[dict[str, Any]]:
     return [e for e in _read() if e.get("archive_id") == archive_id]
 
 

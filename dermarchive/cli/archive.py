@@ -87,14 +87,13 @@ def _env_pass() -> bool:
 
 def cmd_info(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
-        q = a.catalogue.scalar
+        n = records.counts(a)
         data = {
             "archive_id": a.archive_id, "format": a.header.version, "schema": a.catalogue.version(),
             "created": a.header.created,
             "users": [{"name": u.name, "role": u.role} for u in a.users()],
-            "patients": q("SELECT count(*) FROM patient"), "lesions": q("SELECT count(*) FROM lesion"),
-            "visits": q("SELECT count(*) FROM visit"), "images": q("SELECT count(*) FROM image"),
-            "blobs": q("SELECT count(*) FROM blob"), "audit_entries": q("SELECT count(*) FROM audit"),
+            "patients": n["patient"], "lesions": n["lesion"], "visits": n["visit"], "images": n["image"],
+            "blobs": n["blob"], "audit_entries": n["audit"],
             "bytes_on_disk": a.disk_usage(),
         }
         emit(args, data, [f"{k.replace('_', ' ')}: {v}" for k, v in data.items() if k != "users"]

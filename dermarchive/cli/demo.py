@@ -8,15 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..demo import (
-    DEMO_PASSPHRASE,
-    DEMO_USER,
-    FULL,
-    SMALL,
-    default_path,
-    ensure_demo,
-    plan_counts,
-)
 from ..errors import InvalidInput
 from ..system import display_available
 from .common import ProgressBar, emit, kdf_arg, kdf_from, read_secret_file
@@ -34,6 +25,8 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo import DEMO_PASSPHRASE, DEMO_USER, FULL, SMALL, default_path, ensure_demo, plan_counts
+
     path = (args.path or default_path()).expanduser().resolve()
     file = args.passphrase_file or os.environ.get("DERMARCHIVE_PASSPHRASE_FILE")
     if file:

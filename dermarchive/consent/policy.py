@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from ..archive import consent_rows
 from ..errors import DermArchiveError
 from .scopes import CLINICAL, PATIENT_ACCESS, PURPOSES, WRITTEN_METHODS
+
+if TYPE_CHECKING:
+    from ..archive import Archive
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def _why_not(consent: CurrentConsent | None, purpose: str) -> str:
     return f"the consent for its visit (version {consent.version}) does not grant it"
 
 
-def current_consents(archive: Any, visit_ids: list[int]) -> dict[int, CurrentConsent]:
+def current_consents(archive: Archive, visit_ids: list[int]) -> dict[int, CurrentConsent]:
     rows = consent_rows.latest_of_visits(archive, visit_ids)
     return {r["visit_id"]: CurrentConsent(r["visit_id"], r["version"], frozenset(json.loads(r["scopes"])),
                                           r["method"], r["withdrawn_at"] is not None, _has_evidence(r))
@@ -108,7 +111,7 @@ def _has_evidence(row: Any) -> bool:
     return False
 
 
-def _images_of(archive: Any, image_ids: list[int]) -> dict[int, tuple[int, str]]:
+def _images_of(archive: Archive, image_ids: list[int]) -> dict[int, tuple[int, str]]:
     """image id → (visit id, kind) for the images that exist."""
     return consent_rows.image_visits_and_kinds(archive, image_ids)
 
@@ -118,11 +121,11 @@ def _allowed_for_image(consent: CurrentConsent | None, kind: str) -> frozenset[s
     return purposes & frozenset(CLINICAL) if kind == "consent-form" else purposes
 
 
-def allowed(archive: Any, image_id: int, purpose: str) -> bool:
+def allowed(archive: Archive, image_id: int, purpose: str) -> bool:
     return not check(archive, [image_id], purpose)
 
 
-def check(archive: Any, image_ids: list[int], purpose: str) -> list[Refusal]:
+def check(archive: Archive, image_ids: list[int], purpose: str) -> list[Refusal]:
     """Every image of ``image_ids`` that may not be used for ``purpose``, with the reason."""
     if purpose == PATIENT_ACCESS:
         return []
@@ -144,7 +147,7 @@ def check(archive: Any, image_ids: list[int], purpose: str) -> list[Refusal]:
     return refusals
 
 
-def require(archive: Any, image_ids: list[int], purpose: str) -> None:
+def require(archive: Archive, image_ids: list[int], purpose: str) -> None:
     """Raise :class:`ConsentRefused` (and audit the refusal) unless every image is allowed."""
     refusals = check(archive, image_ids, purpose)
     if refusals:
@@ -153,7 +156,7 @@ def require(archive: Any, image_ids: list[int], purpose: str) -> None:
         raise ConsentRefused(purpose, refusals)
 
 
-def image_scopes(archive: Any, image_ids: list[int]) -> dict[int, frozenset[str]]:
+def image_scopes(archive: Archive, image_ids: list[int]) -> dict[int, frozenset[str]]:
     """Allowed purposes per image (for badges in the GUI and the image panel)."""
     found = _images_of(archive, image_ids)
     consents = current_consents(archive, sorted({v for v, _k in found.values()}))

@@ -24,7 +24,7 @@ from ..archive import consent_rows, records
 from ..archive.archive import Archive
 from ..archive.header import now_iso
 from ..errors import InvalidInput, NotFound
-from .scopes import CLINICAL, METHODS, PURPOSES, SECONDARY, WRITTEN_METHODS
+from .scopes import CLINICAL, LABELS, METHODS, PURPOSES, SECONDARY, WRITTEN_METHODS
 
 SIGNATURE_MAX_BYTES = 4 * 1024 * 1024
 SIGNATURE_MAX_SIDE = 1600  # larger scans are scaled down; a signature needs no more
@@ -175,28 +175,45 @@ def _check_scopes(scopes: Iterable[str], method: str) -> list[str]:
             raise InvalidInput(f"Unknown consent purpose '{s}'. Known: {', '.join(PURPOSES)}.")
         if s not in chosen:
             chosen.append(s)
+    secondary = [s for s in chosen if s in SECONDARY]
+    if method not in WRITTEN_METHODS and secondary:
+        who = "An exemption" if method == "exemption" else "Verbal consent"
+        raise InvalidInput(f"{who} covers clinical purposes only; for "
+                           f"{', '.join(LABELS[s].lower() for s in secondary)} the patient's written consent "
+                           "is needed (a signature or a photographed consent form).")
     if method == "exemption":
-        secondary = [s for s in chosen if s in SECONDARY]
-        if secondary:
-            raise InvalidInput(f"An exemption covers clinical purposes only; for {', '.join(secondary)} "
-                               f"the patient's written consent is needed.")
         return list(CLINICAL)
-    if method not in WRITTEN_METHODS:
-        secondary = [s for s in chosen if s in SECONDARY]
-        if secondary:
-            raise InvalidInput(f"Verbal consent covers clinical purposes only; for {', '.join(secondary)} "
-                               f"written consent is needed (a signature or a photographed consent form).")
     if not chosen:
         raise InvalidInput("Choose at least one purpose the patient agrees to.")
     return [p for p in PURPOSES if p in chosen]  # canonical order
 
 
-def _check_evidence(archive: Archive, visit_id: int, method: str, signature: bytes | None,
-                    on_paper: bool, form_image_id: int | None) -> bytes | None:
+def check_choice(*, scopes: Iterable[str], method: str, obtained_by: str, exemption_reason: str | None = None,
+                 signature: bytes | None = None,
+                 signature_on_paper: bool = False) -> tuple[list[str], str, bytes | None]:
+    """The rules every consent record meets, checked before anything is stored.
+
+    Asked by :func:`record_consent` and by the import use case before a single photo is imported,
+    so each rule has one message in one place. Returns the purposes in canonical order, the
+    exemption reason, and the signature normalised to PNG (or None).
+    """
+    if method not in METHODS:
+        raise InvalidInput(f"Unknown consent method '{method}'. Use one of: {', '.join(METHODS)}.")
+    chosen = _check_scopes(scopes, method)
+    reason = (exemption_reason or "").strip()
+    if method == "exemption" and not reason:
+        raise InvalidInput("An exemption needs its reason (e.g. suspected non-accidental injury "
+                           "of a child).")
+    if method != "exemption" and reason:
+        raise InvalidInput("An exemption reason is recorded only with the 'exemption' method.")
+    if not obtained_by.strip():
+        raise InvalidInput("Say who obtained the consent.")
+    return chosen, reason, _check_signature(method, signature, signature_on_paper)
+
+
+def _check_signature(method: str, signature: bytes | None, on_paper: bool) -> bytes | None:
     if method != "written-signature" and (signature is not None or on_paper):
         raise InvalidInput("A signature is recorded only with the 'written-signature' method.")
-    if method != "photographed-form" and form_image_id is not None:
-        raise InvalidInput("A consent form photo is recorded only with the 'photographed-form' method.")
     if method == "written-signature":
         if signature is not None and on_paper:
             raise InvalidInput("Record either the signature drawn on the pad or that it was signed on "
@@ -205,6 +222,12 @@ def _check_evidence(archive: Archive, visit_id: int, method: str, signature: byt
             raise InvalidInput("Written consent needs the patient's signature: draw it on the pad, "
                                "or record that it was signed on paper.")
         return normalise_signature(signature) if signature is not None else None
+    return None
+
+
+def _check_form(archive: Archive, visit_id: int, method: str, form_image_id: int | None) -> None:
+    if method != "photographed-form" and form_image_id is not None:
+        raise InvalidInput("A consent form photo is recorded only with the 'photographed-form' method.")
     if method == "photographed-form":
         if form_image_id is None:
             raise InvalidInput("Choose the photo of the signed consent form (an image of this visit).")
@@ -218,7 +241,6 @@ def _check_evidence(archive: Archive, visit_id: int, method: str, signature: byt
         if form_kind != "consent-form":
             raise InvalidInput(f"Image {form_image_id} is not marked as a consent form; mark it as "
                                f"'consent-form' first.")
-    return None
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -232,19 +254,11 @@ def record_consent(archive: Archive, visit_id: int, *, scopes: Iterable[str], me
     ``signature`` is an image of the signature (the pad's PNG, or a scan), stored encrypted.
     """
     visit = records.get_visit(archive, visit_id)
-    if method not in METHODS:
-        raise InvalidInput(f"Unknown consent method '{method}'. Use one of: {', '.join(METHODS)}.")
-    chosen = _check_scopes(scopes, method)
-    reason = (exemption_reason or "").strip()
-    if method == "exemption" and not reason:
-        raise InvalidInput("An exemption needs its reason (e.g. suspected non-accidental injury "
-                           "of a child).")
-    if method != "exemption" and reason:
-        raise InvalidInput("An exemption reason is recorded only with the 'exemption' method.")
-    if not obtained_by.strip():
-        raise InvalidInput("Say who obtained the consent.")
+    chosen, reason, png = check_choice(scopes=scopes, method=method, obtained_by=obtained_by,
+                                       exemption_reason=exemption_reason, signature=signature,
+                                       signature_on_paper=signature_on_paper)
     when = _check_when(obtained_at)
-    png = _check_evidence(archive, visit_id, method, signature, signature_on_paper, form_image_id)
+    _check_form(archive, visit_id, method, form_image_id)
     with archive.transaction() as tx:
         blob_id = archive.store_blob(tx, png) if png is not None else None
         cid, version = consent_rows.append_version(archive, tx, visit_id, {
@@ -287,7 +301,7 @@ def record_withdrawal(archive: Archive, visit_id: int, *, reason: str, withdrawn
         raise InvalidInput("No consent is recorded for this visit, so there is nothing to withdraw; "
                            "its photos are already limited to the clinical record.")
     if latest.withdrawn:
-        raise InvalidInput(f"Consent for this visit was already withdrawn on {latest.withdrawn_at[:10]}.")
+        raise InvalidInput(f"Consent for this visit was already withdrawn on {(latest.withdrawn_at or '')[:10]}.")
     photos = {i.id: i for i in affected_images(archive, visit_id)}
     unknown = sorted(set(essential or {}) - set(photos))
     if unknown:

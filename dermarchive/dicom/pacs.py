@@ -39,11 +39,11 @@ import requests
 from cryptography.exceptions import InvalidTag
 
 from .. import log
+from ..archive import dicom_store, records
 from ..archive.header import now_iso
 from ..archive.keys import unwrap, wrap
 from ..consent import policy
 from ..errors import Cancelled, DermArchiveError, InvalidInput
-from ..archive import dicom_store
 from .build import build_instance
 from .export import PURPOSE, images_for_dicom
 
@@ -233,33 +233,19 @@ def _uids_in_pacs(target: PacsTarget, client: Any, study_uids: set[str]) -> set[
     return held
 
 
-def _study_uids(archive: Any, visit_ids: set[int]) -> set[str]:
-    if not visit_ids:
-        return set()
-    marks = ",".join("?" * len(visit_ids))
-    rows = archive.catalogue.query(f"SELECT study_uid FROM dicom_study WHERE visit_id IN ({marks})", list(visit_ids))
-    return {r[0] for r in rows}
-
-
 def pacs_status(archive: Any, patient_id: int) -> dict[str, Any]:
     """``{"images": [{"id", "sop_instance_uid", "in_pacs"}]}`` for the patient's clinical photos."""
     target = require_target(archive)
     images = images_for_dicom(archive, patient_id)
     uids = dicom_store.known_instance_uids(archive, [i.id for i in images])
-    held = _uids_in_pacs(target, _client(target), _study_uids(archive, {i.visit_id for i in images}))
+    held = _uids_in_pacs(target, _client(target), dicom_store.study_uids_of_visits(archive, {i.visit_id for i in images}))
     return {"images": [{"id": i.id, "sop_instance_uid": uids.get(i.id),
                         "in_pacs": uids.get(i.id) in held if i.id in uids else False} for i in images]}
 
 
 def images_in_pacs(archive: Any, image_ids: list[int]) -> dict[int, str]:
     """Images of ``image_ids`` this archive has sent to a PACS, with when (no network needed)."""
-    if not image_ids:
-        return {}
-    marks = ",".join("?" * len(image_ids))
-    rows = archive.catalogue.query(
-        f"SELECT image_id, sent_at FROM dicom_instance WHERE sent_at IS NOT NULL AND image_id IN ({marks})",
-        list(image_ids))
-    return {r[0]: r[1] for r in rows}
+    return dicom_store.sent_images(archive, image_ids)
 
 
 # -- send --------------------------------------------------------------------------------------
@@ -282,7 +268,7 @@ def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None =
     if progress:
         progress(0, total, "Asking the PACS what it already holds")
     # UIDs are made on first build; the studies of never-exported visits are simply unknown yet
-    held = _uids_in_pacs(target, client, _study_uids(archive, {i.visit_id for i in images}))
+    held = _uids_in_pacs(target, client, dicom_store.study_uids_of_visits(archive, {i.visit_id for i in images}))
     known = dicom_store.known_instance_uids(archive, [i.id for i in images])
     sent: list[int] = []
     not_kept: list[int] = []
@@ -300,8 +286,7 @@ def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None =
                                    lambda ds=instance.dataset: client.store_instances([ds]))
                 _check_stored(target, answer, image.id)
                 with archive.transaction() as tx:
-                    tx.execute("UPDATE dicom_instance SET sent_at = ?, sent_to = ? WHERE image_id = ?",
-                               (now_iso(), target.safe_url(), image.id))
+                    dicom_store.mark_sent(tx, image.id, now_iso(), target.safe_url())
                 sent.append(image.id)
         not_kept = _not_kept(archive, target, client, images, sent)
         if not_kept:
@@ -358,14 +343,12 @@ def _not_kept(archive: Any, target: PacsTarget, client: Any, images: list[Any], 
     """
     if not sent:
         return []
-    held = _uids_in_pacs(target, client, _study_uids(archive, {i.visit_id for i in images if i.id in sent}))
+    held = _uids_in_pacs(target, client, dicom_store.study_uids_of_visits(archive, {i.visit_id for i in images if i.id in sent}))
     uids = dicom_store.known_instance_uids(archive, sent)
     missing = [i for i in sent if uids.get(i) not in held]
     if missing:
         with archive.transaction() as tx:
-            marks = ",".join("?" * len(missing))
-            tx.execute(f"UPDATE dicom_instance SET sent_at = NULL, sent_to = NULL WHERE image_id IN ({marks})",
-                       missing)
+            dicom_store.mark_not_sent(tx, missing)
     return missing
 
 
@@ -374,10 +357,7 @@ def send_images_to_pacs(archive: Any, image_ids: list[int], *, progress: Progres
     """The main window's "Send to PACS" on selected photos (all of one patient)."""
     if not image_ids:
         raise InvalidInput("Select the photos to send first.")
-    marks = ",".join("?" * len(image_ids))
-    patients = {r[0] for r in archive.catalogue.query(
-        f"SELECT DISTINCT v.patient_id FROM image i JOIN visit v ON v.id = i.visit_id WHERE i.id IN ({marks})",
-        list(image_ids))}
+    patients = records.patients_of_images(archive, image_ids)
     if len(patients) != 1:
         raise InvalidInput("Send the photos of one patient at a time.")
     return send_to_pacs(archive, patients.pop(), image_ids=image_ids, progress=progress, cancelled=cancelled)
@@ -440,9 +420,7 @@ def delete_from_pacs(archive: Any, image_ids: list[int]) -> list[int]:
     finally:
         if deleted:
             with archive.transaction() as tx:
-                marks = ",".join("?" * len(deleted))
-                tx.execute(f"UPDATE dicom_instance SET sent_at = NULL, sent_to = NULL WHERE image_id IN ({marks})",
-                           deleted)
+                dicom_store.mark_not_sent(tx, deleted)
                 archive.record(tx, "pacs.delete", {"images": deleted},
                                {"count": len(deleted), "target": urlparse(target.url).hostname})
     return deleted

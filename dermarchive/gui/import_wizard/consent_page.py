@@ -1,7 +1,7 @@
 """Consent and Location.
 
 Consent belongs to a visit, and the visits exist only once the photos are imported, so this page
-collects the choice and :func:`~.choices.carry_out` records it (``consent.records.record_consent``)
+collects the choice and :func:`~dermarchive.workflows.import_visit.carry_out` records it (``consent.records.record_consent``)
 for every visit the import creates. Three ways: record it now (purposes, each with the consent
 editor's one-line explanation; method, who, when, notes; and the evidence: signature on the pad,
 with Undo/Redo/Clear as in the editor, or on paper, a photographed form marked on the Review page,
@@ -27,7 +27,7 @@ from ..consent_editor import ALWAYS, scope_note
 from ..forms import place
 from ..signature_pad import SignaturePad
 from .base import FormPage
-from .choices import ConsentChoice, check_consent
+from ...workflows.import_visit import ConsentChoice, check_consent
 from .common import long_date, plural
 
 METHOD_HINTS = {

@@ -16,7 +16,7 @@ from ...ingest import PlanEntry
 from ...ingest.run import IMPORT_KINDS
 from .. import messages
 from .base import FormPage
-from .choices import ImportChoices, NewLesion, PhotoChoice, group_by_time
+from ...workflows.import_visit import ImportChoices, NewLesion, PhotoChoice, group_by_time
 from .common import KIND_LABELS, EntryTableModel, Index, long_date, plural, taken_text
 
 COLUMNS = ("Photo", "Visit", "Lesion", "Kind", "Notes")

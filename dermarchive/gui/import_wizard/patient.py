@@ -13,7 +13,7 @@ from ...archive import records
 from ...errors import NotFound
 from .. import messages
 from .base import FormPage
-from .choices import NewPatient
+from ...workflows.import_visit import NewPatient
 from .common import long_date
 
 ID_ROLE = Qt.ItemDataRole.UserRole

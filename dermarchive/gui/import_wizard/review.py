@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView
 
 from ...ingest import ImportPlan, PlanEntry
 from .base import FormPage
-from .choices import ImportChoices, PhotoChoice
+from ...workflows.import_visit import ImportChoices, PhotoChoice
 from .common import EntryTableModel, Index, PreviewQueue, plural, size_text, taken_text
 
 GRID_SIDE = 150

@@ -13,7 +13,7 @@ from ...ingest import remove_originals
 from .. import messages
 from ..jobs import Job, run_job
 from .base import FormPage
-from .choices import WizardOutcome, carry_out
+from ...workflows.import_visit import WizardOutcome, carry_out
 from .common import long_date, plural
 
 

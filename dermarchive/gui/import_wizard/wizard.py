@@ -1,4 +1,4 @@
-"""The import wizard: eight pages over one :class:`~.choices.ImportChoices`."""
+"""The import wizard: eight pages over one :class:`~dermarchive.workflows.import_visit.ImportChoices`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QWidget, QWizard
 
 from ...archive import records
 from ...ingest import ImportPlan
-from .choices import ImportChoices, WizardOutcome
+from ...workflows.import_visit import ImportChoices, WizardOutcome
 from .consent_page import ConsentPage, LocationPage
 from .organise import OrganisePage, lesions_of
 from .patient import PatientPage

@@ -11,7 +11,7 @@ from dermarchive.archive import records
 from dermarchive.archive.verify import verify
 from dermarchive.consent import records as consent_records
 from dermarchive.errors import InvalidInput
-from dermarchive.gui.import_wizard.choices import (ConsentChoice, ImportChoices, NewLesion, PhotoChoice,
+from dermarchive.workflows.import_visit import (ConsentChoice, ImportChoices, NewLesion, PhotoChoice,
                                                    carry_out, check_consent, import_slices)
 from dermarchive.ingest import scan
 

@@ -1,4 +1,5 @@
-"""What the wizard collected, and the one function that carries it out (Qt-free).
+"""Importing a visit: the photos of one patient, new lesions, the visits they make and their
+consent — the use case behind the import wizard (and any other face), written once.
 
 The import pipeline (:mod:`dermarchive.ingest`) imports a plan for one patient. Per photo it takes
 the kind, an existing lesion's label, notes and the visit (``EntryAssignment.visit_group`` for a
@@ -9,7 +10,9 @@ pipeline: the first call that meets one of the nurse's visits lets the core crea
 calls pass its ``visit_id``. Then it records the chosen consent for every visit the import
 created (or audits that the nurse chose to record none, with the reason).
 
-Nothing here touches Qt, SQL or files directly: everything goes through core functions.
+Nothing here touches Qt, SQL or files directly: everything goes through core functions. The
+consent rules are :func:`dermarchive.consent.records.check_choice`'s; this module adds only what
+is particular to an import (a photographed form must be among each visit's own photos).
 """
 
 from __future__ import annotations
@@ -17,15 +20,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ... import log
-from ...archive import records
-from ...consent import records as consent_records
-from ...consent.scopes import CLINICAL, LABELS, METHOD_LABELS, SECONDARY, WRITTEN_METHODS
-from ...errors import InvalidInput
-from ...ingest import (EntryAssignment, FileOutcome, ImportOptions, ImportPlan, ImportResult, PlanEntry,
+from .. import log
+from ..archive import records
+from ..consent import records as consent_records
+from ..consent.scopes import CLINICAL
+from ..errors import InvalidInput
+from ..ingest import (EntryAssignment, FileOutcome, ImportOptions, ImportPlan, ImportResult, PlanEntry,
                        run_import)
+
+if TYPE_CHECKING:
+    from ..archive import Archive
 
 Progress = Callable[[int, int, str], None]
 
@@ -107,7 +113,7 @@ class WizardOutcome:
 
 def group_by_time(entries: list[PlanEntry], gap_hours: float) -> list[list[PlanEntry]]:
     """The core's suggestion (``ingest.suggest_visits``), re-exported for the Organise page."""
-    from ...ingest import suggest_visits
+    from ..ingest import suggest_visits
 
     return suggest_visits(entries, gap_hours)
 
@@ -123,16 +129,9 @@ def check_consent(choice: ConsentChoice, photos: dict[str, PhotoChoice], include
         if choice.visit_id is None:
             raise InvalidInput("Choose the visit whose consent covers these photos.")
         return
-    if not choice.obtained_by.strip():
-        raise InvalidInput("Say who obtained the consent.")
-    if choice.method == "exemption" and not choice.exemption_reason.strip():
-        raise InvalidInput("An exemption needs its reason (e.g. suspected non-accidental injury of a child).")
-    if choice.method == "written-signature":
-        if choice.signature is None and not choice.signature_on_paper:
-            raise InvalidInput("Written consent needs the patient's signature: draw it on the pad, or tick "
-                               "'signed on paper'.")
-        if choice.signature is not None:
-            consent_records.normalise_signature(choice.signature)  # blank pad → clear error now
+    consent_records.check_choice(scopes=choice.scopes, method=choice.method, obtained_by=choice.obtained_by,
+                                 exemption_reason=choice.exemption_reason or None, signature=choice.signature,
+                                 signature_on_paper=choice.signature_on_paper)
     if choice.method == "photographed-form":
         visits = {photos[r].visit for r in included}
         with_form = {photos[r].visit for r in included if photos[r].kind == "consent-form"}
@@ -141,13 +140,6 @@ def check_consent(choice: ConsentChoice, photos: dict[str, PhotoChoice], include
             raise InvalidInput("A photographed consent form must be one of the visit's own photos: mark a "
                                f"photo as 'Consent form' in visit {', '.join(str(v + 1) for v in missing)}, "
                                "or choose another method.")
-    if choice.method != "exemption" and not choice.scopes:
-        raise InvalidInput("Choose at least one purpose the patient agrees to.")
-    secondary = [s for s in choice.scopes if s in SECONDARY]
-    if choice.method not in WRITTEN_METHODS and secondary:
-        raise InvalidInput(f"{METHOD_LABELS[choice.method]} covers clinical purposes only; for "
-                           f"{', '.join(LABELS[s].lower() for s in secondary)} the patient's written consent "
-                           "is needed (a signature or a photographed consent form).")
 
 
 def import_slices(plan: ImportPlan, choices: ImportChoices) -> list[tuple[str, list[PlanEntry]]]:
@@ -168,7 +160,7 @@ def _merge(into: ImportResult, part: ImportResult) -> None:
     into.cancelled = into.cancelled or part.cancelled
 
 
-def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progress: Progress | None = None,
+def carry_out(archive: Archive, plan: ImportPlan, choices: ImportChoices, *, progress: Progress | None = None,
               cancelled: Callable[[], bool] | None = None) -> WizardOutcome:
     """Create the patient if new, import the included photos (one core call per new lesion), then
     record consent.
@@ -237,7 +229,7 @@ def carry_out(archive: Any, plan: ImportPlan, choices: ImportChoices, *, progres
     return outcome
 
 
-def _record_consent(archive: Any, outcome: WizardOutcome, choice: ConsentChoice) -> None:
+def _record_consent(archive: Archive, outcome: WizardOutcome, choice: ConsentChoice) -> None:
     visits = outcome.result.visits
     if not visits or choice.mode == "existing":
         return
