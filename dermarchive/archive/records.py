@@ -24,7 +24,7 @@ IMAGE_KINDS = ("clinical", "dermoscopic", "consent-form", "other")
 
 
 # -- patients ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Patient:
     id: int
     nhi: str
@@ -50,14 +50,33 @@ class Patient:
                 "dob": self.dob, "images": self.image_count}
 
 
-_PATIENT_COLS = ("p.id, p.nhi, p.family, p.given, p.dob, p.created_at, "
-                 "(SELECT count(*) FROM image i JOIN visit v ON v.id = i.visit_id "
-                 "WHERE v.patient_id = p.id) AS image_count")
+_PATIENT_COLS = "p.id, p.nhi, p.family, p.given, p.dob, p.created_at"
 
 
-def _patient(row: Any) -> Patient:
-    return Patient(row["id"], row["nhi"], row["family"], row["given"], row["dob"], row["created_at"],
-                   row["image_count"])
+def _patient(row: Any, image_count: int) -> Patient:
+    return Patient(row[0], row[1], row[2], row[3], row[4], row[5], image_count)
+
+
+def _image_counts(archive: Archive, patient_ids: list[int] | None) -> dict[int, int]:
+    """patient id → number of images, for these patients (None: all of them), in one pass.
+
+    A count per row (a correlated subquery) cost 400 ms over 50,000 patients; grouping the
+    images once, or only those of the patients found, costs a few milliseconds.
+    """
+    sql = "SELECT v.patient_id, count(*) FROM image i JOIN visit v ON v.id = i.visit_id"
+    if patient_ids is None:
+        return {r[0]: r[1] for r in archive.catalogue.query(sql + " GROUP BY v.patient_id")}
+    counts: dict[int, int] = {}
+    for start in range(0, len(patient_ids), 500):
+        chunk = patient_ids[start:start + 500]
+        rows = archive.catalogue.query(
+            sql + f" WHERE v.patient_id IN ({','.join('?' * len(chunk))}) GROUP BY v.patient_id", chunk)
+        counts.update((r[0], r[1]) for r in rows)
+    return counts
+
+
+def _one_patient(archive: Archive, row: Any) -> Patient:
+    return _patient(row, _image_counts(archive, [row[0]]).get(row[0], 0))
 
 
 def _check_dob(dob: str | None) -> str | None:
@@ -109,7 +128,7 @@ def get_patient(archive: Archive, patient_id: int) -> Patient:
     row = archive.catalogue.query_one(f"SELECT {_PATIENT_COLS} FROM patient p WHERE p.id = ?", (patient_id,))
     if row is None:
         raise NotFound("No such patient in this archive.")
-    return _patient(row)
+    return _one_patient(archive, row)
 
 
 def patient_by_nhi(archive: Archive, nhi: str) -> Patient:
@@ -117,24 +136,30 @@ def patient_by_nhi(archive: Archive, nhi: str) -> Patient:
     row = archive.catalogue.query_one(f"SELECT {_PATIENT_COLS} FROM patient p WHERE p.nhi = ?", (value,))
     if row is None:
         raise NotFound(f"No patient with NHI {value} in this archive.")
-    return _patient(row)
+    return _one_patient(archive, row)
 
 
 def find_patients(archive: Archive, search: str = "", *, limit: int | None = None) -> list[Patient]:
-    """Patients whose NHI starts with, or whose name contains, ``search`` (case-insensitive)."""
+    """Patients whose NHI starts with, or whose name contains, ``search`` (case-insensitive),
+    by family then given name."""
     sql = f"SELECT {_PATIENT_COLS} FROM patient p"
     params: list[Any] = []
     text = search.strip()
     if text:
         like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        sql += (" WHERE p.nhi LIKE ? ESCAPE '\\' OR p.family LIKE ? ESCAPE '\\' OR p.given LIKE ? ESCAPE '\\'"
-                " OR (p.given || ' ' || p.family) LIKE ? ESCAPE '\\' OR (p.family || ', ' || p.given) LIKE ? ESCAPE '\\'")
-        params += [nhi_mod.normalise(text).replace("%", "") + "%"] + [like] * 4
+        where = ["p.nhi LIKE ? ESCAPE '\\'", "p.family LIKE ? ESCAPE '\\'", "p.given LIKE ? ESCAPE '\\'"]
+        params += [nhi_mod.normalise(text).replace("%", "") + "%", like, like]
+        if " " in text or "," in text:  # only a search that spans both names needs them joined
+            where += ["(p.given || ' ' || p.family) LIKE ? ESCAPE '\\'", "(p.family || ', ' || p.given) LIKE ? ESCAPE '\\'"]
+            params += [like, like]
+        sql += " WHERE " + " OR ".join(where)
     sql += " ORDER BY p.family COLLATE NOCASE, p.given COLLATE NOCASE"
     if limit:
         sql += " LIMIT ?"
         params.append(limit)
-    return [_patient(r) for r in archive.catalogue.query(sql, params)]
+    rows = archive.catalogue.query(sql, params)
+    counts = _image_counts(archive, [r[0] for r in rows] if (text or limit) else None)
+    return [_patient(r, counts.get(r[0], 0)) for r in rows]
 
 
 def open_patient(archive: Archive, patient_id: int) -> Patient:

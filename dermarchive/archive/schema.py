@@ -163,10 +163,16 @@ V30 = """
 CREATE INDEX IF NOT EXISTS visit_patient ON visit(patient_id);
 """
 
+# 60 (issue 19): the patient list in name order straight from an index (no sort of 50,000 rows).
+V60 = """
+CREATE INDEX IF NOT EXISTS patient_name ON patient(family COLLATE NOCASE, given COLLATE NOCASE);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (30, V30),
     (50, V50),
+    (60, V60),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -147,9 +147,11 @@ def cmd_patients(args: argparse.Namespace) -> int:
         found = records.find_patients(a, args.search)
         a.log_event("patient.view", {"patients": [p.id for p in found][:200]},
                     {"listed": len(found), "search": bool(args.search)})
-        emit(args, {"patients": [p.as_json() for p in found]},
-             [f"{p.nhi}  {p.display_name:<30} {p.dob or '':<10}  {p.image_count} image(s)" for p in found]
-             or ["No patients found."])
+        if args.json:
+            emit(args, {"patients": [p.as_json() for p in found]})
+        else:
+            emit(args, {}, [f"{p.nhi}  {p.display_name:<30} {p.dob or '':<10}  {p.image_count} image(s)"
+                            for p in found] or ["No patients found."])
     return 0
 
 
