@@ -8,15 +8,18 @@ is handed :func:`open_app`, so the CLI never imports the GUI and neither face im
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 
-def open_app(path: Path, *, user: str | None = None, prefill_passphrase: str | None = None) -> int:
-    """Open the desktop app on the archive at ``path`` (unlock window first)."""
+def open_app(path: Path, *, user: str | None = None, prefill_passphrase: str | None = None,
+             prepare: Callable[[Callable[..., None], Callable[[], bool]], Any] | None = None) -> int:
+    """Open the desktop app on the archive at ``path`` (unlock window first). ``prepare(progress,
+    cancelled)``, when given, runs in the app with a progress window before the unlock prompt."""
     from .gui.app import run
 
-    return run(open_path=path, user=user, prefill_passphrase=prefill_passphrase)
+    return run(open_path=path, user=user, prefill_passphrase=prefill_passphrase, prepare=prepare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,14 +36,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     kdf = kdf_from(args)
     if kdf is not None and not file:
         raise InvalidInput("--kdf-params needs --passphrase-file (the demo passphrase always uses a real KDF).")
+    size = SMALL if args.small else FULL
+    opens_app = not args.no_gui and args.open_app is not None and display_available()
+    if opens_app and not (path / "archive.json").exists():
+        # The window first: the app builds the demo with a progress bar, then asks to unlock
+        # (the build takes 30-60 s; a first impression should not be a silent terminal).
+        print(f"Opening the app; it builds the demo archive at {path} first.", file=sys.stderr, flush=True)
+        return int(args.open_app(path, user=DEMO_USER, prefill_passphrase=shown,
+                                 prepare=lambda progress, cancelled: ensure_demo(
+                                     path, passphrase, kdf=kdf, size=size, progress=progress, cancelled=cancelled)))
     if not (path / "archive.json").exists():
-        p, l, i = plan_counts(SMALL if args.small else FULL)
+        p, l, i = plan_counts(size)
         print(f"Building the demo archive at {path}: {p} patients, {l} lesions, {i} photos…",
               file=sys.stderr, flush=True)
     bar = ProgressBar()
     if not bar.enabled and not args.json:
         bar = _LineProgress()  # type: ignore[assignment]
-    summary = ensure_demo(path, passphrase, kdf=kdf, size=SMALL if args.small else FULL, progress=bar)
+    summary = ensure_demo(path, passphrase, kdf=kdf, size=size, progress=bar)
     what = "Created" if summary.created else "Opened existing"
     emit(args, {"path": str(summary.path), "created": summary.created, "user": DEMO_USER,
                 "patients": summary.patients, "lesions": summary.lesions, "images": summary.images,
@@ -55,7 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"  passphrase: {shown}" if shown else "  passphrase: the one in your passphrase file"])
     if args.no_gui:
         return 0
-    if args.open_app is None or not display_available():
+    if not opens_app:
         print("dermarchive: no display is available (DISPLAY/WAYLAND_DISPLAY are not set), so the app "
               f"cannot open here. The demo archive is ready: run 'dermarchive gui {summary.path}' on a desktop.",
               file=sys.stderr)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ from .jobs import run_job
 from .main_window import MainWindow
 from .start_screen import StartScreen
 from .unlock import UnlockDialog
+
+
+Prepare = Callable[[Callable[..., None], Callable[[], bool]], Any]
+"""``prepare(progress, cancelled)``: work to finish before the unlock prompt (run off the GUI thread)."""
 
 
 class App(QObject):
@@ -91,6 +95,17 @@ class App(QObject):
         run_job(lambda progress, cancelled: work(progress, cancelled), parent=self.start,
                 title="Preparing the demo archive…", with_progress=True, on_done=done, on_error=failed)
 
+    def prepare_then_unlock(self, prepare: Prepare, path: Path, user: str | None, prefill: str | None) -> None:
+        """Run ``prepare`` (e.g. building the demo archive) with progress over the start screen,
+        then ask to unlock ``path``: the window is up at once instead of after the work."""
+        self.show_start()
+
+        def failed(exc: BaseException) -> None:
+            messages.show_error(self.start, exc)
+
+        run_job(prepare, parent=self.start, title="Preparing the demo archive…", with_progress=True,
+                on_done=lambda _result: self.unlock(path, user, prefill), on_error=failed)
+
 
 def application(argv: Sequence[str] = ()) -> QApplication:
     app = QApplication.instance()
@@ -111,14 +126,18 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     return app
 
 
-def run(open_path: Path | None = None, *, user: str | None = None, prefill_passphrase: str | None = None) -> int:
-    """Show the app (opening ``open_path`` at its unlock prompt) and run the event loop."""
+def run(open_path: Path | None = None, *, user: str | None = None, prefill_passphrase: str | None = None,
+        prepare: Prepare | None = None) -> int:
+    """Show the app (opening ``open_path`` at its unlock prompt, after ``prepare`` when given)
+    and run the event loop."""
     from . import crash
 
     qapp = application()
     crash.install()
     controller = App()
-    if open_path is not None:
+    if open_path is not None and prepare is not None:
+        controller.prepare_then_unlock(prepare, Path(open_path), user, prefill_passphrase)
+    elif open_path is not None:
         controller.unlock(Path(open_path), user, prefill_passphrase)
         dialog = controller.unlock_dialog
         assert dialog is not None

@@ -144,3 +144,46 @@ def test_demo_no_gui_needs_no_qt(tmp_path: Path, passphrase_file: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "d" / "archive.json").exists()
+
+
+def test_demo_opens_the_window_first_and_builds_in_it(tmp_path: Path, passphrase_file: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """First impression (issue 19): with a display, `dermarchive demo` hands the build to the app
+    (a progress window) instead of building for a minute in a silent terminal first."""
+    from dermarchive.cli import main as cli_main
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    path = tmp_path / "demo"
+    seen: dict[str, Any] = {}
+
+    def open_app(where: Path, *, user: str | None = None, prefill_passphrase: str | None = None,
+                 prepare: Any = None) -> int:
+        seen.update(where=where, user=user, existed=(where / "archive.json").exists(), prepare=prepare)
+        steps: list[tuple[int, int]] = []
+        prepare(lambda done, total, message="": steps.append((done, total)), lambda: False)
+        seen["steps"] = steps
+        return 0
+
+    assert cli_main(["demo", "--path", str(path), "--passphrase-file", str(passphrase_file),
+                     "--kdf-params", "1,8192,1", "--small"], open_app=open_app) == 0
+    assert seen["where"] == path.resolve() and seen["user"] == DEMO_USER
+    assert seen["existed"] is False                       # the window came before the build
+    assert (path / "archive.json").exists() and seen["steps"][-1][0] == seen["steps"][-1][1]
+
+
+@pytest.mark.gui
+def test_the_app_shows_progress_then_asks_to_unlock(qtbot: Any, tmp_path: Path, messages: Any) -> None:
+    from dermarchive.demo import SMALL, ensure_demo
+    from dermarchive.gui.app import App
+
+    app = App()
+    qtbot.addWidget(app.start)
+    path = tmp_path / "demo"
+    app.prepare_then_unlock(lambda progress, cancelled: ensure_demo(path, DEMO_PASSPHRASE, kdf=CHEAP_TEST_PARAMS,
+                                                                    size=SMALL, progress=progress,
+                                                                    cancelled=cancelled),
+                            path, DEMO_USER, DEMO_PASSPHRASE)
+    assert app.start.isVisible() and app.unlock_dialog is None   # a window at once, the build behind it
+    qtbot.waitUntil(lambda: app.unlock_dialog is not None, timeout=60_000)
+    assert app.unlock_dialog.panel.passphrase.text() == DEMO_PASSPHRASE
+    assert (path / "archive.json").exists() and messages.entries == []
