@@ -25,6 +25,11 @@ def open_app(path: Path, *, user: str | None = None, prefill_passphrase: str | N
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] == "gui":
+        from .system import gui_problem
+
+        if args[1:2] not in (["-h"], ["--help"]) and (problem := gui_problem()) is not None:
+            print(problem.message, file=sys.stderr)  # before Qt can abort on a missing library
+            return 2
         from .gui.app import main as gui_main
 
         return gui_main(args[1:])

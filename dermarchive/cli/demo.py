@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from ..system import display_available
+from ..system import gui_problem
 from .common import ProgressBar, emit, kdf_arg, kdf_from, read_secret_file
 
 
@@ -34,10 +34,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         passphrase, shown = DEMO_PASSPHRASE, DEMO_PASSPHRASE
     kdf = kdf_from(args)
+    problem = None if args.no_gui or args.open_app is None else gui_problem()
+    if problem is not None and problem.missing:
+        print(problem.message, file=sys.stderr)  # before a minute of building, not after it
+        return 2
     if kdf is not None and not file:
         raise InvalidInput("--kdf-params needs --passphrase-file (the demo passphrase always uses a real KDF).")
     size = SMALL if args.small else FULL
-    opens_app = not args.no_gui and args.open_app is not None and display_available()
+    opens_app = not args.no_gui and args.open_app is not None and problem is None
     if opens_app and not (path / "archive.json").exists():
         # The window first: the app builds the demo with a progress bar, then asks to unlock
         # (the build takes 30-60 s; a first impression should not be a silent terminal).
@@ -64,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"  passphrase: {shown}" if shown else "  passphrase: the one in your passphrase file"])
     if args.no_gui:
         return 0
-    if not opens_app:
+    if not opens_app:  # no display: the archive is still worth building (a headless server)
         print("dermarchive: no display is available (DISPLAY/WAYLAND_DISPLAY are not set), so the app "
               f"cannot open here. The demo archive is ready: run 'dermarchive gui {summary.path}' on a desktop.",
               file=sys.stderr)

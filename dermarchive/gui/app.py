@@ -153,10 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("archive", nargs="?", type=Path, metavar="ARCHIVE", help="archive folder to unlock")
     parser.add_argument("--user", metavar="NAME", help="user to unlock as")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    from ..system import display_available
-
-    if not display_available():
-        print("dermarchive: no display is available (DISPLAY/WAYLAND_DISPLAY are not set), so the app cannot "
-              "open here. The command-line tools work without one: see 'dermarchive --help'.", file=sys.stderr)
-        return 2
+    # The display and the Qt platform's system libraries were checked by the program
+    # (dermarchive.launch, with dermarchive.system) before Qt was loaded.
     return run(args.archive, user=args.user)
