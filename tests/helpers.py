@@ -1,9 +1,14 @@
-"""Small helpers for core tests: store a real corpus photo as an image row, snapshot a folder."""
+"""Small helpers for core tests: store a real corpus photo as an image row, snapshot a folder,
+require a peer tool."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from pathlib import Path
+
+import pytest
 
 from dermarchive.archive import Archive, records
 from dermarchive.ingest.thumbnails import make_thumbnails_from_bytes
@@ -30,3 +35,14 @@ def folder_state(folder: Path) -> dict[str, tuple[str, int]]:
         str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
         for p in sorted(folder.rglob("*")) if p.is_file()
     }
+
+
+def require_tool(command: str, install: str) -> None:
+    """A test that needs a system tool (a peer judge such as dciodvfy, or jpegtran) skips with the
+    reason where it is absent, so the README's test command passes on a fresh machine; in CI
+    (``CI`` set, where .ci/setup-*.sh installed it) its absence is a failure, never a skip."""
+    if shutil.which(command) is not None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{command} is required in CI (.ci/setup-*.sh installs it: {install})")
+    pytest.skip(f"{command} is not installed ({install})")

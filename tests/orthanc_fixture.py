@@ -1,7 +1,7 @@
 """Fixtures for the DICOM and PACS tests: an archive with real corpus photos, and a real Orthanc.
 
 ``photo_archive`` stores real corpus files (baseline, rotated, PNG, HEIC, a progressive JPEG made
-from a real photo by jpegtran) through the archive core, with consent rows written straight into
+from a real photo by jpegtran; the test skips without it) through the archive core, with consent rows written straight into
 the consent table (the import and consent features are built alongside, not relied on here).
 
 ``orthanc`` starts the Debian ``Orthanc`` binary on a free loopback port with a temporary
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -32,6 +30,7 @@ from PIL import Image
 
 from dermarchive.archive import records
 from dermarchive.archive.header import now_iso
+from tests.helpers import require_tool
 
 ORTHANC_USER = "dermarchive"
 ORTHANC_PASSWORD = "pacs-secret-42"
@@ -74,6 +73,7 @@ def add_consent(archive: Any, visit_id: int, scopes: list[str], method: str = "w
 
 
 def progressive_from(data: bytes) -> bytes:
+    require_tool("jpegtran", "apt-get install libjpeg-turbo-progs")
     done = subprocess.run(["jpegtran", "-progressive", "-copy", "all"], input=data,
                           capture_output=True, check=True)
     return done.stdout
@@ -177,10 +177,7 @@ class Orthanc:
 
 
 def start_orthanc(folder: Path, lua: str | None = None) -> Orthanc:
-    if shutil.which("Orthanc") is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("Orthanc is required in CI (.ci/setup-orthanc.sh installs it)")
-        pytest.skip("Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)")
+    require_tool("Orthanc", "apt-get install orthanc orthanc-dicomweb")
     if _plugin_dir() is None:
         pytest.fail("Orthanc is installed without its DICOMweb plugin: apt-get install orthanc-dicomweb")
     folder.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,17 +22,14 @@ from dermarchive.dicom import codes as dicom_codes
 from dermarchive.archive import dicom_store
 from dermarchive.dicom.build import DERMOSCOPIC, VL_PHOTOGRAPHIC, build_instance
 from dermarchive.dicom.export import export_dicom
-from dermarchive.dicom.pixels import clean_jpeg, jpeg_info, pixels_for_dicom
-from tests.orthanc_fixture import add_photo, make_photo_archive, progressive_from
-
+from dermarchive.dicom.pixels import clean_jpeg, jpeg_info, jpegtran_missing_note, pixels_for_dicom
 from tests.conftest import PASSPHRASE, USER
+from tests.helpers import require_tool
+from tests.orthanc_fixture import add_photo, make_photo_archive, progressive_from
 
 
 def dciodvfy_errors(path: Path) -> list[str]:
-    if shutil.which("dciodvfy") is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("dciodvfy (dicom3tools) is required in CI")
-        pytest.skip("dciodvfy (Debian dicom3tools) is not installed")
+    require_tool("dciodvfy", "apt-get install dicom3tools")
     done = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, check=False)
     lines = (done.stdout + done.stderr).splitlines()
     return [line for line in lines if line.startswith("Error")]
@@ -99,6 +94,7 @@ def test_baseline_jpeg_is_wrapped_without_recompression_and_without_exif(corpus:
 
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 def test_rotated_jpeg_is_turned_losslessly(corpus: Path, orientation: int) -> None:
+    require_tool("jpegtran", "apt-get install libjpeg-turbo-progs")
     source = (corpus / "Apple iPhone 4S.jpg").read_bytes()  # 3264x2448, 16x16 MCU: perfect turns
     px = pixels_for_dicom(source, orientation)
     assert px.route == "rotated-lossless"
@@ -119,7 +115,7 @@ def test_rotation_that_cannot_be_lossless_is_re_encoded(corpus: Path) -> None:
 
 
 def test_progressive_jpeg_is_transcoded_to_baseline_losslessly(corpus: Path) -> None:
-    source = progressive_from((corpus / "jolla.jpg").read_bytes())
+    source = progressive_from((corpus / "jolla.jpg").read_bytes())  # skips without jpegtran
     assert jpeg_info(source).sof == 0xC2
     px = pixels_for_dicom(source, 1)
     assert px.route == "transcoded-lossless" and jpeg_info(px.data).sof == 0xC0
@@ -293,6 +289,27 @@ def test_without_jpegtran_rotation_falls_back_to_re_encoding(corpus: Path, tmp_p
     monkeypatch.setenv("PATH", str(tmp_path))  # a machine without libjpeg-turbo-progs
     px = pixels_for_dicom((corpus / "Apple iPhone 4S.jpg").read_bytes(), 6)
     assert px.route == "re-encoded" and (px.columns, px.rows) == (2448, 3264)
+    assert px.without_jpegtran  # the export names the reason
+    # a turn that jpegtran could not make losslessly anyway is not blamed on its absence
+    assert not pixels_for_dicom((corpus / "landscape_6.jpg").read_bytes(), 6).without_jpegtran
+    assert not pixels_for_dicom((corpus / "45-gps_ifd.jpg").read_bytes(), 6).without_jpegtran  # 4:2:2 -> 4:4:0
+
+
+def test_without_jpegtran_the_export_says_so(tmp_path: Path, passphrase_file: Path, corpus: Path, capsys,
+                                             monkeypatch) -> None:
+    from dermarchive.archive import CHEAP_TEST_PARAMS, Archive
+
+    path = tmp_path / "arch"
+    with Archive.create(path, USER, PASSPHRASE, kdf=CHEAP_TEST_PARAMS) as a:
+        make_photo_archive(a, corpus, which=("baseline", "rotated-perfect", "rotated-imperfect"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no jpegtran (nor anything else)
+    common = [str(path), "--passphrase-file", str(passphrase_file), "--patient", "ZZZ0016"]
+    assert main(["dicom", *common, "--out", str(tmp_path / "o1")]) == 0
+    out = capsys.readouterr().out
+    assert "Wrote 3 DICOM image(s)" in out and "2 re-encoded" in out
+    assert "jpegtran is not installed, so 1 photo(s)" in out and "sudo apt install libjpeg-turbo-progs" in out
+    assert main(["dicom", *common, "--out", str(tmp_path / "o2"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [jpegtran_missing_note(1)]
 
 
 @pytest.mark.parametrize("name, route", [("45-gps_ifd.jpg", "wrapped"),        # 4:2:2

@@ -79,7 +79,8 @@ def cmd_dicom(args: argparse.Namespace) -> int:
         patient = records.patient_by_nhi(a, args.patient)
         summary = export_dicom(a, patient.id, args.out, image_ids=args.images, progress=ProgressBar())
     routes = ", ".join(f"{n} {r}" for r, n in sorted(summary["routes"].items()))
-    emit(args, summary, f"Wrote {summary['count']} DICOM image(s) and a DICOMDIR to {args.out} ({routes}).")
+    emit(args, summary, [f"Wrote {summary['count']} DICOM image(s) and a DICOMDIR to {args.out} ({routes}).",
+                         *summary["notes"]])
     return 0
 
 
@@ -132,8 +133,8 @@ def cmd_pacs_send(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
         patient = records.patient_by_nhi(a, args.patient)
         summary = pacs.send_to_pacs(a, patient.id, image_ids=args.images, progress=ProgressBar())
-    emit(args, summary, f"Sent {summary['sent']} image(s) to the PACS "
-                        f"({summary['already_there']} already there).")
+    emit(args, summary, [f"Sent {summary['sent']} image(s) to the PACS "
+                         f"({summary['already_there']} already there).", *summary["notes"]])
     return 0
 
 

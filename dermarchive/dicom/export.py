@@ -25,6 +25,7 @@ from ..archive import records
 from ..consent import policy
 from ..errors import Cancelled, InvalidInput, StorageError
 from .build import EXPORTABLE_KINDS, Instance, build_instance
+from .pixels import jpegtran_missing_note
 
 PURPOSE = "clinical.documentation"
 Progress = Callable[[int, int, str], None]
@@ -101,6 +102,7 @@ def export_dicom(archive: Any, patient_id: int, out: Path | str, *, image_ids: l
         _discard(out, created)
         raise
     routes = Counter(inst.pixels.route for inst in instances)
+    without_jpegtran = sum(inst.pixels.without_jpegtran for inst in instances)
     with archive.transaction() as tx:
         archive.record(tx, "export", {"patient": patient_id, "images": [i.id for i in images]},
                        {"format": "dicom", "purpose": PURPOSE, "count": len(images), "routes": dict(routes)})
@@ -112,6 +114,7 @@ def export_dicom(archive: Any, patient_id: int, out: Path | str, *, image_ids: l
         "folder": str(out),
         "dicomdir": str(out / "DICOMDIR"),
         "routes": dict(routes),
+        "notes": [jpegtran_missing_note(without_jpegtran)] if without_jpegtran else [],
         "images": [{"id": inst.image_id, "sop_instance_uid": inst.sop_instance_uid,
                     "study_instance_uid": inst.study_uid, "route": inst.pixels.route,
                     "file": files.get(inst.sop_instance_uid, "")} for inst in instances],

@@ -46,6 +46,7 @@ from ..consent import policy
 from ..errors import Cancelled, DermArchiveError, InvalidInput
 from .build import build_instance
 from .export import PURPOSE, images_for_dicom
+from .pixels import jpegtran_missing_note
 
 SETTING = "pacs.target"
 ATTEMPTS = 3
@@ -273,6 +274,7 @@ def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None =
     sent: list[int] = []
     not_kept: list[int] = []
     already = [i.id for i in images if known.get(i.id) in held]
+    without_jpegtran = 0
     error: BaseException | None = None
     try:
         with closing(_built_ahead(archive, images, set(already))) as built:  # stops the builders on any exit
@@ -282,6 +284,7 @@ def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None =
                 if progress:
                     progress(n, total, f"Sending image {n + 1} of {total}")
                 instance.dataset.preamble = b"\0" * 128
+                without_jpegtran += instance.pixels.without_jpegtran
                 answer = _retrying(target, "store an image",
                                    lambda ds=instance.dataset: client.store_instances([ds]))
                 _check_stored(target, answer, image.id)
@@ -311,7 +314,8 @@ def send_to_pacs(archive: Any, patient_id: int, *, image_ids: list[int] | None =
         progress(total, total, "Done")
     log.exports.info("PACS send: %d sent, %d already there", len(sent), len(already))
     return {"sent": len(sent), "already_there": len(already), "images": sent + already,
-            "target": target.safe_url()}
+            "target": target.safe_url(),
+            "notes": [jpegtran_missing_note(without_jpegtran)] if without_jpegtran else []}
 
 
 def _built_ahead(archive: Any, images: list[Any], skip: set[int]) -> Iterator[tuple[int, Any, Any]]:

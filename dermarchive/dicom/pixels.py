@@ -15,7 +15,8 @@ Routes (``Pixels.route``), chosen per photo and counted in every export summary:
     A progressive (or extended-sequential) JPEG rewritten by jpegtran as baseline with the very
     same coefficients (and turned, when needed, in the same pass).
 ``re-encoded``
-    ``-perfect`` was impossible (the image size is not a multiple of the JPEG block size along the
+    jpegtran is not installed (``Pixels.without_jpegtran``: the export says so and names the
+    package), or ``-perfect`` was impossible (the image size is not a multiple of the JPEG block size along the
     edge the turn moves), or its chroma sampling is not 4:2:2/4:2:0 (4:4:4 would be YBR_FULL,
     which the VL and dermoscopic IODs do not allow; 4:4:0 and 4:1:1 fit no allowed value):
     decoded, turned, encoded again as baseline JPEG (quality 95, 4:2:2).
@@ -31,8 +32,10 @@ Routes (``Pixels.route``), chosen per photo and counted in every export summary:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 
@@ -69,6 +72,8 @@ class Pixels:
     lossy: bool               # Lossy Image Compression (0028,2110): ever lossy compressed
     source_size: int          # bytes of the stored photo (for the compression ratio)
     icc_profile: bytes | None = None
+    without_jpegtran: bool = False  # re-encoded only because jpegtran is not installed
+
 
     @property
     def encapsulated(self) -> bool:
@@ -180,6 +185,14 @@ def exif_orientation(data: bytes, default: int = 1) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else default
 
 
+def jpegtran_missing_note(count: int) -> str:
+    """What an export says when ``count`` photos were re-encoded for want of jpegtran."""
+    return (f"jpegtran is not installed, so {count} photo(s) that needed turning upright or a baseline "
+            f"rewrite were re-encoded (JPEG quality {REENCODE_QUALITY}) instead of turned losslessly. "
+            "For lossless turns install it: on Debian/Ubuntu 'sudo apt install libjpeg-turbo-progs', "
+            "on Fedora 'sudo dnf install libjpeg-turbo-utils'.")
+
+
 def _jpegtran(data: bytes, args: list[str]) -> bytes | None:
     """Run jpegtran over pipes; None when it refuses (e.g. ``-perfect`` impossible)."""
     try:
@@ -244,8 +257,11 @@ def _jpeg_pixels(data: bytes, orientation: int) -> Pixels:
     baseline = info.sof == 0xC0 and info.precision == 8 and len(info.sampling) in (1, 3)
     if baseline and describable and orientation == 1:
         return _from_jpeg_frame(cleaned, "wrapped", len(data), icc)
-    if (describable and len(info.sampling) in (1, 3) and info.precision == 8 and info.sof in (0xC0, 0xC1, 0xC2)
-            and _perfect_possible(info, orientation)):
+    lossless_possible = (describable and len(info.sampling) in (1, 3) and info.precision == 8
+                         and info.sof in (0xC0, 0xC1, 0xC2) and _perfect_possible(info, orientation))
+    without_jpegtran = (lossless_possible and _turn_stays_describable(info, orientation)
+                        and shutil.which("jpegtran") is None)
+    if lossless_possible and not without_jpegtran:
         turned = _jpegtran(cleaned, ["-perfect", *_JPEGTRAN.get(orientation, [])])
         if turned is not None:
             frame, _ = clean_jpeg(turned)
@@ -256,7 +272,8 @@ def _jpeg_pixels(data: bytes, orientation: int) -> Pixels:
     img = _open(data)
     if orientation in _TRANSPOSE:
         img = img.transpose(_TRANSPOSE[orientation])
-    return _encode_jpeg(img, "re-encoded", len(data), icc)
+    pixels = _encode_jpeg(img, "re-encoded", len(data), icc)
+    return dataclasses.replace(pixels, without_jpegtran=True) if without_jpegtran else pixels
 
 
 def _describable(info: JpegInfo) -> bool:
@@ -267,6 +284,14 @@ def _describable(info: JpegInfo) -> bool:
     if len(info.sampling) == 1 or info.adobe_transform == 0:
         return True
     return info.sampling[0] in ((2, 1), (2, 2)) and all(s == (1, 1) for s in info.sampling[1:])
+
+
+def _turn_stays_describable(info: JpegInfo, orientation: int) -> bool:
+    """Whether the turned JPEG could be wrapped: a quarter turn swaps the chroma sampling."""
+    if orientation not in (5, 6, 7, 8) or len(info.sampling) == 1 or info.adobe_transform == 0:
+        return True
+    h, v = info.sampling[0]
+    return (v, h) in ((2, 1), (2, 2))
 
 
 def _perfect_possible(info: JpegInfo, orientation: int) -> bool:

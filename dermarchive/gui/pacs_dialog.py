@@ -201,6 +201,7 @@ def send_photos_to_pacs(parent: QWidget | None, archive: Any, image_ids: list[in
         text = f"Sent {sent} photo{'s' if sent != 1 else ''} to the PACS."
         if there:
             text += f" {there} {'was' if there == 1 else 'were'} there already."
+        text = " ".join([text, *summary.get("notes", [])])
         messages.info(parent, text, TITLE)
         if on_done:
             on_done(summary)
