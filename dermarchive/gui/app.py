@@ -132,6 +132,9 @@ def run(open_path: Path | None = None, *, user: str | None = None, prefill_passp
     and run the event loop."""
     from . import crash
 
+    from ..paths import log_dir
+
+    log.write_to_folder(log_dir())
     qapp = application()
     crash.install()
     controller = App()

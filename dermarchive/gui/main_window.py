@@ -42,6 +42,8 @@ DIALOGS = {
     "export": ("dermarchive.gui.export_dialog", "DeidentifiedExportDialog", "Teaching/research export"),
     "backup": ("dermarchive.gui.backup_dialog", "BackupDialog", "Backup"),
     "about": ("dermarchive.gui.about_dialog", "AboutDialog", "The About window"),
+    "guide": ("dermarchive.gui.help_dialog", "UserGuideDialog", "The user guide"),
+    "troubleshooting": ("dermarchive.gui.help_dialog", "TroubleshootingDialog", "Troubleshooting"),
     "pacs": ("dermarchive.gui.pacs_dialog", "PacsSettingsDialog", "PACS settings"),
 }
 
@@ -202,6 +204,8 @@ class MainWindow(QMainWindow):
                                    "rotate"),
             "pacs": self._action("&PACS settings…", lambda: self._dialog("pacs", self.archive), None, "pacs"),
             "idle": self._action("Lock after &idle…", self.choose_idle_minutes, None, "settings"),
+            "guide": self._action("&User guide", lambda: self._dialog("guide"), QKeySequence.StandardKey.HelpContents),
+            "troubleshooting": self._action("&Troubleshooting", lambda: self._dialog("troubleshooting")),
             "about": self._action("&About DermArchive", lambda: self._dialog("about"), None, "about"),
         }
         bar = self.menuBar()
@@ -210,7 +214,7 @@ class MainWindow(QMainWindow):
                              ("&View", ["open", "compare", "back", "previous", "next", None, "zoom_in", "zoom_out", "fit", "actual",
                                         "rotate"]),
                              ("&Tools", ["pacs", "idle"]),
-                             ("&Help", ["about"])):
+                             ("&Help", ["guide", "troubleshooting", None, "about"])):
             menu = bar.addMenu(title)
             for name in names:
                 if name is None:
