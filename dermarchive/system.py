@@ -141,12 +141,14 @@ def platform_candidates(env: Mapping[str, str]) -> list[str]:
     """Platform plugins Qt will try, in order (empty: no display to open a window on).
 
     ``QT_QPA_PLATFORM`` may list several (``wayland;xcb``), each with ``:options``. Without it,
-    Qt takes Wayland in a Wayland session and X11 otherwise; with both displays set, either works.
+    Qt takes X11 in an X11 session (``XDG_SESSION_TYPE``), else Wayland where there is one, falling
+    back to X11 (XWayland); so the app can open if either loads.
     """
     chosen = env.get("QT_QPA_PLATFORM", "").strip()
     if chosen:
         return [part.split(":", 1)[0].strip() for part in chosen.split(";") if part.strip()]
-    wayland = bool(env.get("WAYLAND_DISPLAY")) or env.get("XDG_SESSION_TYPE") == "wayland"
+    session = env.get("XDG_SESSION_TYPE", "")
+    wayland = session != "x11" and (bool(env.get("WAYLAND_DISPLAY")) or session == "wayland")
     x11 = bool(env.get("DISPLAY"))
     return (["wayland"] if wayland else []) + (["xcb"] if x11 else [])
 

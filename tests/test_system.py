@@ -68,6 +68,7 @@ def test_platform_order_follows_qt() -> None:
     assert pick({"DISPLAY": ":0"}) == ["xcb"]
     assert pick({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}) == ["wayland", "xcb"]
     assert pick({"XDG_SESSION_TYPE": "wayland"}) == ["wayland"]
+    assert pick({"XDG_SESSION_TYPE": "x11", "DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}) == ["xcb"]
     assert pick({}) == []
 
 
