@@ -277,6 +277,8 @@ def missing_libraries(plugin: Path, env: Mapping[str, str] | None = None,
     if root is None:
         return [plugin.name]
     library_path = [Path(p) for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
+    if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):  # the PyInstaller bundle keeps its libraries here
+        library_path.append(Path(sys._MEIPASS))
     system = list(system_folders) if system_folders is not None else system_library_folders()
     missing: list[str] = []
     seen: set[str] = set()
