@@ -51,12 +51,14 @@ def test_troubleshooting_names_the_real_log_folder_verify_and_restore(qtbot: Any
     assert str(folder) in text and "{log_folder}" not in text
     assert "dermarchive verify ARCHIVE-FOLDER" in text and "Restore from a backup" in text
     # what the page calls the logs is where the app writes them
+    root = logging.getLogger("dermarchive")
+    level = root.level
     path = log.write_to_folder(folder)
     try:
         log.gui.info("help test line")
         assert path.parent == folder and "help test line" in path.read_text("utf-8")
     finally:
-        root = logging.getLogger("dermarchive")
+        root.setLevel(level)
         for handler in [h for h in root.handlers if getattr(h, "baseFilename", None) == str(path)]:
             root.removeHandler(handler)
             handler.close()
