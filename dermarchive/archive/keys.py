@@ -56,7 +56,10 @@ class KdfParams:
             lanes=self.lanes,
             memory_cost=self.memory_kib,
         )
-        return kdf.derive(passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase)
+        if isinstance(passphrase, str):
+            return kdf.derive(passphrase.encode("utf-8"))
+        # cryptography's stub says bytes; it reads any buffer, and bytes() would be a copy nobody can wipe
+        return kdf.derive(passphrase)  # type: ignore[arg-type]
 
     def as_json(self) -> dict[str, int | str]:
         return {"name": "argon2id", **asdict(self)}

@@ -20,7 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QAbstractListModel, QCoreApplication, QEvent, QModelIndex, Qt
 from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QApplication, QComboBox, QLabel, QLineEdit,
-                               QPlainTextEdit, QTextEdit, QWidget)
+                               QPlainTextEdit, QTextEdit)
 
 from dermarchive.archive import CHEAP_TEST_PARAMS, Archive, records
 
@@ -122,7 +122,7 @@ def _browse(window: Any, qtbot: Any) -> None:
     window.patient_page.select_images([photos[0].id])
     window.create_referral()
     referral = window.dialog_shown
-    qtbot.waitUntil(lambda: referral.isVisible(), timeout=5_000)
+    qtbot.waitExposed(referral)
     referral.hide()
     window.patient_page.select_images([photos[0].id])
     window.export_deidentified()
@@ -133,7 +133,6 @@ def _browse(window: Any, qtbot: Any) -> None:
     family = window.patient_page.patient.family
     window.search.setFocus()
     qtbot.keyClicks(window.search, family)
-    del family, photos, referral, page
 
 
 def test_after_lock_no_patient_and_no_passphrase_is_left_anywhere(qtbot: Any, demo_archive: Any,
@@ -181,6 +180,12 @@ def test_after_lock_no_patient_and_no_passphrase_is_left_anywhere(qtbot: Any, de
     assert panel.passphrase.text() == ""  # taken out of the field at once, not after the unlock
     del panel
     qtbot.waitUntil(lambda: not window.locked, timeout=10_000)
+    # the keys are secrets too: the master key and the catalogue key (SQLCipher gets it as hex)
+    master, catalogue_key = window.archive.master.raw, window.archive.master.subkey("catalogue")
+    keys = [(master.hex(), master), (catalogue_key.hex(), catalogue_key)]
+    before |= {id(o) for pair in keys for o in pair}
+    encoded += keys
+    del master, catalogue_key
     _browse(window, qtbot)
     window.lock("manual")
     qtbot.wait(50)
@@ -191,7 +196,7 @@ def test_after_lock_no_patient_and_no_passphrase_is_left_anywhere(qtbot: Any, de
     linecache.clearcache()  # source lines read for tracebacks (a cancelled preview's), not patient data
     gc.collect()
     held = _python_holders(encoded, before | {id(kept_alive)})
-    assert held == [], "after lock, live objects still hold a patient's NHI or name or the passphrase:\n" + \
-        "\n".join(held)
+    assert held == [], ("after lock, live objects still hold a patient's NHI or name, the passphrase "
+                        "or a key:\n" + "\n".join(held))
     assert window.viewer_title.text() == ""
     window.close()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QWidget
 from dermarchive.errors import InvalidInput
 from dermarchive.gui import jobs
 from dermarchive.gui.jobs import run_job
+from dermarchive.gui.main_window import DIALOGS
 
 
 class Thing:
@@ -135,7 +136,7 @@ def test_opening_and_closing_a_dialog_20_times_leaves_the_widget_count(qtbot: An
     after = len(QApplication.allWidgets())
     assert after == before, f"{after - before} widgets more after 20 × {key}"
     assert main_window.dialog_shown is None
-    module, cls_name, _label = __import__("dermarchive.gui.main_window", fromlist=["DIALOGS"]).DIALOGS[key]
+    cls_name = DIALOGS[key][1]
     left = [o for o in gc.get_objects() if type(o).__name__ == cls_name]
     assert left == [], f"{len(left)} closed {cls_name} objects still reachable"
 
