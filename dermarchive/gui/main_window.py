@@ -14,10 +14,11 @@ other way that shows patient data calls :meth:`MainWindow.register_patient_windo
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, Qt, Signal
+from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDialog, QHeaderView, QInputDialog, QLabel, QLineEdit, QMainWindow,
                                QPushButton, QSplitter, QStackedWidget, QTableView, QToolButton, QWidget)
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QHeaderView, QInputDialog,
 from .. import log
 from ..archive import records
 from ..errors import DermArchiveError
+from ..system import return_freed_memory
 from . import messages, settings
 from .forms import child, load_form, place
 from .icons import icon
@@ -50,6 +52,11 @@ DIALOGS = {
     "about": ("dermarchive.gui.about_dialog", "AboutDialog", "The About window"),
     "pacs": ("dermarchive.gui.pacs_dialog", "PacsSettingsDialog", "PACS settings"),
 }
+
+
+def _release_memory() -> None:
+    gc.collect()
+    return_freed_memory()
 
 
 class MainWindow(QMainWindow):
@@ -554,6 +561,9 @@ class MainWindow(QMainWindow):
         self.lock_stack.setCurrentIndex(1)
         self.unlock_panel.passphrase.setFocus()
         self._update_title()
+        # once the closed windows are deleted (next turn of the loop): collect what only cycles
+        # still held, and give the freed memory (decrypted photos among it) back to the OS
+        QTimer.singleShot(200, _release_memory)
 
     def unlocked(self, archive: Any) -> None:
         self.archive = archive
@@ -584,9 +594,9 @@ class MainWindow(QMainWindow):
         settings.put(settings.WINDOW_STATE, self.splitter.saveState())
         self.idle.dispose()
         if not self.locked:
+            self.locked = True  # first: a dialog closed below must not start a refresh on this archive
             self.drop_decrypted()
             self.archive.close(reason="closed")
-            self.locked = True
         self.loader.pool.clear()
         self.loader.pool.waitForDone(2000)
         event.accept()
