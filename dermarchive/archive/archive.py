@@ -131,7 +131,8 @@ class Archive:
         return archive
 
     @classmethod
-    def open(cls, path: Path | str, user: str, passphrase: str) -> Archive:
+    def open(cls, path: Path | str, user: str, passphrase: str | bytearray) -> Archive:
+        """Unlock. ``passphrase`` may be UTF-8 in a bytearray, which the caller wipes afterwards."""
         path = Path(path)
         header = Header.load(path)
         slot = header.slot_for(user)

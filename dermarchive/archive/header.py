@@ -63,7 +63,7 @@ class KeySlot:
         kek = kdf.derive(passphrase, self.salt)
         self.wrapped_master = wrap(kek, master.raw, self.aad(master.archive_id))
 
-    def open(self, passphrase: str, archive_id: str) -> MasterKey:
+    def open(self, passphrase: str | bytearray, archive_id: str) -> MasterKey:
         kek = self.kdf.derive(passphrase, self.salt)
         try:
             key = unwrap(kek, self.wrapped_master, self.aad(archive_id))

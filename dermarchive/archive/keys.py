@@ -47,7 +47,8 @@ class KdfParams:
     memory_kib: int
     lanes: int
 
-    def derive(self, passphrase: str, salt: bytes) -> bytes:
+    def derive(self, passphrase: str | bytearray, salt: bytes) -> bytes:
+        """``passphrase`` as text, or as UTF-8 in a bytearray the caller wipes afterwards (the GUI)."""
         kdf = Argon2id(
             salt=salt,
             length=KEY_LEN,
@@ -55,7 +56,10 @@ class KdfParams:
             lanes=self.lanes,
             memory_cost=self.memory_kib,
         )
-        return kdf.derive(passphrase.encode("utf-8"))
+        if isinstance(passphrase, str):
+            return kdf.derive(passphrase.encode("utf-8"))
+        # cryptography's stub says bytes; it reads any buffer, and bytes() would be a copy nobody can wipe
+        return kdf.derive(passphrase)  # type: ignore[arg-type]
 
     def as_json(self) -> dict[str, int | str]:
         return {"name": "argon2id", **asdict(self)}
@@ -175,6 +179,9 @@ def _wipe(buf: bytearray) -> None:
     """Overwrite key bytes in place (best effort in Python: copies made by ``bytes()`` remain)."""
     for i in range(len(buf)):
         buf[i] = 0
+
+
+wipe = _wipe  # public: the GUI wipes the passphrase buffer it handed to Archive.open
 
 
 def hmac_hex(key: bytes, data: bytes) -> str:

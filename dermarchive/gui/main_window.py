@@ -1,24 +1,32 @@
 """The main window: patient list, patient page, viewer/compare, menus, lock.
 
 Locking (Ctrl+L, idle timeout, or closing) drops every decrypted thing the window holds (patient
-list, lesion and photo models, thumbnails, the viewer's pixels), closes the archive (which forgets
-the key) and shows the unlock panel in place of the content. Only ids are remembered, to come
-back to the same patient after unlocking.
+list, lesion and photo models, thumbnails, the viewer's pixels and title, the search text), closes
+and deletes every window that shows archive data (see below), closes the archive (which wipes the
+keys) and shows the unlock panel in place of the content. Only ids are remembered, to come back to
+the same patient after unlocking.
+
+Other windows. :meth:`MainWindow._dialog` is the one way to open a feature's dialog: it is deleted
+when closed (``WA_DeleteOnClose``; nothing here keeps a Python reference to it afterwards) and is
+registered as a window showing archive data, which lock closes and deletes. A window opened any
+other way that shows patient data calls :meth:`MainWindow.register_patient_window` to get the same.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, Qt, Signal
+from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QHeaderView, QInputDialog, QLabel, QLineEdit, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QDialog, QHeaderView, QInputDialog, QLabel, QLineEdit, QMainWindow,
                                QPushButton, QSplitter, QStackedWidget, QTableView, QToolButton, QWidget)
 
 from .. import log
 from ..archive import records
 from ..errors import DermArchiveError
+from ..system import return_freed_memory
 from . import messages, settings
 from .forms import child, load_form, place
 from .icons import icon
@@ -48,6 +56,11 @@ DIALOGS = {
 }
 
 
+def _release_memory() -> None:
+    gc.collect()
+    return_freed_memory()
+
+
 class MainWindow(QMainWindow):
     closedArchive = Signal()  # the user chose "Close archive" (back to the start screen)
 
@@ -60,7 +73,9 @@ class MainWindow(QMainWindow):
         self.locked = False
         self.patients_ready = False
         self._remember: tuple[int | None, int | None] = (None, None)  # patient id, lesion id
-        self.dialog_shown: Any = None
+        # windows showing archive data, closed and deleted by lock (id → window; entries leave
+        # when the window is destroyed, so nothing here keeps a closed dialog alive)
+        self._patient_windows: dict[int, QWidget] = {}
         central = load_form("main_window", self)
         self.setCentralWidget(central)
         self.lock_stack = child(central, QStackedWidget, "lockStack")
@@ -401,6 +416,8 @@ class MainWindow(QMainWindow):
 
     # -- other features' dialogs -----------------------------------------------------------
     def _dialog(self, key: str, *args: Any) -> Any:
+        """Open one of :data:`DIALOGS` (window-modal): deleted when closed, closed by lock, and the
+        window refreshed when it finishes (it may have changed the archive)."""
         module_name, class_name, label = DIALOGS[key]
         if self.locked:
             return None
@@ -414,10 +431,40 @@ class MainWindow(QMainWindow):
         except DermArchiveError as exc:
             messages.show_error(self, exc)
             return None
-        self.dialog_shown = dialog
-        dialog.finished.connect(lambda _result: self.refresh())
+        self.register_patient_window(dialog)
+        dialog.finished.connect(self._dialog_finished)
         dialog.open()
         return dialog
+
+    def _dialog_finished(self, _result: int) -> None:
+        self.refresh()
+
+    def register_patient_window(self, window: QWidget) -> None:
+        """``window`` shows archive data: it is deleted when closed and lock closes it."""
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        key = id(window)
+        self._patient_windows[key] = window
+        window.destroyed.connect(lambda _obj=None, key=key: self._patient_windows.pop(key, None))
+        if hasattr(window, "finished"):  # a dialog: it leaves the registry as it closes
+            window.finished.connect(lambda _result=0, key=key: self._patient_windows.pop(key, None))
+
+    @property
+    def dialog_shown(self) -> Any:
+        """The most recently opened window that is still open (tests, the soak benchmark)."""
+        return next(reversed(self._patient_windows.values()), None)
+
+    def close_patient_windows(self) -> None:
+        """Close and delete every registered window (lock, close). Each closes its own way
+        (a dialog rejects: running work is cancelled), then goes at the next turn of the loop."""
+        while self._patient_windows:
+            _key, window = self._patient_windows.popitem()
+            try:
+                if isinstance(window, QDialog):
+                    window.reject()
+                window.close()
+                window.deleteLater()
+            except RuntimeError:  # already deleted by Qt
+                pass
 
     def import_photos(self) -> None:
         self._dialog("import", self.archive)
@@ -478,20 +525,16 @@ class MainWindow(QMainWindow):
     def drop_decrypted(self) -> None:
         """Forget every decrypted thing this window holds (lock, close)."""
         self._remember = (self.current_patient_id(), self.patient_page.current_lesion_id())
-        if self.dialog_shown is not None:
-            try:
-                self.dialog_shown.reject()
-            except RuntimeError:  # already deleted
-                pass
-            self.dialog_shown = None
+        self.close_patient_windows()
         self.single.clear()
         self.compare.clear()
         self.viewer_panel.clear()
+        self.viewer_title.clear()  # "name · NHI"
         self.patient_page.clear()
         self.patient_model.clear()
         self.loader.clear()
         self.search.blockSignals(True)
-        self.search.clear()
+        self.search.setText("")  # not clear(): that keeps what was typed (a name) in the undo history
         self.search.blockSignals(False)
         self.content.setCurrentIndex(PAGE_EMPTY)
         clip = QApplication.clipboard()
@@ -522,6 +565,9 @@ class MainWindow(QMainWindow):
         self.lock_stack.setCurrentIndex(1)
         self.unlock_panel.passphrase.setFocus()
         self._update_title()
+        # once the closed windows are deleted (next turn of the loop): collect what only cycles
+        # still held, and give the freed memory (decrypted photos among it) back to the OS
+        QTimer.singleShot(200, _release_memory)
 
     def unlocked(self, archive: Any) -> None:
         self.archive = archive
@@ -552,9 +598,9 @@ class MainWindow(QMainWindow):
         settings.put(settings.WINDOW_STATE, self.splitter.saveState())
         self.idle.dispose()
         if not self.locked:
+            self.locked = True  # first: a dialog closed below must not start a refresh on this archive
             self.drop_decrypted()
             self.archive.close(reason="closed")
-            self.locked = True
         self.loader.pool.clear()
         self.loader.pool.waitForDone(2000)
         event.accept()

@@ -187,6 +187,8 @@ class PatientPage(QWidget):
         self.panel.clear()
         for label in (self.name_label, self.details_label, self.nhi_label):
             label.clear()
+        self._title = ("Photos", "")  # "L2 · Scalp (near the hairline)" is the patient's too
+        self._fit_title()
 
     def current_lesion_id(self) -> int | None:
         rows = self.lesion_table.selectionModel().selectedRows() if self.lesion_table.selectionModel() else []

@@ -3,6 +3,10 @@
 The key derivation (about a second, on purpose) runs in a worker through ``run_job``. A wrong
 passphrase shows the core's sentence under the field, clears the field and keeps the panel open;
 the core notes the failure and audits it at the next successful unlock.
+
+The passphrase is taken out of the field the moment Unlock is pressed (the field is emptied, its
+undo history with it) as UTF-8 in a bytearray, the one copy this code controls; the worker wipes
+that buffer as soon as the archive is open or has refused it, and the finished job keeps nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from PySide6.QtWidgets import QComboBox, QDialog, QLabel, QLineEdit, QPushButton
 
 from .. import log
 from ..archive import Archive
-from ..errors import DermArchiveError, WrongPassphrase
+from ..archive.keys import wipe
+from ..errors import DermArchiveError
 from .forms import child, load_form
 from .jobs import run_job
 
@@ -76,24 +81,21 @@ class UnlockPanel(QWidget):
     def unlock(self) -> None:
         if self.busy:
             return
-        user, passphrase = self.user_combo.currentText(), self.passphrase.text()
-        if not passphrase:
+        if not self.passphrase.text():
             self._show_error("Type your passphrase.")
             return
         self._show_error("")
         self._set_busy(True)
-        run_job(Archive.open, self.path, user, passphrase, on_done=self._opened, on_error=self._failed)
+        run_job(_open_and_wipe, self.path, self.user_combo.currentText(), take_passphrase(self.passphrase),
+                on_done=self._opened, on_error=self._failed)
 
     def _opened(self, archive: Archive) -> None:
         self._set_busy(False)
-        self.passphrase.clear()
         log.gui.info("archive unlocked")
         self.unlocked.emit(archive)
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)
-        if isinstance(exc, WrongPassphrase):
-            self.passphrase.clear()
         self._show_error(str(exc) if isinstance(exc, DermArchiveError)
                          else f"The archive could not be opened ({type(exc).__name__}).")
         self.passphrase.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -122,6 +124,23 @@ class UnlockDialog(QDialog):
     def reject(self) -> None:
         if not self.panel.busy:
             super().reject()
+
+
+def take_passphrase(field: QLineEdit) -> bytearray:
+    """The field's text as UTF-8 in a buffer the caller wipes; the field is left empty."""
+    text = field.text()
+    secret = bytearray(text.encode("utf-8"))
+    field.setText("")  # not clear(): clear() keeps the removed text in the field's undo history
+    del text
+    return secret
+
+
+def _open_and_wipe(path: Path, user: str, secret: bytearray) -> Archive:
+    """Worker: unlock, then wipe the passphrase buffer whatever happened."""
+    try:
+        return Archive.open(path, user, secret)
+    finally:
+        wipe(secret)
 
 
 def archive_title(archive: Any) -> str:
