@@ -46,7 +46,9 @@ def fill(pdf: bytes, ticked: list[str], *, signed: bool, seed: int = 0) -> Image
         box = L.tick_box(scope)
         x, y, s = box.x * PX_MM, box.y * PX_MM, box.w * PX_MM
         style = rng.choice(["check", "cross", "check"])
-        j = lambda: rng.uniform(-0.08, 0.08) * s  # noqa: E731
+
+        def j(s: float = s) -> float:
+            return rng.uniform(-0.08, 0.08) * s
         if style == "check":
             pts = [(x + 0.15 * s + j(), y + 0.5 * s + j()), (x + 0.42 * s + j(), y + 0.85 * s + j()),
                    (x + 1.05 * s + j(), y - 0.15 * s + j())]
