@@ -12,8 +12,6 @@ that wait for the nurse have status ``needs-patient``. Exit 0 when every file wa
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,33 +40,12 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
                         "(audited as read from the form, by you)")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    if path.is_dir():
-        raise InvalidInput(f"{path} is a folder; give a file name ending in .pdf.")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InvalidInput(f"The folder {folder} does not exist.")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".sheet-", suffix=".pdf")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cmd_sheet(args: argparse.Namespace) -> int:
-    from ..sheets.issue import print_sheet
+    from ..sheets.issue import save_sheet
 
-    if args.out.suffix.lower() != ".pdf":
-        raise InvalidInput("--out must name a .pdf file.")
     with open_archive(args) as archive:
-        pdf = print_sheet(archive, args.patient, visit_date=args.visit_date, lesions=args.lesion)
-    _write_atomically(args.out, pdf)
-    emit(args, {"out": str(args.out), "bytes": len(pdf), "lesion_labels": len(args.lesion)},
+        size = save_sheet(archive, args.patient, args.out, visit_date=args.visit_date, lesions=args.lesion)
+    emit(args, {"out": str(args.out), "bytes": size, "lesion_labels": len(args.lesion)},
          f"Wrote the photo consent sheet to {args.out}. Print it, let the patient tick and sign, and "
          "photograph it before the patient's photos.")
     return 0

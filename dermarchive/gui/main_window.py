@@ -43,6 +43,7 @@ DIALOGS = {
     "backup": ("dermarchive.gui.backup_dialog", "BackupDialog", "Backup"),
     "about": ("dermarchive.gui.about_dialog", "AboutDialog", "The About window"),
     "pacs": ("dermarchive.gui.pacs_dialog", "PacsSettingsDialog", "PACS settings"),
+    "sheet": ("dermarchive.gui.sheet_dialog", "SheetDialog", "Photo consent sheets"),
 }
 
 
@@ -183,6 +184,8 @@ class MainWindow(QMainWindow):
                                     "Record or change consent for the selected photo's visit"),
             "referral": self._action("Create &referral…", self.create_referral, "Ctrl+R", "referral",
                                      "Make a referral letter with the selected photos"),
+            "sheet": self._action("Print photo consent &sheet…", self.print_consent_sheet, None, "consent",
+                                  "Print the patient's consent form with a code that sorts their photos on import"),
             "export": self._action("&Export for teaching/research…", self.export_deidentified, "Ctrl+E", "export"),
             "send_pacs": self._action("Send to &PACS…", self.send_to_pacs, None, "pacs",
                                       "Send the selected photos to the practice's PACS"),
@@ -206,7 +209,7 @@ class MainWindow(QMainWindow):
         }
         bar = self.menuBar()
         for title, names in (("&File", ["import", "backup", None, "lock", "close", None, "quit"]),
-                             ("&Patient", ["find", None, "consent", "referral", "export", "send_pacs"]),
+                             ("&Patient", ["find", None, "consent", "sheet", "referral", "export", "send_pacs"]),
                              ("&View", ["open", "compare", "back", "previous", "next", None, "zoom_in", "zoom_out", "fit", "actual",
                                         "rotate"]),
                              ("&Tools", ["pacs", "idle"]),
@@ -417,6 +420,12 @@ class MainWindow(QMainWindow):
 
     def import_photos(self) -> None:
         self._dialog("import", self.archive)
+
+    def print_consent_sheet(self) -> None:
+        if self.patient_page.patient is None:
+            messages.info(self, "Choose a patient first: the sheet is printed for one patient.")
+            return
+        self._dialog("sheet", self.archive, self.patient_page.patient)
 
     def edit_consent(self, visit_id: int | None) -> None:
         visit_id = visit_id if visit_id is not None else self.patient_page.visit_for_consent()

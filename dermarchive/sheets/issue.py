@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from ..archive import records
+from ..archive.fsutil import atomic_write_bytes
 from ..errors import InvalidInput
 from .pdf import render_sheet, sheet_content
 
@@ -57,3 +59,18 @@ def print_sheet(archive: Any, nhi: str, *, visit_date: str | None = None, lesion
     content = sheet_content(archive.archive_id, sheet_key(archive), patient_name=patient.display_name,
                             nhi=patient.nhi, dob=patient.dob, visit_date=day, serial=serial, lesions=labels)
     return render_sheet(content)
+
+
+def save_sheet(archive: Any, nhi: str, out: Path, *, visit_date: str | None = None,
+               lesions: list[str] | None = None) -> int:
+    """Print the sheet into ``out`` (written whole or not at all); its size in bytes."""
+    out = Path(out)
+    if out.suffix.lower() != ".pdf":
+        raise InvalidInput("The sheet is a PDF: give a file name ending in .pdf.")
+    if out.is_dir():
+        raise InvalidInput(f"{out} is a folder; give a file name ending in .pdf.")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"The folder {out.parent} does not exist.")
+    pdf = print_sheet(archive, nhi, visit_date=visit_date, lesions=lesions)
+    atomic_write_bytes(out, pdf, action="write the consent sheet")
+    return len(pdf)
