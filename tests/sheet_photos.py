@@ -142,13 +142,22 @@ def photograph(page: Image.Image, shot: Shot) -> Image.Image:
 
 
 def jpeg(img: Image.Image, *, taken_at: str, quality: int = 85, make: str = "Apple",
-         model: str = "iPhone 13") -> bytes:
-    """JPEG bytes with an EXIF capture time ``YYYY-MM-DDTHH:MM:SS``."""
+         model: str = "iPhone 13", thumbnail: bool = True) -> bytes:
+    """JPEG bytes with an EXIF capture time ``YYYY-MM-DDTHH:MM:SS`` and, as phones write, a
+    160-pixel EXIF thumbnail of the picture (``thumbnail=False``: none, like a forwarded photo)."""
     import piexif
 
     stamp = taken_at.replace("-", ":").replace("T", " ")
-    exif = piexif.dump({"0th": {piexif.ImageIFD.Make: make.encode(), piexif.ImageIFD.Model: model.encode()},
-                        "Exif": {piexif.ExifIFD.DateTimeOriginal: stamp.encode()}})
+    info: dict = {"0th": {piexif.ImageIFD.Make: make.encode(), piexif.ImageIFD.Model: model.encode()},
+                  "Exif": {piexif.ExifIFD.DateTimeOriginal: stamp.encode()}}
+    if thumbnail:
+        small = img.copy()
+        small.thumbnail((160, 160))
+        tbuf = io.BytesIO()
+        small.save(tbuf, "JPEG", quality=75)
+        info["1st"] = {piexif.ImageIFD.JPEGInterchangeFormat: 0, piexif.ImageIFD.JPEGInterchangeFormatLength: 0}
+        info["thumbnail"] = tbuf.getvalue()
+    exif = piexif.dump(info)
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=quality, exif=exif)
     return buf.getvalue()

@@ -15,7 +15,7 @@ from dermarchive.consent.scopes import CLINICAL, PURPOSES
 from dermarchive.errors import InvalidInput
 from dermarchive.sheets.issue import print_sheet, sheet_key
 from dermarchive.sheets.payload import CodeProblem, SheetCode, decode, encode_sheet
-from dermarchive.sheets.read import look
+from dermarchive.sheets.read import PAPER_SHARE, look, paper_share
 from dermarchive.workflows.clinic_day import import_clinic_day, plan_clinic_day
 
 from .sheet_photos import Shot, fill, jpeg, photograph, skin_photo
@@ -88,7 +88,9 @@ def test_every_tick_and_signature_read_right_on_the_generated_set(archive, patie
         rng = random.Random(1000 + seed)
         ticked = [p for p in PURPOSES if rng.random() < 0.5]
         signed = rng.random() < 0.7
-        seen = look(_sheet_photo(pdf, ticked, signed, 1000 + seed), archive.archive_id, key)
+        photo = _sheet_photo(pdf, ticked, signed, 1000 + seed)
+        assert paper_share(photo) > 2 * PAPER_SHARE  # the quick EXIF-thumbnail test never hides a sheet
+        seen = look(photo, archive.archive_id, key)
         assert seen is not None and seen.kind == "sheet", seed
         assert seen.code.nhi == "ZZZ0024" and seen.code.visit_date == "2026-11-30"
         got = seen.consent
@@ -104,7 +106,10 @@ def test_ordinary_photos_and_other_qr_codes_are_not_sheets(archive):
     from PIL import Image
 
     key = sheet_key(archive)
-    assert look(jpeg(skin_photo(3), taken_at="2026-11-30T09:00:00"), archive.archive_id, key) is None
+    ordinary = jpeg(skin_photo(3), taken_at="2026-11-30T09:00:00")
+    assert paper_share(ordinary) < PAPER_SHARE  # not even decoded
+    assert look(ordinary, archive.archive_id, key) is None
+    assert look(jpeg(skin_photo(3), taken_at="2026-11-30T09:00:00", thumbnail=False), archive.archive_id, key) is None
     # A parking ticket's QR code on a photo is not ours: still an ordinary photo.
     photo = skin_photo(4)
     code = Image.fromarray(zxingcpp.create_barcode("https://example.org/ticket/123",
@@ -113,6 +118,16 @@ def test_ordinary_photos_and_other_qr_codes_are_not_sheets(archive):
     buf = io.BytesIO()
     photo.save(buf, "JPEG")
     assert look(buf.getvalue(), archive.archive_id, key) is None
+
+
+def test_a_sheet_photo_without_an_exif_thumbnail_is_still_found(archive, patients):
+    """Forwarded or edited photos lose their EXIF thumbnail: the photo itself is then looked at."""
+    pdf = print_sheet(archive, "ZZZ0016")
+    photo = jpeg(photograph(fill(pdf, ["clinical.documentation"], signed=True, seed=8), Shot(angle=180, seed=8)),
+                 taken_at="2026-11-30T09:00:00", thumbnail=False)
+    assert paper_share(photo) is None
+    seen = look(photo, archive.archive_id, sheet_key(archive))
+    assert seen.kind == "sheet" and seen.consent.ticked == ["clinical.documentation"] and seen.consent.signed
 
 
 def test_unclear_boxes_are_unclear_not_guessed(archive, patients):

@@ -1,7 +1,11 @@
 """Find a photo consent sheet (or a lesion label) in a phone photo and read it.
 
-Two steps, so ordinary photos stay cheap:
+Three steps, so ordinary photos stay cheap:
 
+0. A phone JPEG carries a small EXIF thumbnail. When it shows too little paper (bright, colourless
+   pixels) for a sheet, the photo is ordinary and is not decoded at all (a full decode costs as
+   much as the import's own thumbnails). The test is deliberately loose: a photo it lets through
+   only costs the next step; a photo with no thumbnail always goes on.
 1. :func:`look` decodes the photo at about a quarter of its size (JPEG DCT scaling: no full
    decode) and asks zxing-cpp for QR codes. No DermArchive code: an ordinary photo (``None``).
 2. Only for a photo with our code: decode at a working size, take the code's four corners and
@@ -59,7 +63,38 @@ class Sighting:
     consent: ConsentReading | None = None
 
 
+PAPER_SHARE = 0.06  # a sheet filling even half the frame in poor light shows far more paper than this
+
+
 # -- decoding ---------------------------------------------------------------------------------
+def paper_share(data: bytes) -> float | None:
+    """The share of a JPEG's EXIF thumbnail that looks like paper (bright, nearly colourless,
+    relative to the brightest part of the scene); None when there is no readable thumbnail."""
+    import numpy as np
+    from PIL import Image
+
+    if data[:2] != b"\xff\xd8":
+        return None
+    try:
+        import piexif
+
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
+            exif = img.info.get("exif")
+        thumb = piexif.load(exif)["thumbnail"] if exif else None
+        if not thumb:
+            return None
+        with Image.open(io.BytesIO(thumb), formats=["JPEG"]) as small:
+            rgb = np.asarray(small.convert("RGB"), np.float32) / 255.0
+    except Exception:  # noqa: BLE001 - a damaged EXIF block: decide on the pixels instead
+        return None
+    top, low = rgb.max(axis=2), rgb.min(axis=2)
+    saturation = (top - low) / np.maximum(top, 1e-3)
+    bright = np.percentile(top, 95)
+    paper = (saturation < 0.2) & (top > 0.35 * bright) & (top > 0.2)
+    return float(paper.mean())
+
+
+
 def _grey(data: bytes, side: int) -> Any:
     """The photo in grey as a numpy array, about ``side`` pixels on its long side (raw pixel
     order: the EXIF orientation does not matter to the geometry)."""
@@ -89,6 +124,9 @@ def _codes(grey: Any, errors: bool) -> list[Any]:
 
 def look(data: bytes, archive_id: str, key: bytes) -> Sighting | None:
     """``None`` for an ordinary photo; otherwise what the DermArchive code in it says."""
+    share = paper_share(data)
+    if share is not None and share < PAPER_SHARE:
+        return None
     try:
         grey = _grey(data, CANDIDATE_SIDE)
     except Exception:  # noqa: BLE001 - a photo that does not decode is the import's to refuse
