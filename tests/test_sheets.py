@@ -15,7 +15,7 @@ from dermarchive.consent.scopes import CLINICAL, PURPOSES
 from dermarchive.errors import InvalidInput
 from dermarchive.sheets.issue import print_sheet, sheet_key
 from dermarchive.sheets.payload import CodeProblem, SheetCode, decode, encode_sheet
-from dermarchive.sheets.read import PAPER_SHARE, look, paper_share
+from dermarchive.sheets.read import PAPER_SHARE, PRINT_SHARE, look, paper_share
 from dermarchive.workflows.clinic_day import import_clinic_day, plan_clinic_day
 
 from .sheet_photos import Shot, fill, jpeg, photograph, skin_photo
@@ -89,7 +89,8 @@ def test_every_tick_and_signature_read_right_on_the_generated_set(archive, patie
         ticked = [p for p in PURPOSES if rng.random() < 0.5]
         signed = rng.random() < 0.7
         photo = _sheet_photo(pdf, ticked, signed, 1000 + seed)
-        assert paper_share(photo) > 2 * PAPER_SHARE  # the quick EXIF-thumbnail test never hides a sheet
+        paper, detail = paper_share(photo)  # the quick EXIF-thumbnail test never hides a sheet
+        assert paper > 2 * PAPER_SHARE and detail > 1.4 * PRINT_SHARE, seed
         seen = look(photo, archive.archive_id, key)
         assert seen is not None and seen.kind == "sheet", seed
         assert seen.code.nhi == "ZZZ0024" and seen.code.visit_date == "2026-11-30"
@@ -107,7 +108,7 @@ def test_ordinary_photos_and_other_qr_codes_are_not_sheets(archive):
 
     key = sheet_key(archive)
     ordinary = jpeg(skin_photo(3), taken_at="2026-11-30T09:00:00")
-    assert paper_share(ordinary) < PAPER_SHARE  # not even decoded
+    assert paper_share(ordinary)[0] < PAPER_SHARE  # not even decoded
     assert look(ordinary, archive.archive_id, key) is None
     assert look(jpeg(skin_photo(3), taken_at="2026-11-30T09:00:00", thumbnail=False), archive.archive_id, key) is None
     # A parking ticket's QR code on a photo is not ours: still an ordinary photo.

@@ -25,6 +25,7 @@ from .icons import icon
 from .idle import IdleWatcher
 from .screen_lock import ScreenLockWatcher
 from .jobs import run_job
+from .phone_watch import PHONE_FOLDER, PhoneFolderWatcher
 from .image_panel import ImagePanel
 from .patient_models import PatientTableModel
 from .patient_page import PatientPage
@@ -205,6 +206,9 @@ class MainWindow(QMainWindow):
                                    "rotate"),
             "pacs": self._action("&PACS settings…", lambda: self._dialog("pacs", self.archive), None, "pacs"),
             "idle": self._action("Lock after &idle…", self.choose_idle_minutes, None, "settings"),
+            "phone_folder": self._action("Phone &folder to watch…", lambda: self.phone_watch.choose_folder(self),
+                                         None, "import", "The phone's synced folder: new photos are announced "
+                                                         "in the status bar"),
             "about": self._action("&About DermArchive", lambda: self._dialog("about"), None, "about"),
         }
         bar = self.menuBar()
@@ -212,7 +216,7 @@ class MainWindow(QMainWindow):
                              ("&Patient", ["find", None, "consent", "sheet", "referral", "export", "send_pacs"]),
                              ("&View", ["open", "compare", "back", "previous", "next", None, "zoom_in", "zoom_out", "fit", "actual",
                                         "rotate"]),
-                             ("&Tools", ["pacs", "idle"]),
+                             ("&Tools", ["pacs", "idle", "phone_folder"]),
                              ("&Help", ["about"])):
             menu = bar.addMenu(title)
             for name in names:
@@ -243,6 +247,9 @@ class MainWindow(QMainWindow):
         self.backup_status.clicked.connect(lambda: self._dialog("backup", self.archive))
         self.statusBar().addPermanentWidget(self.backup_status)
         self.update_backup_status()
+        self.phone_watch = PhoneFolderWatcher(self.archive, self, lambda folder: self._dialog("import", self.archive,
+                                                                                          folder=folder))
+        self.statusBar().addPermanentWidget(self.phone_watch.button)
 
     def update_backup_status(self) -> None:
         """'Last backup: … (3 days ago)' in the status bar; a warning once it is overdue."""
@@ -399,7 +406,7 @@ class MainWindow(QMainWindow):
         self.zoom_label.setText(f"{scale * 100:.0f} %")
 
     # -- other features' dialogs -----------------------------------------------------------
-    def _dialog(self, key: str, *args: Any) -> Any:
+    def _dialog(self, key: str, *args: Any, **kwargs: Any) -> Any:
         module_name, class_name, label = DIALOGS[key]
         if self.locked:
             return None
@@ -409,7 +416,7 @@ class MainWindow(QMainWindow):
             messages.info(self, f"{label} is not available in this version of DermArchive yet.")
             return None
         try:
-            dialog = cls(*args, parent=self)
+            dialog = cls(*args, parent=self, **kwargs)
         except DermArchiveError as exc:
             messages.show_error(self, exc)
             return None
@@ -508,6 +515,7 @@ class MainWindow(QMainWindow):
             return
         self.locked = True
         self.idle.stop()
+        self.phone_watch.stop()
         self.drop_decrypted()
         try:
             self.archive.close(reason=reason)
@@ -516,6 +524,7 @@ class MainWindow(QMainWindow):
         for name, action in self.actions_by_name.items():
             action.setEnabled(name in ("quit", "about", "close"))
         self.backup_status.hide()
+        self.phone_watch.button.hide()
         minutes = self.idle.timeout_ms / 60_000
         title = {"idle": f"Locked after {minutes:g} minute{'s' if minutes != 1 else ''} without use",
                  "screen-lock": "Locked because the screen was locked"}.get(reason, "Archive locked")
@@ -546,6 +555,8 @@ class MainWindow(QMainWindow):
         self.load_patients(then=lambda: self._select_patient_row(patient_id))
         self.idle.start()
         self.update_backup_status()
+        self.phone_watch.archive = archive
+        self.phone_watch.set_folder(settings.get(PHONE_FOLDER) or None)
         self._update_title()
 
     def close_archive(self) -> None:
@@ -556,6 +567,7 @@ class MainWindow(QMainWindow):
         settings.put(settings.WINDOW_GEOMETRY, self.saveGeometry())
         settings.put(settings.WINDOW_STATE, self.splitter.saveState())
         self.idle.dispose()
+        self.phone_watch.stop()
         if not self.locked:
             self.drop_decrypted()
             self.archive.close(reason="closed")

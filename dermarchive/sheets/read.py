@@ -3,9 +3,10 @@
 Three steps, so ordinary photos stay cheap:
 
 0. A phone JPEG carries a small EXIF thumbnail. When it shows too little paper (bright, colourless
-   pixels) for a sheet, the photo is ordinary and is not decoded at all (a full decode costs as
-   much as the import's own thumbnails). The test is deliberately loose: a photo it lets through
-   only costs the next step; a photo with no thumbnail always goes on.
+   pixels) or too little fine dark detail on that paper (print, the code) for a sheet, the photo
+   is ordinary and is not decoded at all (a full decode costs as much as the import's own
+   thumbnails). The test is deliberately loose: a photo it lets through only costs the next
+   step; a photo with no thumbnail always goes on.
 1. :func:`look` decodes the photo at about a quarter of its size (JPEG DCT scaling: no full
    decode) and asks zxing-cpp for QR codes. No DermArchive code: an ordinary photo (``None``).
 2. Only for a photo with our code: decode at a working size, take the code's four corners and
@@ -64,12 +65,16 @@ class Sighting:
 
 
 PAPER_SHARE = 0.06  # a sheet filling even half the frame in poor light shows far more paper than this
+PRINT_SHARE = 0.03  # fine detail on or beside the paper: generated sheet photos show 0.05–0.10, plain
+                    # grey or skin-toned photos 0.00–0.03
 
 
 # -- decoding ---------------------------------------------------------------------------------
-def paper_share(data: bytes) -> float | None:
-    """The share of a JPEG's EXIF thumbnail that looks like paper (bright, nearly colourless,
-    relative to the brightest part of the scene); None when there is no readable thumbnail."""
+def paper_share(data: bytes) -> tuple[float, float] | None:
+    """From a JPEG's EXIF thumbnail: the share that looks like paper (bright, nearly colourless,
+    relative to the brightest part of the scene) and the share of fine dark-light detail on or
+    beside it (print); None when there is no readable thumbnail."""
+    import cv2
     import numpy as np
     from PIL import Image
 
@@ -91,7 +96,9 @@ def paper_share(data: bytes) -> float | None:
     saturation = (top - low) / np.maximum(top, 1e-3)
     bright = np.percentile(top, 95)
     paper = (saturation < 0.2) & (top > 0.35 * bright) & (top > 0.2)
-    return float(paper.mean())
+    detail = np.abs(top - cv2.GaussianBlur(top, (0, 0), 1.2)) / max(float(bright), 1e-3) > 0.08
+    near = cv2.dilate(paper.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return float(paper.mean()), float((detail & near).mean())
 
 
 
@@ -125,7 +132,7 @@ def _codes(grey: Any, errors: bool) -> list[Any]:
 def look(data: bytes, archive_id: str, key: bytes) -> Sighting | None:
     """``None`` for an ordinary photo; otherwise what the DermArchive code in it says."""
     share = paper_share(data)
-    if share is not None and share < PAPER_SHARE:
+    if share is not None and (share[0] < PAPER_SHARE or share[1] < PRINT_SHARE):
         return None
     try:
         grey = _grey(data, CANDIDATE_SIDE)

@@ -73,6 +73,13 @@ def plan_clinic_day(archive: Any, folder: Any, *, progress: Progress | None = No
                     cancelled: Callable[[], bool] | None = None) -> ClinicDay:
     """Scan ``folder``, find the sheets, sort the photos (nothing is written)."""
     plan = scan(folder, archive, progress=progress, cancelled=cancelled)
+    return sort_clinic_day(archive, plan, progress=progress, cancelled=cancelled)
+
+
+def sort_clinic_day(archive: Any, plan: ImportPlan, *, progress: Progress | None = None,
+                    cancelled: Callable[[], bool] | None = None) -> ClinicDay:
+    """Find the sheets among a scanned folder's photos and sort the day by them (the wizard has
+    scanned the folder already)."""
     key, archive_id = sheet_key(archive), archive.archive_id
     sightings = find_sightings(plan, lambda data: look(data, archive_id, key), progress=progress,
                                cancelled=cancelled)
