@@ -15,7 +15,7 @@ from dermarchive.consent.scopes import CLINICAL, PURPOSES
 from dermarchive.errors import InvalidInput
 from dermarchive.sheets.issue import print_sheet, sheet_key
 from dermarchive.sheets.payload import CodeProblem, SheetCode, decode, encode_sheet
-from dermarchive.sheets.read import PAPER_SHARE, PRINT_SHARE, look, paper_share
+from dermarchive.sheets.read import PAPER_SHARE, PRINT_PER_PAPER, look, paper_share
 from dermarchive.workflows.clinic_day import import_clinic_day, plan_clinic_day
 
 from .sheet_photos import Shot, fill, jpeg, photograph, skin_photo
@@ -90,7 +90,7 @@ def test_every_tick_and_signature_read_right_on_the_generated_set(archive, patie
         signed = rng.random() < 0.7
         photo = _sheet_photo(pdf, ticked, signed, 1000 + seed)
         paper, detail = paper_share(photo)  # the quick EXIF-thumbnail test never hides a sheet
-        assert paper > 2 * PAPER_SHARE and detail > 1.4 * PRINT_SHARE, seed
+        assert paper > 2 * PAPER_SHARE and detail > 1.5 * PRINT_PER_PAPER * paper, seed
         seen = look(photo, archive.archive_id, key)
         assert seen is not None and seen.kind == "sheet", seed
         assert seen.code.nhi == "ZZZ0024" and seen.code.visit_date == "2026-11-30"
@@ -277,3 +277,35 @@ def test_clinic_day_import_puts_photos_in_visits_and_records_only_confirmed_cons
     again = import_clinic_day(archive, plan_clinic_day(archive, folder), confirmed={a.serial: a.consent})
     assert not any(o.status == "imported" for g in again.groups for o in g.result.outcomes)
     assert consent_records.current(archive, ga.visit_id).version == version.version
+
+
+def _label_photo(pdf: bytes, seed: int, when: str) -> bytes:
+    """A close-up of a lesion with the sheet's first cut-out lesion label laid beside it."""
+    from .sheet_photos import PX_MM, render_page
+
+    cell = render_page(pdf, 1).crop((int(15 * PX_MM), int(20 * PX_MM), int(75 * PX_MM), int(66 * PX_MM)))
+    photo = skin_photo(seed, (1600, 1200))
+    label = cell.resize((560, 430)).rotate(random.Random(seed).uniform(-20, 20), expand=True, fillcolor=(200, 150, 120))
+    photo.paste(label, (80, 60))
+    return jpeg(photo, taken_at=when)
+
+
+def test_a_lesion_label_in_a_photo_files_it_under_that_lesion(archive, patients, tmp_path):
+    folder = tmp_path / "phone"
+    a = print_sheet(archive, "ZZZ0016", visit_date="2026-11-30", lesions=["L1 left arm"])
+    b = print_sheet(archive, "ZZZ0024", lesions=["B1 back"])
+    _write(folder, "IMG_1.JPG", _sheet_photo(a, ["clinical.documentation"], True, 31, taken_at="2026-11-30T10:00:00"))
+    _write(folder, "IMG_2.JPG", _label_photo(a, 32, "2026-11-30T10:01:00"))
+    _write(folder, "IMG_3.JPG", jpeg(skin_photo(33), taken_at="2026-11-30T10:02:00"))
+    _write(folder, "IMG_4.JPG", _label_photo(b, 34, "2026-11-30T10:03:00"))  # another sheet's label: ignored
+    day = plan_clinic_day(archive, folder)
+    assert [g.nhi for g in day.groups] == ["ZZZ0016"]
+    assert day.groups[0].photos == ["IMG_2.JPG", "IMG_3.JPG", "IMG_4.JPG"]
+    assert day.groups[0].lesions == {"IMG_2.JPG": "L1 left arm"}
+    assert day.entry_json("IMG_2.JPG")["lesion"] == "L1 left arm"
+    import_clinic_day(archive, day)
+    patient = records.patient_by_nhi(archive, "ZZZ0016")
+    lesion = records.find_lesion(archive, patient.id, "L1 left arm")
+    assert lesion is not None
+    with_lesion = [i for i in records.images(archive, patient_id=patient.id) if i.lesion_id == lesion.id]
+    assert len(with_lesion) == 1
