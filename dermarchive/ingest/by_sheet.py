@@ -119,7 +119,7 @@ def sort_by_sheet(plan: ImportPlan, sightings: dict[str, Any]) -> SheetSort:
     current: PatientGroup | None = None
     waiting_reason = BEFORE_FIRST
     for entry in capture_order(candidates(plan)):
-        seen = sightings.get(entry.rel)
+        seen: Any = sightings.get(entry.rel)
         kind = getattr(seen, "kind", None)
         if kind == "sheet":
             code = seen.code

@@ -16,7 +16,7 @@ MAX_LESION_LABELS = 45
 
 
 def sheet_key(archive: Any) -> bytes:
-    return archive.master.subkey("sheet")
+    return bytes(archive.master.subkey("sheet"))
 
 
 def _check_visit_date(text: str | None) -> str | None:

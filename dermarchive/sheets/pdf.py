@@ -80,7 +80,7 @@ def render_sheet(content: SheetContent) -> bytes:
     H = L.PAGE_H
 
     def at(y_mm: float) -> float:
-        return (H - y_mm) * mm
+        return float((H - y_mm) * mm)
 
     buf = io.BytesIO()
     with _RENDER_LOCK:

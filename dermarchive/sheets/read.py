@@ -150,8 +150,8 @@ def _grey(data: bytes, side: int) -> Any:
 def _codes(grey: Any, errors: bool) -> list[Any]:
     import zxingcpp
 
-    return list(zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode, try_invert=False,
-                                       return_errors=errors))
+    return list(zxingcpp.read_barcodes(grey, formats=zxingcpp.barcode_formats_from_str("QRCode"),
+                                       try_invert=False, return_errors=errors))
 
 
 def look(data: bytes, archive_id: str, key: bytes) -> Sighting | None:

@@ -210,10 +210,10 @@ def import_clinic_day(archive: Any, day: ClinicDay, *, confirmed: dict[int, Cons
         result = run_import(archive, sub, options, progress=step, cancelled=cancelled)
         done += len(group.rels())
         outcome = GroupOutcome(group, result)
-        form = next((o for o in result.outcomes if o.rel == group.sheet and o.image_id), None)
-        if form is not None:
-            outcome.form_image_id = form.image_id
-            outcome.visit_id = records.get_image(archive, form.image_id).visit_id
+        form_id = next((o.image_id for o in result.outcomes if o.rel == group.sheet and o.image_id), None)
+        if form_id is not None:
+            outcome.form_image_id = form_id
+            outcome.visit_id = records.get_image(archive, form_id).visit_id
         elif result.visits:
             outcome.visit_id = result.visits[0]
         reading = confirmed.get(group.serial)
