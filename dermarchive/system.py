@@ -365,3 +365,27 @@ def return_freed_memory(platform: str = sys.platform) -> bool:
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     trim(0)
     return True
+
+
+# Windows file attributes of files a cloud client (OneDrive, iCloud for Windows, Dropbox) has not
+# downloaded yet: opening them starts a download, so they are not ready to import.
+_WIN_OFFLINE = 0x1000                  # FILE_ATTRIBUTE_OFFLINE
+_WIN_RECALL_ON_OPEN = 0x40000          # FILE_ATTRIBUTE_RECALL_ON_OPEN
+_WIN_RECALL_ON_DATA_ACCESS = 0x400000  # FILE_ATTRIBUTE_RECALL_ON_DATA_ACCESS
+_MAC_DATALESS = 0x40000000             # SF_DATALESS: an iCloud Drive file whose data is in the cloud
+
+
+def cloud_placeholder(name: str, st: os.stat_result, platform: str = sys.platform) -> bool:
+    """Whether a synced folder's file is only a placeholder of a photo still in the cloud.
+
+    Windows: the offline/recall attributes. macOS: a "dataless" file, or iCloud's
+    ``.name.icloud`` stand-in. Linux (and everywhere): the ``.icloud`` stand-in and empty files a
+    sync client has created but not yet filled."""
+    if name.lower().endswith(".icloud") or st.st_size == 0:
+        return True
+    if platform == "win32":
+        attrs = getattr(st, "st_file_attributes", 0)
+        return bool(attrs & (_WIN_OFFLINE | _WIN_RECALL_ON_OPEN | _WIN_RECALL_ON_DATA_ACCESS))
+    if platform == "darwin":
+        return bool(getattr(st, "st_flags", 0) & _MAC_DATALESS)
+    return False

@@ -32,7 +32,7 @@ ACTIONS = {
     "image.import", "image.view", "image.update", "image.delete", "image.remove-original",
     "consent.record", "consent.withdraw", "consent.none",
     "export", "export.refused", "backup", "restore", "pacs.send", "pacs.delete", "pacs.set", "verify",
-    "settings.letterhead",
+    "settings.letterhead", "sheet.print",
 }
 
 

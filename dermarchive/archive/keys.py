@@ -9,7 +9,8 @@
 * Sub-keys are ``HKDF-SHA256(master, salt=archive id, info="dermarchive/v1/" + label)``. Labels:
   ``catalogue`` (SQLCipher raw key), ``blob-id`` (HMAC for content ids), ``blob-wrap`` (wraps each
   blob's own data key), ``audit`` (HMAC chain), ``backup`` (backup manifests), ``settings``
-  (secrets kept in the catalogue, e.g. a PACS password).
+  (secrets kept in the catalogue, e.g. a PACS password), ``sheet`` (MACs in the codes printed on
+  photo consent sheets, so a sheet from another archive or an altered one is recognised).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..errors import PassphrasePolicyError
 
 KEY_LEN = 32
 NONCE_LEN = 12
-SUBKEY_LABELS = ("catalogue", "blob-id", "blob-wrap", "audit", "backup", "settings")
+SUBKEY_LABELS = ("catalogue", "blob-id", "blob-wrap", "audit", "backup", "settings", "sheet")
 
 # Calibration target and bounds. 128 MiB of memory is what OWASP and KeePassXC use on desktops.
 TARGET_SECONDS = 0.8

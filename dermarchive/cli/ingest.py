@@ -1,5 +1,7 @@
 """CLI: ``dermarchive import`` (a phone folder into a patient's record) and ``dermarchive images``.
 
+``import ARCHIVE FOLDER --by-sheet [--dry-run] [--json] [--accept-sheet-consent]``: see :mod:`.sheet`.
+
 ``import ARCHIVE FOLDER --patient NHI [--lesion LABEL] [--site SITE] [--kind KIND]
 [--keep-location --location-reason TEXT] [--remove-originals] [--dry-run] [--json]``: scans the
 folder, then (unless ``--dry-run``) imports its new photos. Exit 0 when every file was handled
@@ -14,13 +16,15 @@ from typing import Any
 
 from .common import ProgressBar, add_archive, emit, open_archive
 from ..errors import InvalidInput
+from .sheet import add_import_options as add_by_sheet_options
+from .sheet import cmd_import_by_sheet
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("import", parents=[parent], help="import photos from a phone folder into a patient's record")
     add_archive(p)
     p.add_argument("folder", metavar="FOLDER", type=Path, help="the phone folder (DCIM copy, synced folder)")
-    p.add_argument("--patient", required=True, metavar="NHI")
+    p.add_argument("--patient", metavar="NHI", help="the patient (required unless --by-sheet)")
     p.add_argument("--lesion", metavar="LABEL", help="lesion label (found, or created for the patient)")
     p.add_argument("--site", default="", metavar="SITE", help="body site key for a new lesion")
     p.add_argument("--site-text", default="", metavar="TEXT", help="free-text detail of the site")
@@ -36,6 +40,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--remove-originals", action="store_true",
                    help="delete the source files that are verified in the archive")
     p.add_argument("--dry-run", action="store_true", help="only scan and show what would happen")
+    add_by_sheet_options(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("images", parents=[parent], help="list a patient's images")
@@ -70,6 +75,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     from ..ingest.run import EntryAssignment, ImportOptions, remove_originals, run_import
     from ..ingest.scan import scan
 
+    if args.by_sheet:
+        return cmd_import_by_sheet(args)
+    if args.accept_sheet_consent:
+        raise InvalidInput("--accept-sheet-consent only applies with --by-sheet.")
+    if not args.patient:
+        raise InvalidInput("Say whose photos these are with --patient NHI, or sort them by their consent "
+                           "sheets with --by-sheet.")
     if args.keep_location and not args.location_reason.strip():
         raise InvalidInput("--keep-location needs --location-reason TEXT saying why the location is kept.")
     if args.location_reason and not args.keep_location:

@@ -248,8 +248,11 @@ def record_consent(archive: Archive, visit_id: int, *, scopes: Iterable[str], me
                    obtained_by: str, obtained_at: str | None = None,
                    exemption_reason: str | None = None, signature: bytes | None = None,
                    signature_on_paper: bool = False, form_image_id: int | None = None,
-                   notes: str = "") -> ConsentVersion:
+                   notes: str = "", read_from_sheet: bool = False) -> ConsentVersion:
     """Record a new consent version for ``visit_id`` (version + 1; earlier versions are kept).
+
+    ``read_from_sheet``: the scopes were read by the app from a photographed consent sheet and
+    confirmed by the user recording them (the audit entry says so).
 
     ``signature`` is an image of the signature (the pad's PNG, or a scan), stored encrypted.
     """
@@ -268,7 +271,8 @@ def record_consent(archive: Archive, visit_id: int, *, scopes: Iterable[str], me
             "notes": notes.strip()})
         archive.record(tx, "consent.record", {"patient": visit.patient_id, "visit": visit_id, "consent": cid},
                        {"version": version, "method": method, "scopes": chosen,
-                        "signature": "stored" if blob_id else ("paper" if signature_on_paper else "none")})
+                        "signature": "stored" if blob_id else ("paper" if signature_on_paper else "none"),
+                        **({"read_from": "consent-sheet"} if read_from_sheet else {})})
     log.consent.info("consent version %d recorded for visit %d", version, visit_id)
     found = current(archive, visit_id)
     assert found is not None

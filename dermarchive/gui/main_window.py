@@ -33,6 +33,7 @@ from .icons import icon
 from .idle import IdleWatcher
 from .screen_lock import ScreenLockWatcher
 from .jobs import run_job
+from .phone_watch import PHONE_FOLDER, PhoneFolderWatcher
 from .image_panel import ImagePanel
 from .patient_models import PatientTableModel
 from .patient_page import PatientPage
@@ -53,6 +54,7 @@ DIALOGS = {
     "guide": ("dermarchive.gui.help_dialog", "UserGuideDialog", "The user guide"),
     "troubleshooting": ("dermarchive.gui.help_dialog", "TroubleshootingDialog", "Troubleshooting"),
     "pacs": ("dermarchive.gui.pacs_dialog", "PacsSettingsDialog", "PACS settings"),
+    "sheet": ("dermarchive.gui.sheet_dialog", "SheetDialog", "Photo consent sheets"),
 }
 
 
@@ -200,6 +202,8 @@ class MainWindow(QMainWindow):
                                     "Record or change consent for the selected photo's visit"),
             "referral": self._action("Create &referral…", self.create_referral, "Ctrl+R", "referral",
                                      "Make a referral letter with the selected photos"),
+            "sheet": self._action("Print photo consent &sheet…", self.print_consent_sheet, None, "consent",
+                                  "Print the patient's consent form with a code that sorts their photos on import"),
             "export": self._action("&Export for teaching/research…", self.export_deidentified, "Ctrl+E", "export"),
             "send_pacs": self._action("Send to &PACS…", self.send_to_pacs, None, "pacs",
                                       "Send the selected photos to the practice's PACS"),
@@ -221,14 +225,17 @@ class MainWindow(QMainWindow):
             "idle": self._action("Lock after &idle…", self.choose_idle_minutes, None, "settings"),
             "guide": self._action("&User guide", lambda: self._dialog("guide"), QKeySequence.StandardKey.HelpContents),
             "troubleshooting": self._action("&Troubleshooting", lambda: self._dialog("troubleshooting")),
+            "phone_folder": self._action("Phone &folder to watch…", lambda: self.phone_watch.choose_folder(self),
+                                         None, "import", "The phone's synced folder: new photos are announced "
+                                                         "in the status bar"),
             "about": self._action("&About DermArchive", lambda: self._dialog("about"), None, "about"),
         }
         bar = self.menuBar()
         for title, names in (("&File", ["import", "backup", None, "lock", "close", None, "quit"]),
-                             ("&Patient", ["find", None, "consent", "referral", "export", "send_pacs"]),
+                             ("&Patient", ["find", None, "consent", "sheet", "referral", "export", "send_pacs"]),
                              ("&View", ["open", "compare", "back", "previous", "next", None, "zoom_in", "zoom_out", "fit", "actual",
                                         "rotate"]),
-                             ("&Tools", ["pacs", "idle"]),
+                             ("&Tools", ["pacs", "idle", "phone_folder"]),
                              ("&Help", ["guide", "troubleshooting", None, "about"])):
             menu = bar.addMenu(title)
             for name in names:
@@ -259,6 +266,9 @@ class MainWindow(QMainWindow):
         self.backup_status.clicked.connect(lambda: self._dialog("backup", self.archive))
         self.statusBar().addPermanentWidget(self.backup_status)
         self.update_backup_status()
+        self.phone_watch = PhoneFolderWatcher(self.archive, self, lambda folder: self._dialog("import", self.archive,
+                                                                                          folder=folder))
+        self.statusBar().addPermanentWidget(self.phone_watch.button)
 
     def update_backup_status(self) -> None:
         """'Last backup: … (3 days ago)' in the status bar; a warning once it is overdue."""
@@ -415,7 +425,7 @@ class MainWindow(QMainWindow):
         self.zoom_label.setText(f"{scale * 100:.0f} %")
 
     # -- other features' dialogs -----------------------------------------------------------
-    def _dialog(self, key: str, *args: Any) -> Any:
+    def _dialog(self, key: str, *args: Any, **kwargs: Any) -> Any:
         """Open one of :data:`DIALOGS` (window-modal): deleted when closed, closed by lock, and the
         window refreshed when it finishes (it may have changed the archive)."""
         module_name, class_name, label = DIALOGS[key]
@@ -427,7 +437,7 @@ class MainWindow(QMainWindow):
             messages.info(self, f"{label} is not available in this version of DermArchive yet.")
             return None
         try:
-            dialog = cls(*args, parent=self)
+            dialog = cls(*args, parent=self, **kwargs)
         except DermArchiveError as exc:
             messages.show_error(self, exc)
             return None
@@ -468,6 +478,12 @@ class MainWindow(QMainWindow):
 
     def import_photos(self) -> None:
         self._dialog("import", self.archive)
+
+    def print_consent_sheet(self) -> None:
+        if self.patient_page.patient is None:
+            messages.info(self, "Choose a patient first: the sheet is printed for one patient.")
+            return
+        self._dialog("sheet", self.archive, self.patient_page.patient)
 
     def edit_consent(self, visit_id: int | None) -> None:
         visit_id = visit_id if visit_id is not None else self.patient_page.visit_for_consent()
@@ -546,6 +562,7 @@ class MainWindow(QMainWindow):
             return
         self.locked = True
         self.idle.stop()
+        self.phone_watch.stop()
         self.drop_decrypted()
         try:
             self.archive.close(reason=reason)
@@ -554,6 +571,7 @@ class MainWindow(QMainWindow):
         for name, action in self.actions_by_name.items():
             action.setEnabled(name in ("quit", "about", "close"))
         self.backup_status.hide()
+        self.phone_watch.button.hide()
         minutes = self.idle.timeout_ms / 60_000
         title = {"idle": f"Locked after {minutes:g} minute{'s' if minutes != 1 else ''} without use",
                  "screen-lock": "Locked because the screen was locked"}.get(reason, "Archive locked")
@@ -587,6 +605,8 @@ class MainWindow(QMainWindow):
         self.load_patients(then=lambda: self._select_patient_row(patient_id))
         self.idle.start()
         self.update_backup_status()
+        self.phone_watch.archive = archive
+        self.phone_watch.set_folder(settings.get(PHONE_FOLDER) or None)
         self._update_title()
 
     def close_archive(self) -> None:
@@ -597,6 +617,7 @@ class MainWindow(QMainWindow):
         settings.put(settings.WINDOW_GEOMETRY, self.saveGeometry())
         settings.put(settings.WINDOW_STATE, self.splitter.saveState())
         self.idle.dispose()
+        self.phone_watch.stop()
         if not self.locked:
             self.locked = True  # first: a dialog closed below must not start a refresh on this archive
             self.drop_decrypted()

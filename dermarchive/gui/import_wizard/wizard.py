@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QWidget, QWizard
+from PySide6.QtWidgets import QCheckBox, QWidget, QWizard
 
 from ...archive import records
 from ...ingest import ImportPlan
 from ...workflows.import_visit import ImportChoices, WizardOutcome
+from .clinic_day import ClinicDayPage
 from .consent_page import ConsentPage, LocationPage
 from .organise import OrganisePage, lesions_of
 from .patient import PatientPage
@@ -19,6 +20,7 @@ from .run_pages import FinishPage, ImportPage
 from .source import SourcePage
 
 PAGE_SOURCE, PAGE_REVIEW, PAGE_PATIENT, PAGE_ORGANISE, PAGE_CONSENT, PAGE_LOCATION, PAGE_IMPORT, PAGE_FINISH = range(8)
+PAGE_CLINIC_DAY = 8  # the "Clinic day" mode: the folder sorted by consent sheets (clinic_day.py)
 
 
 class ImportWizard(QWizard):
@@ -54,7 +56,18 @@ class ImportWizard(QWizard):
         for n, page in enumerate((self.source, self.review, self.patient, self.organise, self.consent,
                                   self.location, self.importing, self.finish)):
             self.setPage(n, page)
+        self.clinic_day = ClinicDayPage()
+        self.setPage(PAGE_CLINIC_DAY, self.clinic_day)
+        self.clinic_day_mode = QCheckBox("Clinic day: sort the photos by the consent sheets photographed among them")
+        self.clinic_day_mode.setObjectName("clinicDayMode")
+        self.clinic_day_mode.setAccessibleName("Clinic day mode: sort photos by consent sheet")
+        self.source.layout().addWidget(self.clinic_day_mode)
         self.resize(1080, 720)
+
+    def nextId(self) -> int:  # noqa: N802 - Qt's name
+        if self.currentId() == PAGE_SOURCE and self.clinic_day_mode.isChecked():
+            return PAGE_CLINIC_DAY
+        return super().nextId()
 
     def set_plan(self, plan: ImportPlan) -> None:
         """A newly read folder: forget choices about the previous one (but keep the patient)."""
@@ -68,7 +81,7 @@ class ImportWizard(QWizard):
         self.lesions = lesions_of(self.archive, self.choices.patient_id)
 
     def busy(self) -> bool:
-        return any(p.job is not None for p in (self.source, self.importing, self.finish))
+        return any(p.job is not None for p in (self.source, self.importing, self.finish, self.clinic_day))
 
     def done(self, result: int) -> None:  # noqa: D401 - QDialog.done: closing, cancelling or locking
         """Stop background work first, so the archive is never closed under a running import."""
@@ -76,6 +89,10 @@ class ImportWizard(QWizard):
             self.source.job.cancel()
             self.source.job.finished.wait(30)
         self.importing.wait()
+        for job in (self.clinic_day.job, self.clinic_day.thumb_job):
+            if job is not None:
+                job.cancel()
+                job.finished.wait(60)
         if self.finish.job is not None:
             self.finish.job.finished.wait(30)
         self.review.thumbs.stop()
