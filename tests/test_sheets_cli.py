@@ -89,12 +89,9 @@ def test_sheet_then_import_by_sheet(cli_archive, tmp_path):
 
 def test_sheet_pdf_page_renders_with_poppler(cli_archive, tmp_path):
     """The printed sheet opens in a second PDF reader (poppler's pdftoppm), not only PDFium."""
-    import shutil
+    from .helpers import require_tool
 
-    import pytest
-
-    if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    require_tool("pdftoppm", "apt-get install poppler-utils")  # skips on a fresh machine; CI installs it
     archive, *auth = cli_archive
     assert _run("patient", "add", archive, "--nhi", "ZZZ0016", "--family", "Tester", *auth).returncode == 0
     out = tmp_path / "s.pdf"
