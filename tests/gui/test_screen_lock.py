@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -11,13 +10,13 @@ import pytest
 from PySide6.QtDBus import QDBusConnection, QDBusMessage
 
 from dermarchive.gui.main_window import MainWindow
+from tests.helpers import require_tool
 
 
 @pytest.fixture
 def session_bus() -> Iterator[str]:
     """A private session bus (dbus-daemon), so the test never touches the desktop's own."""
-    if shutil.which("dbus-daemon") is None:
-        pytest.skip("dbus-daemon is not installed")
+    require_tool("dbus-daemon", "apt-get install dbus-daemon")  # skips on a fresh machine; CI installs it
     daemon = subprocess.Popen(["dbus-daemon", "--session", "--print-address=1", "--nofork"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
