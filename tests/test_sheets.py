@@ -309,3 +309,11 @@ def test_a_lesion_label_in_a_photo_files_it_under_that_lesion(archive, patients,
     assert lesion is not None
     with_lesion = [i for i in records.images(archive, patient_id=patient.id) if i.lesion_id == lesion.id]
     assert len(with_lesion) == 1
+
+
+def test_an_iphone_heic_is_judged_on_its_own_thumbnail(archive, corpus):
+    """A real iPhone HEIC carries a 320-px thumbnail: the quick test reads it (a full HEIC decode
+    takes seconds); the photo is not a sheet."""
+    data = (corpus / "iphone_13_pro_max.HEIC").read_bytes()
+    assert paper_share(data) is not None
+    assert look(data, archive.archive_id, sheet_key(archive)) is None
