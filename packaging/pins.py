@@ -20,6 +20,7 @@ build machine, and whether the build matched the constraints.
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import re
 import subprocess
@@ -29,7 +30,8 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CONSTRAINTS = ROOT / "packaging" / "constraints.txt"
+# DERMARCHIVE_CONSTRAINTS names another file (for trying a candidate set of pins).
+CONSTRAINTS = Path(os.environ.get("DERMARCHIVE_CONSTRAINTS") or ROOT / "packaging" / "constraints.txt")
 EXTRAS = ("build",)
 
 
@@ -155,14 +157,22 @@ def host_library_packages(paths: list[str]) -> dict[str, str]:
     """{library path: 'package version'} for system libraries, from dpkg where it exists."""
     if not paths or not sys.platform.startswith("linux"):
         return {}
+    # dpkg knows each file under the name its package used: /lib/… or /usr/lib/… (merged /usr).
+    candidates: dict[str, str] = {}
+    for path in paths:
+        real = os.path.realpath(path)
+        for alias in {path, real, *(p.removeprefix("/usr") if p.startswith("/usr/") else "/usr" + p
+                                    for p in (path, real))}:
+            candidates[alias] = path
     try:
-        proc = subprocess.run(["dpkg", "-S", *paths], capture_output=True, text=True, timeout=120, check=False)
+        proc = subprocess.run(["dpkg", "-S", *candidates], capture_output=True, text=True, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return {}
     owners: dict[str, str] = {}
     for line in proc.stdout.splitlines():
-        pkg, _, path = line.partition(": ")
-        owners[path.strip()] = pkg.strip()
+        pkg, _, found = line.partition(": ")
+        if found.strip() in candidates and "diversion" not in pkg:
+            owners[candidates[found.strip()]] = pkg.strip()
     versions: dict[str, str] = {}
     for pkg in set(owners.values()):
         q = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True, check=False)
@@ -179,7 +189,7 @@ def build_manifest(version: str, binaries: list, lean: dict | None = None) -> di
     system = sorted({src for _dest, src, _kind in binaries
                      if src.startswith(("/lib/", "/usr/lib/", "/lib64/", "/usr/lib64/"))})
     packages = host_library_packages(system)
-    epoch = int(__import__("os").environ.get("SOURCE_DATE_EPOCH", time.time()))
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", time.time()))
     return {
         "app": {"name": "DermArchive", "version": version, "commit": _git("rev-parse", "HEAD"),
                 "modified_files": bool(_git("status", "--porcelain", "--untracked-files=no"))},
@@ -188,7 +198,7 @@ def build_manifest(version: str, binaries: list, lean: dict | None = None) -> di
                   "libc": " ".join(platform.libc_ver()).strip() or None,
                   "python": platform.python_version(), "pyinstaller": PyInstaller.__version__},
         "constraints": {
-            "file": "packaging/constraints.txt" if pins else None,
+            "file": CONSTRAINTS.name if pins else None,
             "sha256": hashlib.sha256(CONSTRAINTS.read_bytes()).hexdigest() if pins else None,
             "differences": differences(pins, installed) if pins else ["no constraints file"],
             "unpinned": unpinned(pins, installed),
@@ -202,7 +212,7 @@ def build_manifest(version: str, binaries: list, lean: dict | None = None) -> di
 def main(argv: list[str]) -> int:
     if argv == ["--update"]:
         pinned = write_constraints()
-        print(f"pins: wrote {len(pinned)} pins to {CONSTRAINTS.relative_to(ROOT)}")
+        print(f"pins: wrote {len(pinned)} pins to {CONSTRAINTS}")
         return 0
     if argv == ["--check"]:
         pins, installed = read_constraints(), closure()
