@@ -315,9 +315,9 @@ def data_files() -> list[tuple[str, str]]:
     return pairs
 
 
-def icon_file() -> str | None:
+def icon_file(platform: str = sys.platform) -> str | None:
     """The executable's icon for this platform (Windows .ico, macOS .icns), if rendered."""
-    name = {"win32": "dermarchive.ico", "darwin": "dermarchive.icns"}.get(sys.platform)
+    name = {"win32": "dermarchive.ico", "darwin": "dermarchive.icns"}.get(platform)
     path = ROOT / "resources" / "app-icon" / name if name else None
     return str(path) if path and path.exists() else None
 
@@ -335,3 +335,36 @@ def third_party_imports(package: Path | None = None) -> list[str]:
                 found.add(node.module.split(".")[0])
     return sorted(m for m in found if m not in sys.stdlib_module_names and m != "dermarchive"
                   and not m.startswith("_"))
+
+
+# macOS: what Info.plist says beyond PyInstaller's defaults. macOS asks the user before an app
+# reads the Desktop, Documents or Downloads folders, a removable volume (a phone's card, a USB
+# stick with a backup) or a network volume (an archive on the clinic's file server); the sentence
+# here is what that dialog shows. Without one, the access is refused silently.
+MACOS_USAGE_DESCRIPTIONS = {
+    "NSDesktopFolderUsageDescription":
+        "DermArchive opens archives, phone photo folders and backups you choose on the Desktop.",
+    "NSDocumentsFolderUsageDescription":
+        "DermArchive opens and saves archives, exports and referrals you choose in Documents.",
+    "NSDownloadsFolderUsageDescription":
+        "DermArchive imports photos and opens backups you choose in Downloads.",
+    "NSRemovableVolumesUsageDescription":
+        "DermArchive imports photos from a phone or memory card and writes backups to a removable drive you choose.",
+    "NSNetworkVolumesUsageDescription":
+        "DermArchive opens archives and writes backups on the clinic's file server when you choose one there.",
+}
+
+
+def macos_info_plist(version: str) -> dict[str, object]:
+    """The Info.plist entries the spec's BUNDLE adds (bundle id and icon come from BUNDLE)."""
+    return {
+        "CFBundleDisplayName": APP_NAME,
+        "CFBundleShortVersionString": version,
+        "CFBundleVersion": version,
+        "LSApplicationCategoryType": "public.app-category.medical",
+        "LSMinimumSystemVersion": "12.0",
+        "NSHighResolutionCapable": True,
+        "NSSupportsAutomaticGraphicsSwitching": True,
+        "NSHumanReadableCopyright": "DermArchive",
+        **MACOS_USAGE_DESCRIPTIONS,
+    }

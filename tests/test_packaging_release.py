@@ -229,3 +229,71 @@ def test_launcher_default_locale(platform: str, environ: dict[str, str], expecte
         assert env["LANG"] == expected
     else:
         assert env == environ
+
+
+# -- Windows and macOS (not built here: their files are checked for what they must contain) -----
+def test_inno_setup_signs_setup_and_uninstaller_and_puts_the_command_on_path(bc: ModuleType) -> None:
+    iss = (PACKAGING / "windows" / "dermarchive.iss").read_text("utf-8")
+    signing = iss[iss.index("#ifdef Sign"):iss.index("#endif", iss.index("#ifdef Sign"))]
+    assert "SignTool=dermarchive" in signing and "SignedUninstaller=yes" in signing
+    assert 'Source: "dermarchive.cmd"; DestDir: "{app}\\bin"' in iss
+    assert 'Name: "addtopath"' in iss and "ChangesEnvironment=yes" in iss
+    assert "AddToPath(ExpandConstant('{app}\\bin'))" in iss and "RemoveFromPath(ExpandConstant('{app}\\bin'))" in iss
+    for switch in ("/VERYSILENT", "/SUPPRESSMSGBOXES", "/NORESTART", "/CURRENTUSER", "/ALLUSERS", "/TASKS="):
+        assert switch in iss, switch
+    cmd = (PACKAGING / "windows" / "dermarchive.cmd").read_bytes()
+    assert bc.cli_exe_name("win32").encode() in cmd and b'%*' in cmd
+    assert cmd.count(b"\r\n") == cmd.count(b"\n"), "a .cmd file needs CRLF line endings"
+
+
+def test_macos_info_plist_explains_every_folder_it_may_ask_for(bc: ModuleType) -> None:
+    import plistlib
+
+    info = bc.macos_info_plist("1.2.3")
+    data = plistlib.loads(plistlib.dumps(info))
+    assert data["CFBundleShortVersionString"] == "1.2.3"
+    for key in ("NSDesktopFolderUsageDescription", "NSDocumentsFolderUsageDescription",
+                "NSDownloadsFolderUsageDescription", "NSRemovableVolumesUsageDescription",
+                "NSNetworkVolumesUsageDescription"):
+        assert data[key].startswith("DermArchive ") and len(data[key]) > 40, key
+    spec = (PACKAGING / "dermarchive.spec").read_text("utf-8")
+    assert "info_plist=bc.macos_info_plist(bc.project_version())" in spec
+
+
+@pytest.mark.parametrize(("platform", "icon"), [("win32", "dermarchive.ico"), ("darwin", "dermarchive.icns"),
+                                                ("linux", None)])
+def test_icon_per_platform(bc: ModuleType, platform: str, icon: str | None) -> None:
+    found = bc.icon_file(platform)
+    assert (Path(found).name if found else None) == icon
+
+
+def test_smoke_uses_each_platforms_own_display() -> None:
+    from importlib.machinery import SourceFileLoader
+
+    loader = SourceFileLoader("smoke_module", str(PACKAGING / "smoke"))
+    spec = importlib.util.spec_from_loader("smoke_module", loader)
+    assert spec
+    smoke = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(PACKAGING))
+    try:
+        loader.exec_module(smoke)
+    finally:
+        sys.path.remove(str(PACKAGING))
+    assert smoke._display("win32") == ("windows", ())
+    assert smoke._display("darwin") == ("cocoa", ())
+    linux = smoke._display("linux")
+    assert linux[0] == ("xcb" if shutil.which("xvfb-run") else "offscreen")
+
+
+def test_workflows_name_files_that_exist() -> None:
+    import re
+
+    workflows = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+    assert {w.stem for w in workflows} >= {"windows", "macos", "linux"}
+    for workflow in workflows:
+        text = workflow.read_text("utf-8")
+        assert "NEVER RUN YET" in text or "has not run on GitHub yet" in text, workflow.name
+        named = {p.replace("\\", "/").rstrip(".") for p in re.findall(r"(?:packaging|\.ci)[/\\][\w./\\-]+", text)}
+        assert named, workflow.name
+        for path in named:
+            assert (REPO / path).exists(), f"{workflow.name} names {path}, which does not exist"
