@@ -1,7 +1,10 @@
 """What goes into the one-folder bundle, in one place for the spec, the smoke check and the tests.
 
 Imported by ``dermarchive.spec`` (under PyInstaller), by ``packaging/smoke`` (any Python 3, no
-project dependencies) and by ``tests/test_packaging.py``; so it imports only the standard library.
+project dependencies) and by the tests; so it imports only the standard library. Besides the
+lists: the Linux lean step (what is left out and why, the host libraries, dependency pruning,
+debug-info stripping), a small ELF reader both the spec and the smoke check use, and the macOS
+Info.plist entries.
 """
 
 from __future__ import annotations
@@ -240,14 +243,13 @@ def prune_unneeded(entries: list[tuple[str, str, str]], read_elf) -> tuple[list,
                 keep.add(dep[0])
                 todo.append(dep)
     kept, dropped = [], []
-    for entry in entries:
-        dest, src, kind = entry
-        target = str(Path(dest).parent / src) if kind == "SYMLINK" else dest
-        if kind == "SYMLINK":
-            ok = Path(target).as_posix() in keep or src in keep
+    for dest, src, kind in entries:
+        # A symlink's source is its target, relative to the link's folder.
+        ok = (Path(dest).parent / src).as_posix() in keep if kind == "SYMLINK" else dest in keep
+        if ok:
+            kept.append((dest, src, kind))
         else:
-            ok = dest in keep
-        (kept if ok else dropped).append(entry if ok else dest)
+            dropped.append(dest)
     return kept, dropped
 
 
