@@ -5,9 +5,10 @@
 # Runs after the test suite, which created .venv (README's test command). PyInstaller is a build
 # tool, so it comes from the `build` extra, not the runtime or test dependencies; a release uses
 # exactly packaging/constraints.txt.
-# Measured on the 2-core machine (idle): build 45-55 s (with stripping), smoke check 90-95 s
-# (most of it the full demo archive: 10 patients, 367 photos; xcb, wayland and no-LANG starts add
-# ~15 s), tarball ~15 s, install round trip ~10 s. Other work loading the machine 4x makes it ~3x.
+# Measured on the 2-core machine shared with other work: build 45-90 s (with stripping; OpenCV
+# made it slower), smoke check 80-100 s (most of it the full demo archive: 10 patients, 367
+# photos; xcb, wayland and no-LANG starts add ~15 s), tarball 15-25 s, install round trip ~10 s:
+# about 4 minutes in all. A machine loaded 4x makes it ~3x.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUDGET=${PACKAGING_BUDGET:-900}   # seconds for build + smoke together
