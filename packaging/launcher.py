@@ -182,7 +182,22 @@ def gui_check(screenshot: str, archive: str | None = None, user: str | None = No
     return 0 if report.get("windows") and report.get("screenshot_saved") and not shown else 1
 
 
+def default_locale(environ: dict[str, str] | os._Environ = os.environ, platform: str = sys.platform) -> str | None:
+    """Started with no locale at all (a service, ``env -i``, some launchers), Qt warns at every
+    start that "C" is not a Unicode locale. On Linux the launcher then picks C.UTF-8 (built into
+    glibc >= 2.35 and Debian's for years): UTF-8 file names, English messages. An explicit
+    setting, even ``LANG=C``, is left alone. Windows has no LANG; macOS apps started from Finder
+    have none either, and Qt takes the system locale there without a warning. Returns what it set."""
+    if not platform.startswith("linux"):
+        return None
+    if any(environ.get(key) for key in ("LC_ALL", "LC_CTYPE", "LANG")):
+        return None
+    environ["LANG"] = "C.UTF-8"
+    return "C.UTF-8"
+
+
 def main() -> int:
+    default_locale()
     if sys.argv[1:2] == ["--bundle-self-test"]:
         return self_test()
     if sys.argv[1:2] == ["--bundle-gui-check"] and len(sys.argv) >= 3:
