@@ -231,13 +231,14 @@ def _backup(archive: Archive, dest: Path, create: bool, recheck: bool, progress:
         repaired=copy.repaired, removed_blobs=removed_blobs, removed_images=removed_images,
         problems=copy.problems, seconds=round(time.perf_counter() - started, 3),
     )
-    with archive.transaction() as tx:
-        archive.set_setting(tx, SETTING_LAST, created)
-        archive.set_setting(tx, SETTING_DESTINATION, str(dest))
-        archive.record(tx, "backup", {"images_removed": removed_images[:500]},
-                       {"sequence": sequence, "images": summary.images, "blobs": summary.blobs,
-                        "copied": summary.copied, "repaired": summary.repaired,
-                        "removed": removed_blobs, "problems": len(summary.problems)})
+    if archive.writable:  # a full disk opens read-only: the backup is still made, not recorded
+        with archive.transaction() as tx:
+            archive.set_setting(tx, SETTING_LAST, created)
+            archive.set_setting(tx, SETTING_DESTINATION, str(dest))
+            archive.record(tx, "backup", {"images_removed": removed_images[:500]},
+                           {"sequence": sequence, "images": summary.images, "blobs": summary.blobs,
+                            "copied": summary.copied, "repaired": summary.repaired,
+                            "removed": removed_blobs, "problems": len(summary.problems)})
     log.exports.info("backup %d: %d blobs, %d copied, %d removed, %d problem(s), %.2f s", sequence,
                      summary.blobs, summary.copied, removed_blobs, len(summary.problems), summary.seconds)
     progress(1, 1, "Backup finished")
