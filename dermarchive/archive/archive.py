@@ -16,15 +16,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import log
-from ..errors import (ArchiveExists, ArchiveLocked, InvalidInput, NotFound, PermissionDenied, StorageError,
-                      UnknownUser, WrongPassphrase)
+from ..errors import (
+    ArchiveExists,
+    ArchiveLocked,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    StorageError,
+    UnknownUser,
+    WrongPassphrase,
+)
 from . import rotation, unlock_failures
 from .anchor import ACKNOWLEDGE_HINT, check_anchor
 from .audit import GENESIS, AuditLog
 from .blobs import BlobRef, BlobStore, blob_ref_from_row
 from .catalogue import CATALOGUE_NAME, Catalogue
-from .fsutil import (LOW_SPACE_BYTES, FileLock, describe_os_error, free_bytes, is_read_only_medium,
-                     make_private, private_mkdir)
+from .fsutil import (
+    LOW_SPACE_BYTES,
+    FileLock,
+    describe_os_error,
+    free_bytes,
+    is_read_only_medium,
+    make_private,
+    private_mkdir,
+)
 from .header import FORMAT_VERSION, Anchor, Header, KeySlot, now_iso
 from .keys import KdfParams, MasterKey, calibrate, check_passphrase_policy
 
@@ -117,11 +132,15 @@ class Archive:
         if self._plock.alone:
             self._plock.share()
         if self.writable:
-            waiting = self.blobs.quarantined()
-            if waiting:
-                rows = {r[0] for r in self.catalogue.query(
-                    f"SELECT id FROM blob WHERE id IN ({','.join('?' * len(waiting))})", waiting)}
-                self.reattached = self.blobs.reattach(rows)
+            self._reattach_quarantined()
+
+    def _reattach_quarantined(self) -> None:
+        """Quarantined blobs whose rows are back (a newer catalogue) return to their place."""
+        waiting = self.blobs.quarantined()
+        if waiting:
+            rows = {r[0] for r in self.catalogue.query(
+                f"SELECT id FROM blob WHERE id IN ({','.join('?' * len(waiting))})", waiting)}
+            self.reattached += self.blobs.reattach(rows)
 
     @property
     def read_only_reason(self) -> str | None:
@@ -339,6 +358,7 @@ class Archive:
             raise
         self.anchor_problem = None
         self.catalogue.migrate()
+        self._reattach_quarantined()
 
     def require_role(self, *roles: str, action: str = "do this") -> None:
         if self.user.role not in roles:

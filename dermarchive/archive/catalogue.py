@@ -57,6 +57,22 @@ def _raise_storage(exc: Exception, action: str) -> None:
         raise StorageError(message.format(action=action)) from exc
 
 
+def read_only_uri(path: Path) -> str:
+    """A URI that opens ``path`` read-only even on a full disk.
+
+    A WAL database opened ``mode=ro`` still needs its ``-shm`` file, which a full disk cannot
+    create ("disk I/O error"). When there is neither ``-shm`` nor a non-empty ``-wal`` (no other
+    process has the catalogue open, and the last one closed cleanly), every page is in the main
+    file, and ``immutable=1`` reads it without creating anything.
+    """
+    wal = path.with_name(path.name + "-wal")
+    shm = path.with_name(path.name + "-shm")
+    base = f"{path.resolve().as_uri()}?mode=ro"
+    if shm.exists() or (wal.exists() and wal.stat().st_size > 0):
+        return base
+    return base + "&immutable=1"
+
+
 class ReadOnlyArchive(StorageError):
     """A write was attempted while the archive is open read-only; the message says why."""
 
@@ -81,7 +97,7 @@ class Catalogue:
                 pass
         try:
             if read_only:
-                self.conn = sqlcipher3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                self.conn = sqlcipher3.connect(read_only_uri(path), uri=True,
                                                check_same_thread=False, isolation_level=None, timeout=10.0)
             else:
                 self.conn = sqlcipher3.connect(

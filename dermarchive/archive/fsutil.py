@@ -28,9 +28,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import InvalidInput, StorageError
-
 import portalocker
+
+from ..errors import InvalidInput, StorageError
 
 TEMP_PREFIX = ".tmp-"
 PRIVATE_FILE_MODE = 0o600

@@ -34,7 +34,16 @@ from cryptography.exceptions import InvalidTag
 
 from ..errors import ArchiveCorrupt, ArchiveNotFound, UnknownUser, WrongPassphrase
 from .fsutil import atomic_write_bytes, exclusive_lock
-from .keys import KdfParams, MasterKey, hmac_hex, new_keypair, seal, unseal, unwrap, wrap
+from .keys import (
+    KdfParams,
+    MasterKey,
+    hmac_hex,
+    new_keypair,
+    seal,
+    unseal,
+    unwrap,
+    wrap,
+)
 
 HEADER_NAME = "archive.json"
 HEADER_LOCK_NAME = "archive.json.lock"

@@ -38,7 +38,7 @@ Progress = Callable[[int, int, str], None]
 
 
 def rotate(archive: Archive, target: User, progress: Progress | None = None) -> None:
-    progress = progress or (lambda done, total, message="": None)
+    progress = progress or _no_progress
     path = archive.path
     if not archive._plock.try_alone():
         raise InvalidInput("The archive is open elsewhere (another window or computer). Close it there "
@@ -87,6 +87,10 @@ def rotate(archive: Archive, target: User, progress: Progress | None = None) -> 
     archive._plock.share()
     progress(4, 4, "Done")
     log.archive.info("user %d removed; keys rotated to epoch %d", target.id, new.epoch)
+
+
+def _no_progress(done: int, total: int, message: str = "") -> None:
+    pass
 
 
 def finish_interrupted(path: Path, user: str, passphrase: str) -> None:
