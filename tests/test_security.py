@@ -86,28 +86,28 @@ def unlocks(folder: Path, user: str, passphrase: str) -> bool:
 # -- 1. two header writers at once lose nothing ------------------------------------------------
 @pytest.mark.slow
 def test_concurrent_user_adds_and_passwd_all_survive(arch, admin_pass, tmp_path):
-    """Two `user add` and a `passwd` at the same moment, three times over: every change is kept."""
-    new_admin_pw = secret(tmp_path, "new-admin", "admin passphrase 99")
-    current = admin_pass
+    """Two `user add` (by the admin) and a `passwd` (by another user) at the same moment, three
+    times over: every change is kept."""
+    lee_pw = add_user(arch, admin_pass, tmp_path, "dr.lee")
     for trial in range(3):
         names = [f"dr.a{trial}", f"dr.b{trial}"]
         pws = [secret(tmp_path, n, f"{n} passphrase 7") for n in names]
-        new_pw = new_admin_pw if trial % 2 == 0 else admin_pass
-        procs = [popen("user", "add", arch, "--user", USER, "--passphrase-file", current, "--name", n,
+        new_lee = secret(tmp_path, f"lee{trial}", f"lee new passphrase {trial}")
+        procs = [popen("user", "add", arch, "--user", USER, "--passphrase-file", admin_pass, "--name", n,
                        "--role", "clinician", "--new-passphrase-file", pw, "--kdf-params", CHEAP)
                  for n, pw in zip(names, pws, strict=True)]
-        procs.append(popen("passwd", arch, "--user", USER, "--passphrase-file", current,
-                           "--new-passphrase-file", new_pw, "--kdf-params", CHEAP))
+        procs.append(popen("passwd", arch, "--user", "dr.lee", "--passphrase-file", lee_pw,
+                           "--new-passphrase-file", new_lee, "--kdf-params", CHEAP))
         for p in procs:
             _out, err = p.communicate(timeout=120)
             assert p.returncode == 0, err
-        current = new_pw
+        lee_pw = new_lee
         for n in names:
             assert unlocks(arch, n, f"{n} passphrase 7"), f"trial {trial}: {n} lost its key slot"
-        assert unlocks(arch, USER, current.read_text().strip()), f"trial {trial}: the passphrase change was lost"
-    with Archive.open(arch, USER, current.read_text().strip()) as a:
+        assert unlocks(arch, "dr.lee", f"lee new passphrase {trial}"), f"trial {trial}: the passphrase change was lost"
+    with Archive.open(arch, USER, PASSPHRASE) as a:
         assert verify(a) == []
-        assert {u.name for u in a.users()} == {USER} | {f"dr.{x}{t}" for x in "ab" for t in range(3)}
+        assert {u.name for u in a.users()} == {USER, "dr.lee"} | {f"dr.{x}{t}" for x in "ab" for t in range(3)}
 
 
 def test_verify_names_slots_and_users_that_do_not_match(arch, admin_pass, tmp_path):
