@@ -357,7 +357,7 @@ def test_an_edited_anchor_is_named(arch, admin_pass):
 
 
 def test_the_backup_manifest_carries_the_audit_head_and_restore_checks_it(arch, admin_pass, tmp_path):
-    from dermarchive.exports.backup import backup, read_manifest, verify_backup
+    from dermarchive.backup.create import backup, read_manifest, verify_backup
     with Archive.open(arch, USER, PASSPHRASE) as a:
         records.add_patient(a, "ZZZ0016", "Ngata", "Hine")
         backup(a, tmp_path / "usb", create=True)
@@ -510,7 +510,7 @@ def test_a_full_disk_opens_read_only_and_still_views_verifies_exports_and_backs_
         assert not a.writable
         img = records.get_image(a, image)
         assert records.view_image(a, img) == (corpus / PHOTOS[0]).read_bytes()
-        from dermarchive.exports.backup import backup
+        from dermarchive.backup.create import backup
         from dermarchive.exports.patient_access import export_patient_access
         export_patient_access(a, patient.id, tmp_path / "for-patient")
         assert any((tmp_path / "for-patient").iterdir())

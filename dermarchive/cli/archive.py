@@ -1,4 +1,4 @@
-"""CLI: init, info, verify, passwd, user add/list, patient add, patients, audit."""
+"""CLI: init, info, verify, passwd, user add/list/remove/role/reset, patient add, patients, audit."""
 
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_remove(args: argparse.Namespace) -> int:
-    from ..cli import ProgressBar
+    from .common import ProgressBar
 
     with open_archive(args) as a:
         user = a.remove_user(args.name, ProgressBar())
