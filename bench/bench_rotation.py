@@ -37,7 +37,7 @@ def fill(archive: Archive, images: int) -> None:
                        ((v, 1 + (v - 1) % patients, "2026-01-01", now) for v in range(1, visits + 1)))
 
         def blob_rows():
-            for i in range(images * 3):
+            for _ in range(images * 3):
                 blob_id = os.urandom(32).hex()
                 yield (blob_id, wrap(wrap_key, os.urandom(32), blob_id.encode()), 3_000_000, 3, now)
 
