@@ -206,6 +206,7 @@ class Archive:
             log.archive.info("unlock failed for slot %s", slot.slot_id)
             raise
         _require_writable(path)
+        make_private(path)  # archives made before issue 15 were 0755: the folder guards every file
         archive = cls(path, header, master, slot.user, read_only=_full_disk(path))
         if not archive.writable:
             log.archive.info("archive opened read-only")

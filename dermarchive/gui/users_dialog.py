@@ -58,6 +58,9 @@ class UsersDialog(QDialog):
         self.reset_button = child(self.form, QPushButton, "resetButton")
         self.remove_button = child(self.form, QPushButton, "removeButton")
         self.close_btn = child(self.form, QPushButton, "closeButton")
+        self.anchor_label = child(self.form, QLabel, "anchorLabel")
+        self.acknowledge_button = child(self.form, QPushButton, "acknowledgeButton")
+        self.acknowledge_button.clicked.connect(self.acknowledge)
         for role in ROLES:
             self.role_combo.addItem(ROLE_LABELS[role], role)
         self.model = QStandardItemModel(0, 2, self)
@@ -91,12 +94,39 @@ class UsersDialog(QDialog):
             role.setData(user.role)
             self.model.appendRow([name, role])
         self._selected_changed()
+        self._show_anchor_problem()
         self._show_standing_note()
+
+    def _show_anchor_problem(self) -> None:
+        """A rolled-back or cut audit log: what is missing, and (admins) the way to go on."""
+        problem = self.archive.anchor_problem
+        self.anchor_label.setText(problem or "")
+        self.anchor_label.setStyleSheet(ERROR_STYLE)
+        self.anchor_label.setVisible(bool(problem))
+        self.acknowledge_button.setVisible(bool(problem) and self.is_admin)
+
+    def acknowledge(self) -> None:
+        answer = QMessageBox.question(
+            self, "Acknowledge audit problem",
+            "Accept the archive as it is now? Your name and this problem are recorded in the audit log, "
+            "and the archive can be changed again.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.archive.acknowledge_anchor()
+        except DermArchiveError as exc:
+            self._status(str(exc), ok=False)
+            return
+        self.refresh()
+        self._status("Acknowledged and recorded in the audit log. The archive can be changed again.")
 
     def _show_standing_note(self) -> None:
         """Why the buttons are off (not an admin, read-only archive), or nothing."""
         if not self.is_admin:
             self._status("Only an admin can add, change or remove users.", ok=True)
+        elif self.archive.anchor_problem:
+            self._status("Changes are off until an admin acknowledges the problem above.", ok=False)
         elif self.archive.read_only_reason:
             self._status(self.archive.read_only_reason, ok=False)
         else:

@@ -114,3 +114,27 @@ def test_the_main_window_opens_users_from_the_tools_menu(main_window, qtbot):
     main_window.actions_by_name["users"].trigger()
     qtbot.waitUntil(lambda: isinstance(getattr(main_window, "dialog_shown", None), UsersDialog), timeout=5000)
     main_window.dialog_shown.close()
+
+
+def test_an_admin_acknowledges_a_rolled_back_catalogue_from_the_users_page(qtbot, make_archive, tmp_path,
+                                                                           monkeypatch):
+    import shutil
+
+    from dermarchive.archive import records
+    path = tmp_path / "clinic"
+    make_archive(path).close()
+    shutil.copy(path / "catalogue.db", tmp_path / "older.db")
+    with Archive.open(path, USER, "correct horse 42") as a:
+        records.add_patient(a, "ZZZ0016", "Ngata", "Hine")
+    shutil.copy(tmp_path / "older.db", path / "catalogue.db")
+    with Archive.open(path, USER, "correct horse 42") as a:
+        dialog = open_dialog(qtbot, a)
+        label = w(dialog, QLabel, "anchorLabel")
+        assert label.isVisible() and "The audit log is missing entries 2 to" in label.text()
+        assert not w(dialog, QPushButton, "addButton").isEnabled()
+        dialog.grab().save(str(tmp_path / "users-anchor.png"))
+        monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+        qtbot.mouseClick(w(dialog, QPushButton, "acknowledgeButton"), Qt.MouseButton.LeftButton)
+        assert a.writable and not label.isVisible() and w(dialog, QPushButton, "addButton").isEnabled()
+        assert [e.user for e in a.audit.entries(a.catalogue, action="audit.acknowledge")] == [USER]
+        dialog.close()
