@@ -27,7 +27,7 @@ import sqlcipher3
 
 from .. import __version__
 from ..archive.catalogue import read_only_uri
-from ..archive.fsutil import TEMP_PREFIX, describe_os_error
+from ..archive.fsutil import TEMP_PREFIX, FileLock, describe_os_error
 from ..archive.header import Header, KeySlot
 from ..errors import DermArchiveError, StorageError
 
@@ -225,27 +225,22 @@ class FolderLock:
     """``backup.lock`` in the backup folder: exclusive while backing up, shared while reading."""
 
     def __init__(self, folder: Path, exclusive: bool) -> None:
-        self.fh = None
+        self.lock: FileLock | None = FileLock(folder / LOCK_NAME)
         try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            return
-        try:
-            self.fh = open(folder / LOCK_NAME, "a+b")
-        except OSError:
-            return  # read-only medium: reading needs no lock, and writing fails clearly later
-        try:
-            fcntl.flock(self.fh, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-        except OSError:
-            self.fh.close()
+            self.lock.acquire(exclusive=exclusive, blocking=False)
+        except BlockingIOError:
+            self.lock.release()
             raise BackupError(f"Another backup to {folder} is running. Try again when it has finished.") from None
+        except OSError:
+            self.lock.release()
+            self.lock = None  # read-only medium: reading needs no lock, and writing fails clearly later
 
     def __enter__(self) -> FolderLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.fh is not None:
-            self.fh.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def folder_identity(folder: Path) -> tuple[int, int]:
