@@ -6,6 +6,7 @@ real processes for concurrency, a real small filesystem for the full disk.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -248,21 +249,36 @@ def test_removal_needs_the_archive_to_itself(make_archive, tmp_path):
     assert "dr.gone" not in Header.load(path).users()
 
 
+@pytest.mark.parametrize("power_cut", ["before re-keying", "after re-keying"])
 def test_a_removal_interrupted_after_it_was_recorded_is_finished_at_the_next_open(make_archive, tmp_path,
-                                                                                  monkeypatch):
+                                                                                  monkeypatch, corpus, power_cut):
+    from dermarchive.archive import rotation
     from dermarchive.archive.catalogue import Catalogue
     path = tmp_path / "clinic"
     a = make_archive(path)
     a.add_user("dr.gone", "clinician", "gone passphrase 1", kdf=CHEAP_TEST_PARAMS)
-    monkeypatch.setattr(Catalogue, "rekey", lambda self, key: (_ for _ in ()).throw(KeyboardInterrupt()))
-    with pytest.raises(KeyboardInterrupt):  # the power goes between recording and re-keying
+    patient = records.add_patient(a, "ZZZ0016", "Ngata", "Hine")
+    photo = store_photo(a, patient.id, corpus / PHOTOS[0])
+
+    def cut(*_args: object, **_kw: object) -> None:
+        raise KeyboardInterrupt  # the power goes here
+
+    if power_cut == "before re-keying":
+        monkeypatch.setattr(Catalogue, "rekey", cut)
+    else:
+        monkeypatch.setattr(rotation.Anchor, "make", cut)
+    with pytest.raises(KeyboardInterrupt):
         a.remove_user("dr.gone")
-    a.close()
     monkeypatch.undo()
+    a.catalogue.close()  # the process died: nothing more is written
+    a._plock.release()
     assert (path / "archive.json.next").exists()
     with Archive.open(path, USER, PASSPHRASE) as b:
         assert "dr.gone" not in b.header.users() and not (path / "archive.json.next").exists()
+        assert records.image_bytes(b, records.get_image(b, photo)) == (corpus / PHOTOS[0]).read_bytes()
         assert verify(b) == []
+    with pytest.raises(DermArchiveError, match="no user called 'dr.gone'"):
+        Archive.open(path, "dr.gone", "gone passphrase 1")
 
 
 # -- 4. audit anchoring -----------------------------------------------------------------------------
@@ -577,3 +593,36 @@ def test_private_modes_per_os_branch(tmp_path, os_name):
         assert (dir_mode, file_mode) == (0o700, 0o600)
     fsutil.fsync_dir(tmp_path / "d", os_name=os_name)  # Windows branch: no folder handle, no error
     assert fsutil.is_read_only_medium(tmp_path, os_name=os_name) is False
+
+
+def test_format_1_slots_still_open_and_are_upgraded_at_unlock(make_archive, tmp_path):
+    """Archives made before issue 15 wrap the master key straight with the passphrase key."""
+    from dermarchive.archive.keys import wrap
+    path = tmp_path / "clinic"
+    a = make_archive(path)
+    a.add_user("dr.old", "clinician", "old passphrase 3", kdf=CHEAP_TEST_PARAMS)
+    master = a.master.raw
+    a.close()
+    data = json.loads((path / "archive.json").read_text())
+    for slot in data["slots"]:  # rewrite every slot the way format 1 wrote it
+        pw = PASSPHRASE if slot["user"] == USER else "old passphrase 3"
+        salt = os.urandom(16)
+        kek = CHEAP_TEST_PARAMS.derive(pw, salt)
+        aad = f"dermarchive-slot|{data['archive_id']}|{slot['id']}".encode()
+        for key in ("public", "wrapped_private", "sealed_master"):
+            del slot[key]
+        slot.update(salt=base64.b64encode(salt).decode(),
+                    wrapped_master=base64.b64encode(wrap(kek, master, aad)).decode())
+    data["version"] = 1
+    (path / "archive.json").write_text(json.dumps(data))
+    with Archive.open(path, USER, PASSPHRASE) as b:
+        assert Header.load(path).slot_for(USER).sealable  # upgraded with the passphrase just typed
+        assert not Header.load(path).slot_for("dr.old").sealable
+        b.add_user("dr.x", "nurse", "x passphrase 11", kdf=CHEAP_TEST_PARAMS)
+        with pytest.raises(InvalidInput, match="older DermArchive, which cannot be given a new key.*dr.old"):
+            b.remove_user("dr.x")
+        assert "dr.x" in Header.load(path).users() and not (path / "archive.json.next").exists()
+        assert verify(b) == []
+    with Archive.open(path, "dr.old", "old passphrase 3") as c:
+        assert c.master.raw == master
+    assert Header.load(path).slot_for("dr.old").sealable

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .archive import Archive
+from .header import Header
 
 Progress = Callable[[int, int, str], None]
 
@@ -80,7 +81,8 @@ def _quarantine_strays(archive: Archive, known: set[str]) -> list[str]:
 def slot_problems(archive: Archive) -> list[str]:
     """The header's key slots and the users table, compared both ways."""
     problems = []
-    slots = {s.user.casefold(): s for s in archive.header.slots}
+    header = Header.load(archive.path)  # as on disk now: another process may have changed it
+    slots = {s.user.casefold(): s for s in header.slots}
     rows = {r["name"].casefold(): r for r in
             archive.catalogue.query("SELECT name, slot_id FROM user WHERE active = 1")}
     for key in sorted(rows.keys() - slots.keys()):
