@@ -66,6 +66,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=100_000)
     ap.add_argument("--opens", type=int, default=7)
+    ap.add_argument("--blob-files", action="store_true",
+                    help="also place an (empty) file per blob row and time the full blob-folder listing "
+                         "that every open did before issue 15 (orphan sweep)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         path = Path(tmp) / "archive"
@@ -74,6 +77,13 @@ def main() -> None:
         fill(a, args.images)
         print(f"made {args.images:,} images ({3 * args.images:,} blob rows) in {time.perf_counter() - t:.1f} s; "
               f"catalogue {os.path.getsize(path / 'catalogue.db') / 1e6:.0f} MB")
+        if args.blob_files:
+            t = time.perf_counter()
+            for (blob_id,) in a.catalogue.query("SELECT id FROM blob"):
+                target = a.blobs.path(blob_id)
+                target.parent.mkdir(exist_ok=True)
+                target.touch()
+            print(f"placed {3 * args.images:,} blob files in {time.perf_counter() - t:.1f} s")
         for n in range(args.opens):
             a.add_user(f"dr.leaving{n}", "clinician", "leaving passphrase 1", kdf=CHEAP_TEST_PARAMS)
         a.close()
@@ -86,6 +96,13 @@ def main() -> None:
         Archive.anchor_audit = real_anchor  # type: ignore[method-assign]
         print(f"  the same without writing the anchor          {unanchored * 1000:8.1f} ms: header writes at open "
               f"and close cost {1000 * (open_close - unanchored):.1f} ms")
+
+        if args.blob_files:
+            probe = Archive.open(path, USER, PASSPHRASE)
+            listing = timed(lambda: sum(1 for _ in probe.blobs.stored_ids()), 3)
+            probe.close()
+            print(f"before: each open listed every blob file       {listing * 1000:8.1f} ms (median of 3; "
+                  "now only blobs/tmp/ and quarantine/ are listed)")
 
         from dermarchive.archive.anchor import check_anchor
         b = Archive.open(path, USER, PASSPHRASE)
