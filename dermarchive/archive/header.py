@@ -92,7 +92,7 @@ class KeySlot:
         """True when an admin can give this slot a new master key (format 2)."""
         return bool(self.public)
 
-    def rewrap(self, passphrase: str, master: MasterKey, kdf: KdfParams) -> None:
+    def rewrap(self, passphrase: str | bytearray, master: MasterKey, kdf: KdfParams) -> None:
         """New salt, new key pair, master sealed to it: the old passphrase opens nothing of it."""
         self.kdf = kdf
         self.salt = os.urandom(16)

@@ -93,7 +93,7 @@ def _no_progress(done: int, total: int, message: str = "") -> None:
     pass
 
 
-def finish_interrupted(path: Path, user: str, passphrase: str) -> None:
+def finish_interrupted(path: Path, user: str, passphrase: str | bytearray) -> None:
     """Complete (or undo) a removal that a crash interrupted; called at open, before unlocking.
 
     Needs a user who is in the next header (the removed user is not, and opens as before).
