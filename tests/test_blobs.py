@@ -116,7 +116,7 @@ def test_delete_is_crypto_erasure_and_verify_stays_clean(archive, patient, corpu
     assert entry.subject["images"] == [gone] and entry.details["blobs_erased"] == 3
 
 
-def test_orphans_from_an_interrupted_write_are_swept_on_open(make_archive, tmp_path):
+def test_unfinished_writes_are_removed_on_open_and_complete_orphans_are_quarantined(make_archive, tmp_path):
     from dermarchive.archive import Archive
 
     from tests.conftest import PASSPHRASE, USER
@@ -125,12 +125,15 @@ def test_orphans_from_an_interrupted_write_are_swept_on_open(make_archive, tmp_p
     placed = a.blobs.put(b"moved into place, but the transaction never committed")
     a.blobs.place(placed)
     a.blobs.put(b"encrypted, never moved into place")  # a pending temp file
-    (a.blobs.root / ".tmp-deadbeef").write_bytes(b"half a write")
     a.close()
     with Archive.open(tmp_path / "arch", USER, PASSPHRASE) as b:
-        assert b.swept == 3
+        assert b.swept == 1  # the unfinished temp file
+        # A complete file without a row may be a newer photo than an older catalogue: kept.
+        assert sorted(b.blobs.stored_ids()) == sorted([kept, placed.id])
+        problems = verify(b)
+        assert len(problems) == 1 and "1 stored file(s) have no catalogue row" in problems[0]
         assert list(b.blobs.stored_ids()) == [kept]
-        assert verify(b) == []
+        assert b.blobs.quarantined() == [placed.id]
 
 
 STORE_SAME = """

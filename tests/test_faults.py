@@ -56,7 +56,10 @@ def test_killed_mid_write_reopens_consistent(make_archive, tmp_path, delay):
     with Archive.open(path, USER, PASSPHRASE) as b:
         rows = b.catalogue.scalar("SELECT count(*) FROM image")
         assert rows > 0
-        assert verify(b) == []
+        # A file placed just before the kill, whose row never committed, is kept (quarantined
+        # and reported), never deleted: the catalogue could have been an older copy.
+        problems = verify(b)
+        assert all("have no catalogue row and are kept in" in p for p in problems), problems
         assert len(list(b.blobs.stored_ids())) == rows
         for img in records.images(b)[-3:]:
             assert len(records.image_bytes(b, img)) == 300_004

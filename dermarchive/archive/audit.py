@@ -4,7 +4,8 @@ Each entry's MAC is ``HMAC-SHA256(audit key, canonical JSON of (seq, at, user, a
 details, prev_mac))`` and ``prev_mac`` is the MAC of the entry before (64 zeros for the first), so
 editing, inserting, reordering or deleting an entry breaks the chain from that point; ``verify``
 names the first entry that fails. The newest MAC is also kept in the ``setting`` table
-(``audit.head``), so cutting entries off the end is detected too.
+(``audit.head``), and outside it in the header and backup manifests (:mod:`.anchor`), so
+cutting entries off the end is detected even by someone who can edit the catalogue.
 
 Rule: ``subject`` and ``details`` carry ids and counts only, never names, NHIs or file names.
 Callers write entries inside the same transaction as the change they record.
@@ -27,6 +28,7 @@ GENESIS = "0" * 64
 # The actions the app records; tests and the GUI's audit viewer rely on these names.
 ACTIONS = {
     "archive.create", "unlock", "unlock.failed", "lock", "user.add", "user.passwd",
+    "user.remove", "user.reset", "user.role", "audit.acknowledge",
     "patient.add", "patient.update", "patient.view", "patient.delete",
     "lesion.add", "lesion.update", "visit.add",
     "image.import", "image.view", "image.update", "image.delete", "image.remove-original",
@@ -123,6 +125,8 @@ class AuditLog:
                 problems.append(f"audit entry {seq} ({r['action']}): altered (MAC does not match)")
             prev, expected_seq, last_mac = r["mac"], seq + 1, r["mac"]
         head = catalogue.scalar("SELECT value FROM setting WHERE key = 'audit.head'")
+        if head is None and expected_seq > 1:
+            problems.append("audit log: its head record (setting audit.head) is missing; it was deleted")
         if head is not None:
             head_seq, head_mac = head.split(":", 1)
             if int(head_seq) != expected_seq - 1 or head_mac != last_mac:

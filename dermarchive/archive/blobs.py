@@ -18,9 +18,17 @@ Writes come in two steps. :meth:`BlobStore.put` encrypts into a durable temp fil
 in parallel); :meth:`Archive.register_blob` then, inside the catalogue's write transaction (which
 one process holds at a time), either moves it into place (rename, fsync the folder) and inserts
 the row, or — when the row already exists — discards it. So two processes storing the same
-content can never leave a file encrypted under one key and a row holding the other. Files
-without a row (a crash between rename and commit) and stray temp files are swept when the
-archive is opened by its only user.
+content can never leave a file encrypted under one key and a row holding the other.
+
+Pending temp files live in one folder, ``blobs/tmp/``, so the open that follows a crash removes
+them by listing that folder only (open cost does not grow with the archive). A complete blob
+without a row is never deleted: the catalogue may be an older copy (restored, or rolled back),
+and the file may be the only copy of a newer photo. ``dermarchive verify`` (which reads every
+file anyway) moves such files to ``quarantine/`` inside the archive and reports them; an open
+whose catalogue has their rows again (a newer catalogue or backup put back) moves them back.
+
+Key epochs: each row records the epoch of the ``blob-wrap`` key that wrapped its data key
+(see :mod:`.keys`); blobs written after a user's removal use the new epoch.
 """
 
 from __future__ import annotations
@@ -29,13 +37,14 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .. import log
 from ..errors import BlobIntegrityError
-from .fsutil import TEMP_PREFIX, move_into_place, write_temp
+from .fsutil import TEMP_PREFIX, move_into_place, private_mkdir, write_temp
 from .keys import HeldKey, MasterKey, hmac_hex, unwrap, wrap
 
 MAGIC = b"DAB1"
@@ -44,6 +53,8 @@ HEADER_LEN = len(MAGIC) + PREFIX_LEN
 TAG_LEN = 16
 CHUNK_SIZE = 1024 * 1024
 BLOB_DIR = "blobs"
+PENDING_DIR = "tmp"          # blobs/tmp/: encrypted files not yet in place
+QUARANTINE_DIR = "quarantine"  # <archive>/quarantine/<id>: complete blobs without a row
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,13 @@ class BlobRef:
     size: int
     chunks: int
     pending: Path | None = None  # encrypted temp file, not yet moved into place
+    epoch: int = 0               # key epoch of the blob-wrap key that wrapped ``wrapped_key``
+
+
+def blob_ref_from_row(row: Any) -> BlobRef:
+    """The :class:`BlobRef` of a ``blob`` row (``SELECT *``; rows before key epochs are epoch 0)."""
+    epoch = row["epoch"] if "epoch" in row.keys() else 0
+    return BlobRef(row["id"], bytes(row["wrapped_key"]), row["size"], row["chunks"], epoch=int(epoch))
 
 
 def _aad(blob_id: str) -> bytes:
@@ -81,16 +99,26 @@ def _size_problem(actual: int, expected: int) -> str | None:
 
 
 class BlobStore:
-    def __init__(self, folder: Path, master: MasterKey) -> None:
+    def __init__(self, folder: Path, master: MasterKey, *, create: bool = True) -> None:
         self.root = folder / BLOB_DIR
-        self.root.mkdir(exist_ok=True)
+        self.quarantine_root = folder / QUARANTINE_DIR
+        if create:
+            private_mkdir(self.root, exist_ok=True)
         self._id_key = HeldKey(master.subkey("blob-id"))
-        self._wrap_key = HeldKey(master.subkey("blob-wrap"))
+        self.epoch = master.epoch
+        self._wrap_keys = {e: HeldKey(master.epoch_key("blob-wrap", e)) for e in range(master.epoch + 1)}
 
     def forget(self) -> None:
         """Wipe this store's keys (the archive is closing); any later use raises ArchiveLocked."""
         self._id_key.forget()
-        self._wrap_key.forget()
+        for key in self._wrap_keys.values():
+            key.forget()
+
+    def _wrap_key(self, epoch: int) -> bytes:
+        try:
+            return self._wrap_keys[epoch].get()
+        except KeyError:
+            raise BlobIntegrityError("0" * 12, f"its key epoch {epoch} is unknown to this catalogue") from None
 
     # -- ids and paths ----------------------------------------------------------------------
     def blob_id(self, data: bytes) -> str:
@@ -120,9 +148,9 @@ class BlobStore:
         blob_id = blob_id or self.blob_id(data)
         data_key = AESGCM.generate_key(bit_length=256)
         tmp = write_temp(self.path(blob_id), self._encrypt(data, data_key, blob_id),
-                         action="store an encrypted image")
-        return BlobRef(blob_id, wrap(self._wrap_key.get(), data_key, _aad(blob_id)), len(data),
-                       chunk_count(len(data)), pending=tmp)
+                         action="store an encrypted image", temp_dir=self.root / PENDING_DIR)
+        return BlobRef(blob_id, wrap(self._wrap_key(self.epoch), data_key, _aad(blob_id)), len(data),
+                       chunk_count(len(data)), pending=tmp, epoch=self.epoch)
 
     def place(self, ref: BlobRef) -> None:
         """Move a pending file to its final name (replacing any stray file without a row)."""
@@ -130,7 +158,7 @@ class BlobStore:
             raise ValueError("blob is not pending")
         if not ref.pending.exists():
             # Placed before by a transaction that then rolled back: fine if it is this very file.
-            placed = BlobRef(ref.id, ref.wrapped_key, ref.size, ref.chunks)
+            placed = BlobRef(ref.id, ref.wrapped_key, ref.size, ref.chunks, epoch=ref.epoch)
             if self.exists(ref.id) and self.check(placed) is None:
                 return
             raise BlobIntegrityError(ref.id, "its encrypted file went missing before it was stored")
@@ -169,7 +197,7 @@ class BlobStore:
             if head[:4] != MAGIC:
                 raise BlobIntegrityError(ref.id, "the file does not start like a DermArchive blob")
             try:
-                key = unwrap(self._wrap_key.get(), ref.wrapped_key, _aad(ref.id))
+                key = unwrap(self._wrap_key(ref.epoch), ref.wrapped_key, _aad(ref.id))
             except InvalidTag:
                 raise BlobIntegrityError(ref.id, "its key in the catalogue does not fit") from None
             aead = AESGCM(key)
@@ -223,19 +251,52 @@ class BlobStore:
                         yield f.name
 
     def temp_files(self) -> list[Path]:
-        return [p for p in self.root.rglob(f"{TEMP_PREFIX}*") if p.is_file()]
+        """Pending files left by an interrupted write (one folder listed, whatever the archive's size)."""
+        try:
+            with os.scandir(self.root / PENDING_DIR) as entries:
+                return [Path(e.path) for e in entries if e.name.startswith(TEMP_PREFIX) and e.is_file()]
+        except FileNotFoundError:
+            return []
 
-    def sweep(self, known_ids: set[str]) -> int:
-        """Remove temp files and blob files that have no catalogue row; return how many."""
+    def remove_temp_files(self) -> int:
+        """Remove pending files (call only when no other process has the archive open)."""
         removed = 0
         for tmp in self.temp_files():
             tmp.unlink(missing_ok=True)
             removed += 1
-        for blob_id in list(self.stored_ids()):
-            if blob_id not in known_ids:
-                (self.root / blob_id[:2] / blob_id).unlink(missing_ok=True)
-                removed += 1
         if removed:
-            log.archive.info("orphan sweep removed %d file(s) left by an interrupted write", removed)
+            log.archive.info("removed %d unfinished file(s) left by an interrupted write", removed)
         return removed
 
+    def stray_temp_files(self) -> list[Path]:
+        """Temp files beside blobs, as versions before ``blobs/tmp/`` left them (full listing)."""
+        out: list[Path] = []
+        for sub in self.root.iterdir():
+            if sub.is_dir() and len(sub.name) == 2:
+                out += [p for p in sub.iterdir() if p.name.startswith(TEMP_PREFIX)]
+        return out
+
+    # -- quarantine -------------------------------------------------------------------------
+    def quarantine(self, blob_id: str) -> None:
+        """Move a complete blob without a catalogue row out of the way (never deleted)."""
+        private_mkdir(self.quarantine_root, exist_ok=True)
+        move_into_place(self.path(blob_id), self.quarantine_root / blob_id, action="quarantine a stored file")
+
+    def quarantined(self) -> list[str]:
+        try:
+            with os.scandir(self.quarantine_root) as entries:
+                return sorted(e.name for e in entries if len(e.name) == 64 and e.is_file())
+        except FileNotFoundError:
+            return []
+
+    def reattach(self, has_row: set[str]) -> int:
+        """Move quarantined blobs whose rows exist again back into place; return how many."""
+        back = 0
+        for blob_id in self.quarantined():
+            if blob_id in has_row and not self.exists(blob_id):
+                move_into_place(self.quarantine_root / blob_id, self.path(blob_id),
+                                action="put a quarantined file back")
+                back += 1
+        if back:
+            log.archive.info("re-attached %d quarantined file(s): the catalogue has their rows", back)
+        return back

@@ -24,6 +24,7 @@ import sqlcipher3
 
 from .. import log
 from ..errors import ArchiveCorrupt, StorageError
+from .fsutil import private_opener
 from .schema import LATEST, MIGRATIONS
 
 CATALOGUE_NAME = "catalogue.db"
@@ -56,16 +57,52 @@ def _raise_storage(exc: Exception, action: str) -> None:
         raise StorageError(message.format(action=action)) from exc
 
 
+def read_only_uri(path: Path) -> str:
+    """A URI that opens ``path`` read-only even on a full disk.
+
+    A WAL database opened ``mode=ro`` still needs its ``-shm`` file, which a full disk cannot
+    create ("disk I/O error"). When there is neither ``-shm`` nor a non-empty ``-wal`` (no other
+    process has the catalogue open, and the last one closed cleanly), every page is in the main
+    file, and ``immutable=1`` reads it without creating anything.
+    """
+    wal = path.with_name(path.name + "-wal")
+    shm = path.with_name(path.name + "-shm")
+    base = f"{path.resolve().as_uri()}?mode=ro"
+    if shm.exists() or (wal.exists() and wal.stat().st_size > 0):
+        return base
+    return base + "&immutable=1"
+
+
+class ReadOnlyArchive(StorageError):
+    """A write was attempted while the archive is open read-only; the message says why."""
+
+
 class Catalogue:
-    def __init__(self, path: Path, key: bytes, *, create: bool = False) -> None:
+    """``read_only`` (a reason) opens the file read-only (a full disk: SQLite cannot even create
+    its shared-memory file there); :attr:`blocked` (a reason) refuses writes on an otherwise
+    writable catalogue (an unacknowledged audit anchor problem). ``migrate=False`` defers
+    migrations until the caller has checked the catalogue (:meth:`migrate`)."""
+
+    def __init__(self, path: Path, key: bytes, *, create: bool = False, read_only: str | None = None,
+                 migrate: bool = True) -> None:
         self.path = path
         self.lock = threading.RLock()
+        self.read_only = read_only
+        self.blocked: str | None = None
         if not create and not path.exists():
             raise ArchiveCorrupt(f"The catalogue {CATALOGUE_NAME} is missing from the archive.")
+        if create:
+            # Made empty and private first: SQLite gives its -wal and -shm files the same mode.
+            with open(path, "ab", opener=private_opener):
+                pass
         try:
-            self.conn = sqlcipher3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
-            )
+            if read_only:
+                self.conn = sqlcipher3.connect(read_only_uri(path), uri=True,
+                                               check_same_thread=False, isolation_level=None, timeout=10.0)
+            else:
+                self.conn = sqlcipher3.connect(
+                    str(path), check_same_thread=False, isolation_level=None, timeout=10.0
+                )
         except DatabaseError as exc:
             _raise_storage(exc, "open the catalogue")
             raise
@@ -78,9 +115,10 @@ class Catalogue:
             self.conn.execute("PRAGMA temp_store = MEMORY")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA secure_delete = ON")
-            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                log.archive.warning("catalogue journal mode is %s, not WAL", mode)
+            if not read_only:
+                mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    log.archive.warning("catalogue journal mode is %s, not WAL", mode)
             self.conn.execute("PRAGMA synchronous = FULL")
         except DatabaseError as exc:
             self.conn.close()
@@ -89,7 +127,8 @@ class Catalogue:
                 "The catalogue could not be decrypted with this archive's key: catalogue.db is "
                 "damaged or belongs to another archive. Restore it from a backup."
             ) from None
-        self.migrate()
+        if migrate:
+            self.migrate()
 
     # -- schema -----------------------------------------------------------------------------
     def version(self) -> int:
@@ -102,6 +141,10 @@ class Catalogue:
                 f"This archive's catalogue is of a newer version ({current}) than this "
                 f"DermArchive understands ({LATEST}); update the application."
             )
+        if self.read_only or self.blocked:
+            if current < LATEST:
+                log.archive.info("catalogue at schema %d left unmigrated: opened read-only", current)
+            return
         for version, sql in MIGRATIONS:
             if version <= current:
                 continue
@@ -114,6 +157,8 @@ class Catalogue:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception."""
+        if self.read_only or self.blocked:
+            raise ReadOnlyArchive(self.read_only or self.blocked or "")
         with self.lock:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -154,6 +199,22 @@ class Catalogue:
         problems += [f"catalogue: {r[0]} row {r[1]} refers to a missing {r[2]} row" for r in fk]
         return problems
 
+    def has_table(self, name: str) -> bool:
+        return self.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
+
+    def rekey(self, key: bytes) -> None:
+        """Re-encrypt the whole catalogue under ``key`` (SQLCipher ``PRAGMA rekey``)."""
+        if self.read_only or self.blocked:
+            raise ReadOnlyArchive(self.read_only or self.blocked or "")
+        with self.lock:
+            try:
+                self.conn.execute(f"PRAGMA rekey = \"x'{key.hex()}'\"")
+                self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except DatabaseError as exc:
+                _raise_storage(exc, "re-encrypt the catalogue")
+                raise
+
     def checkpoint(self) -> None:
         with self.lock:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -161,7 +222,8 @@ class Catalogue:
     def close(self) -> None:
         with self.lock:
             try:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                if not self.read_only:
+                    self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except DatabaseError:
                 pass
             self.conn.close()

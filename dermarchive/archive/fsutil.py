@@ -1,8 +1,20 @@
-"""Durable, atomic file writes: temp name in the same folder, fsync, rename, fsync the folder.
+"""Durable, atomic file writes, private file modes, file locks and free space: every piece of
+the archive's file handling that differs between operating systems is here, one branch per OS.
 
-A crash at any point leaves either the old file or the new one, never half of one. ``OSError``
-from the disk (full, read-only, removed) becomes :class:`StorageError` with a plain message, and
-the temp file is removed.
+Writes: temp name in the same folder, fsync, rename, fsync the folder. A crash at any point
+leaves either the old file or the new one, never half of one. ``OSError`` from the disk (full,
+read-only, removed) becomes :class:`StorageError` with a plain message, and the temp file is
+removed.
+
+Per-OS pieces (each function takes ``os_name`` so tests select every branch on one machine):
+
+* file modes: on Linux and macOS archive and export folders are created 0700 and files 0600,
+  whatever the umask (``os.open``/``mkdir`` modes can only be narrowed by it). Windows has no
+  POSIX modes (``chmod`` only sets read-only); there the user's profile ACLs protect the folder.
+* folder fsync: POSIX opens the folder and fsyncs it; Windows cannot open folders (NTFS
+  journals renames itself).
+* file locks: ``portalocker`` (fcntl.flock on Linux/macOS, LockFileEx on Windows).
+* read-only media: ``statvfs`` ``ST_RDONLY`` on POSIX; Windows relies on the write probe.
 """
 
 from __future__ import annotations
@@ -11,19 +23,135 @@ import errno
 import os
 import secrets
 import shutil
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import portalocker
+
 from ..errors import InvalidInput, StorageError
 
 TEMP_PREFIX = ".tmp-"
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+# Below this much free space the archive opens read-only: SQLite needs room for its WAL and
+# shared-memory files, and a half-finished import helps nobody.
+LOW_SPACE_BYTES = 1024 * 1024
 
 
-def fsync_dir(path: Path) -> None:
+def current_os() -> str:
+    """'windows', 'macos' or 'linux' (every other POSIX system is treated as Linux)."""
+    if sys.platform == "win32":
+        return "windows"
+    return "macos" if sys.platform == "darwin" else "linux"
+
+
+def _posix(os_name: str | None) -> bool:
+    return (os_name or current_os()) != "windows"
+
+
+def private_opener(path: str, flags: int, *, os_name: str | None = None) -> int:
+    """``opener=`` for :func:`open`: new files are 0600 on POSIX whatever the umask."""
+    if _posix(os_name):
+        fd = os.open(path, flags, PRIVATE_FILE_MODE)
+        if flags & os.O_CREAT:
+            try:
+                os.fchmod(fd, PRIVATE_FILE_MODE)  # an existing file keeps its mode otherwise
+            except OSError:
+                pass
+        return fd
+    return os.open(path, flags)  # Windows: the profile's ACLs apply
+
+
+def make_private(path: Path, *, os_name: str | None = None) -> None:
+    """Narrow an existing folder to 0700 or file to 0600 (POSIX; Windows: nothing to do)."""
+    if not _posix(os_name):
+        return
+    try:
+        os.chmod(path, PRIVATE_DIR_MODE if path.is_dir() else PRIVATE_FILE_MODE)
+    except OSError:
+        pass  # not ours to change (another owner, read-only medium): reading still works
+
+
+def private_mkdir(path: Path, *, parents: bool = False, exist_ok: bool = False,
+                  os_name: str | None = None) -> None:
+    """``mkdir`` whose new folder is 0700 on POSIX whatever the umask."""
+    existed = path.is_dir()
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=parents, exist_ok=exist_ok)
+    if not existed:
+        make_private(path, os_name=os_name)
+
+
+def free_bytes(path: Path) -> int:
+    """Free space for this user on the disk holding ``path`` (shutil does the per-OS call)."""
+    return shutil.disk_usage(path).free
+
+
+def is_read_only_medium(path: Path, *, os_name: str | None = None) -> bool:
+    read_only = not os.access(path, os.W_OK)
+    if _posix(os_name):
+        try:
+            read_only = read_only or bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        except (AttributeError, OSError):
+            pass
+    return read_only
+
+
+class FileLock:
+    """An advisory lock on ``path`` (created 0600): exclusive or shared, blocking or not.
+
+    ``acquire`` raises :class:`BlockingIOError` when ``blocking`` is False and another process
+    holds a conflicting lock. Used for the archive's process lock and header lock, and the
+    backup folder's lock.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh: object | None = None
+
+    def acquire(self, *, exclusive: bool, blocking: bool = True) -> None:
+        if self.fh is None:
+            self.fh = open(self.path, "a+b", opener=private_opener)
+        flags = portalocker.LOCK_EX if exclusive else portalocker.LOCK_SH
+        if not blocking:
+            flags |= portalocker.LOCK_NB
+        try:
+            portalocker.lock(self.fh, flags)  # type: ignore[arg-type]
+        except portalocker.exceptions.LockException:
+            raise BlockingIOError(f"{self.path.name} is locked by another process") from None
+
+    def release(self) -> None:
+        if self.fh is not None:
+            try:
+                portalocker.unlock(self.fh)  # type: ignore[arg-type]
+            except portalocker.exceptions.LockException:
+                pass
+            self.fh.close()  # type: ignore[attr-defined]
+            self.fh = None
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (waiting for it) for the duration of the block."""
+    lock = FileLock(path)
+    try:
+        lock.acquire(exclusive=True)
+    except OSError as exc:
+        lock.release()
+        raise StorageError(describe_os_error(exc, f"lock {path.name}")) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def fsync_dir(path: Path, *, os_name: str | None = None) -> None:
+    if not _posix(os_name):
+        return  # Windows cannot open folders; NTFS journals the rename itself
     try:
         fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows cannot open folders
+    except OSError:  # pragma: no cover - a folder we may not open
         return
     try:
         os.fsync(fd)
@@ -32,7 +160,7 @@ def fsync_dir(path: Path) -> None:
 
 
 def describe_os_error(exc: OSError, action: str) -> str:
-    if exc.errno == errno.ENOSPC:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"The disk is full: could not {action}. Free some space and try again; nothing was half-written."
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"The disk or folder is read-only or not permitted: could not {action}."
@@ -51,7 +179,7 @@ def atomic_write(final: Path, chunks: Iterable[bytes], *, action: str = "write a
     written = 0
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "xb") as fh:
+        with open(tmp, "xb", opener=private_opener) as fh:
             for chunk in chunks:
                 fh.write(chunk)
                 written += len(chunk)
@@ -71,15 +199,17 @@ def atomic_write(final: Path, chunks: Iterable[bytes], *, action: str = "write a
     return written
 
 
-def write_temp(final: Path, chunks: Iterable[bytes], *, action: str = "write a file") -> Path:
-    """Write ``chunks`` durably to a temp file beside ``final`` (not yet renamed); return its path.
+def write_temp(final: Path, chunks: Iterable[bytes], *, action: str = "write a file",
+               temp_dir: Path | None = None) -> Path:
+    """Write ``chunks`` durably to a temp file beside ``final`` (or in ``temp_dir``, on the same
+    disk) without renaming it; return its path.
 
     The caller later moves it into place with :func:`move_into_place`, or deletes it.
     """
-    tmp = temp_path_for(final)
+    tmp = temp_path_for(final) if temp_dir is None else temp_dir / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "xb") as fh:
+        private_mkdir(tmp.parent, parents=True, exist_ok=True)
+        with open(tmp, "xb", opener=private_opener) as fh:
             for chunk in chunks:
                 fh.write(chunk)
             fh.flush()
@@ -95,6 +225,7 @@ def write_temp(final: Path, chunks: Iterable[bytes], *, action: str = "write a f
 
 def move_into_place(tmp: Path, final: Path, *, action: str = "write a file") -> None:
     try:
+        private_mkdir(final.parent, exist_ok=True)
         os.replace(tmp, final)
         fsync_dir(final.parent)
     except OSError as exc:
@@ -107,7 +238,7 @@ def atomic_write_bytes(final: Path, data: bytes, *, action: str = "write a file"
 
 def write_new_file(path: Path, data: bytes) -> None:
     """Write a file that must not exist yet, and fsync it (inside a folder from :func:`new_folder`)."""
-    with open(path, "xb") as fh:
+    with open(path, "xb", opener=private_opener) as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -129,7 +260,7 @@ def new_folder(out: Path, *, action: str = "write the export") -> Iterator[Path]
     tmp = out.parent / f"{TEMP_PREFIX}{out.name}-{secrets.token_hex(4)}"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
+        private_mkdir(tmp)  # plaintext inside: 0700 whatever the umask
     except OSError as exc:
         raise StorageError(describe_os_error(exc, "create the export folder")) from exc
     try:

@@ -168,11 +168,21 @@ V60 = """
 CREATE INDEX IF NOT EXISTS patient_name ON patient(family COLLATE NOCASE, given COLLATE NOCASE);
 """
 
+# 70 (issue 15, key rotation): carried and older-epoch keys, and each blob's key epoch.
+V70 = """
+CREATE TABLE keyring (
+    label  TEXT PRIMARY KEY,   -- 'blob-id', 'audit', 'settings', 'blob-wrap@0', 'backup@0', ...
+    key    BLOB NOT NULL
+);
+ALTER TABLE blob ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (30, V30),
     (50, V50),
     (60, V60),
+    (70, V70),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -1,8 +1,10 @@
 """``dermarchive verify``: the archive checked end to end.
 
 SQLCipher integrity and foreign keys; every blob row has its file, which decrypts, has its
-recorded length and matches its id; every image row has its blobs; no stray blob files; the
-audit chain is whole. Returns one line per problem naming the image or audit entry.
+recorded length and matches its id; every image row has its blobs; the header's key slots and
+the users table agree both ways; the audit chain is whole and matches its anchor in the header.
+Blob files without a row are moved to ``quarantine/`` (never deleted) and reported, as are files
+already there. Returns one line per problem naming the image, user or audit entry.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .archive import Archive
+from .header import Header
 
 Progress = Callable[[int, int, str], None]
 
@@ -40,9 +43,56 @@ def verify(archive: Archive, progress: Progress | None = None,
             problems += [f"{o}: stored data is damaged: {problem}" for o in owners]
         if progress:
             progress(n, total, "Checking stored images")
-    stray = [b for b in archive.blobs.stored_ids() if b not in known]
-    if stray:
-        problems.append(f"blobs: {len(stray)} stored file(s) have no catalogue row")
+    problems += _quarantine_strays(archive, known)
+    problems += slot_problems(archive)
+    if archive.anchor_problem:
+        problems.append(f"audit log: {archive.anchor_problem}")
     problems += archive.audit.verify(archive.catalogue)
-    archive.log_event("verify", {}, {"problems": len(problems), "blobs": total})
+    if archive.writable:
+        archive.log_event("verify", {}, {"problems": len(problems), "blobs": total})
+    return problems
+
+
+def _quarantine_strays(archive: Archive, known: set[str]) -> list[str]:
+    """Move blob files without a row to quarantine/ (inside a write transaction, so no other
+    process is between placing a file and committing its row); report them and those already there."""
+    stray = [b for b in archive.blobs.stored_ids() if b not in known]
+    moved = 0
+    if stray and archive.writable:
+        with archive.transaction() as tx:
+            for blob_id in stray:
+                if tx.scalar("SELECT 1 FROM blob WHERE id = ?", (blob_id,)) is None:
+                    archive.blobs.quarantine(blob_id)
+                    moved += 1
+    problems = []
+    if stray and not moved:
+        problems.append(f"blobs: {len(stray)} stored file(s) have no catalogue row (the archive is "
+                        "read-only, so they were left where they are)")
+    waiting = archive.blobs.quarantined()
+    if waiting:
+        problems.append(f"blobs: {len(waiting)} stored file(s) have no catalogue row and are kept in "
+                        f"{archive.path / 'quarantine'}{f' ({moved} moved there now)' if moved else ''}; "
+                        "restoring a newer catalogue or backup puts them back")
+    for tmp in archive.blobs.stray_temp_files():
+        tmp.unlink(missing_ok=True)  # half-written files from versions before blobs/tmp/
+    return problems
+
+
+def slot_problems(archive: Archive) -> list[str]:
+    """The header's key slots and the users table, compared both ways."""
+    problems = []
+    header = Header.load(archive.path)  # as on disk now: another process may have changed it
+    slots = {s.user.casefold(): s for s in header.slots}
+    rows = {r["name"].casefold(): r for r in
+            archive.catalogue.query("SELECT name, slot_id FROM user WHERE active = 1")}
+    for key in sorted(rows.keys() - slots.keys()):
+        problems.append(f"users: '{rows[key]['name']}' is a user of the catalogue but has no key slot in "
+                        "archive.json (they cannot unlock; an admin can reset their passphrase)")
+    for key in sorted(slots.keys() - rows.keys()):
+        problems.append(f"users: archive.json has a key slot for '{slots[key].user}', who is not a user "
+                        "of the catalogue (removed, or the slot was added by hand)")
+    for key in sorted(slots.keys() & rows.keys()):
+        if slots[key].slot_id != rows[key]["slot_id"]:
+            problems.append(f"users: the key slot of '{slots[key].user}' in archive.json is not the one "
+                            "the catalogue recorded")
     return problems

@@ -81,6 +81,7 @@ class _Snapshot:
     schema: int
     blobs: dict[str, tuple[int, int]]          # id -> (plaintext size, chunks)
     images: list[int]
+    audit_head: dict[str, Any] | None = None   # {"count", "mac"} of the snapshot's audit chain
 
 
 def _take_snapshot(archive: Archive, dest: Path) -> _Snapshot:
@@ -89,7 +90,8 @@ def _take_snapshot(archive: Archive, dest: Path) -> _Snapshot:
     temp = dest / f"{TEMP_PREFIX}{secrets.token_hex(8)}.db"
     conn = None
     try:
-        conn = connect_catalogue(archive.path / CATALOGUE_NAME, key)
+        # A full disk opens the archive read-only; the snapshot is still taken (to another disk).
+        conn = connect_catalogue(archive.path / CATALOGUE_NAME, key, read_only=not archive.writable)
         conn.execute(f"ATTACH DATABASE ? AS snapshot KEY \"x'{key.hex()}'\"", (str(temp),))
         # A temp file nobody reads until it is fsynced and renamed below: no journal, no syncs.
         conn.execute("PRAGMA snapshot.journal_mode = OFF")
@@ -98,6 +100,7 @@ def _take_snapshot(archive: Archive, dest: Path) -> _Snapshot:
         schema = int(conn.execute("PRAGMA main.user_version").fetchone()[0])
         blobs = {r[0]: (int(r[1]), int(r[2])) for r in conn.execute("SELECT id, size, chunks FROM main.blob")}
         images = [int(r[0]) for r in conn.execute("SELECT id FROM main.image ORDER BY id")]
+        head = conn.execute("SELECT seq, mac FROM main.audit ORDER BY seq DESC LIMIT 1").fetchone()
         conn.execute("SELECT sqlcipher_export('snapshot')")
         conn.execute(f"PRAGMA snapshot.user_version = {schema}")
         conn.execute("COMMIT")
@@ -119,7 +122,8 @@ def _take_snapshot(archive: Archive, dest: Path) -> _Snapshot:
             conn.close()
         _remove_temp_db(temp)
         raise
-    return _Snapshot(temp, schema, blobs, images)
+    return _Snapshot(temp, schema, blobs, images,
+                     {"count": int(head[0]), "mac": str(head[1])} if head else None)
 
 
 def _remove_temp_db(temp: Path) -> None:
@@ -231,13 +235,14 @@ def _backup(archive: Archive, dest: Path, create: bool, recheck: bool, progress:
         repaired=copy.repaired, removed_blobs=removed_blobs, removed_images=removed_images,
         problems=copy.problems, seconds=round(time.perf_counter() - started, 3),
     )
-    with archive.transaction() as tx:
-        archive.set_setting(tx, SETTING_LAST, created)
-        archive.set_setting(tx, SETTING_DESTINATION, str(dest))
-        archive.record(tx, "backup", {"images_removed": removed_images[:500]},
-                       {"sequence": sequence, "images": summary.images, "blobs": summary.blobs,
-                        "copied": summary.copied, "repaired": summary.repaired,
-                        "removed": removed_blobs, "problems": len(summary.problems)})
+    if archive.writable:  # a full disk opens read-only: the backup is still made, not recorded
+        with archive.transaction() as tx:
+            archive.set_setting(tx, SETTING_LAST, created)
+            archive.set_setting(tx, SETTING_DESTINATION, str(dest))
+            archive.record(tx, "backup", {"images_removed": removed_images[:500]},
+                           {"sequence": sequence, "images": summary.images, "blobs": summary.blobs,
+                            "copied": summary.copied, "repaired": summary.repaired,
+                            "removed": removed_blobs, "problems": len(summary.problems)})
     log.exports.info("backup %d: %d blobs, %d copied, %d removed, %d problem(s), %.2f s", sequence,
                      summary.blobs, summary.copied, removed_blobs, len(summary.problems), summary.seconds)
     progress(1, 1, "Backup finished")
@@ -284,7 +289,8 @@ def _check_ours(manifest: Manifest, archive: Archive, key: bytes, dest: Path) ->
             f"{dest} holds the backup of another archive (id {manifest.archive_id[:8]}…, this one is "
             f"{archive.archive_id[:8]}…). Nothing was changed; back this archive up to its own folder."
         )
-    if not manifest.authentic(key):
+    # A manifest from before a user's removal is MAC'd with that key epoch's backup key.
+    if not any(manifest.authentic(k) for k in (key, *archive.master.older_keys("backup"))):
         raise BackupError(
             f"The backup manifest in {dest} fails its authentication check: it was altered or damaged. "
             "Nothing was changed; keep that folder for inspection and back up to a new one."
@@ -391,7 +397,7 @@ def _commit(archive: Archive, dest: Path, identity: tuple[int, int], snap: _Snap
         archive_id=archive.archive_id, created=created, sequence=sequence,
         header=archive.header.as_json(),
         catalogue={"name": name, "size": cat_size, "sha256": cat_sha, "schema": snap.schema},
-        blobs=dict(sorted(entries.items())), images=snap.images,
+        blobs=dict(sorted(entries.items())), images=snap.images, audit_head=snap.audit_head,
     )
     manifest.mac = manifest.compute_mac(key)
     put_file(dest / MANIFEST_NAME, [manifest.to_bytes()], "write the backup manifest")

@@ -22,7 +22,7 @@ import sqlcipher3
 
 from .. import log
 from ..archive.archive import Archive
-from ..archive.blobs import BlobRef, BlobStore
+from ..archive.blobs import BlobRef, BlobStore, blob_ref_from_row
 from ..archive.catalogue import CATALOGUE_NAME
 from ..archive.fsutil import describe_os_error, fsync_dir
 from ..archive.header import HEADER_NAME
@@ -118,7 +118,8 @@ def verify_backup(dest: Path | str, *, user: str | None = None, passphrase: str 
 def _verify_backup(dest: Path, manifest: Manifest, master: MasterKey | None, check: BackupCheck,
                    progress: Progress, cancelled: Cancel) -> None:
     problems = check.problems
-    if master is not None and not manifest.authentic(master.subkey("backup")):
+    if master is not None and not any(manifest.authentic(k) for k in
+                                      (master.subkey("backup"), *master.older_keys("backup"))):
         problems.append("manifest: fails its authentication check (altered, or not made with this key)")
     catalogue = dest / str(manifest.catalogue["name"])
     catalogue_ok = _check_file(catalogue, manifest.catalogue["size"], manifest.catalogue["sha256"],
@@ -127,7 +128,7 @@ def _verify_backup(dest: Path, manifest: Manifest, master: MasterKey | None, che
     refs: dict[str, BlobRef] = {}
     if master is not None and catalogue_ok:
         owners, refs = _check_snapshot(catalogue, master, manifest, problems)
-    store = BlobStore(dest, master) if master is not None else None
+    store = BlobStore(dest, master, create=False) if master is not None else None
     total = len(manifest.blobs)
     for n, (blob_id, (size, digest)) in enumerate(sorted(manifest.blobs.items()), 1):
         if cancelled():
@@ -180,7 +181,10 @@ def _check_snapshot(path: Path, master: MasterKey, manifest: Manifest,
         problems += [f"catalogue snapshot: {r[0]}" for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
         problems += [f"catalogue snapshot: {r[0]} row {r[1]} refers to a missing {r[2]} row"
                      for r in conn.execute("PRAGMA foreign_key_check")]
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'keyring'").fetchone():
+            master.adopt_keyring({r[0]: bytes(r[1]) for r in conn.execute("SELECT label, key FROM keyring")})
         problems += [f"catalogue snapshot: {p}" for p in AuditLog(master.subkey("audit")).verify(_ReadOnlyCatalogue(conn))]
+        problems += _audit_head_problems(conn, manifest)
         owners: dict[str, list[str]] = {}
         for blob_id, owner, what in conn.execute(
                 "SELECT blob_id, id, 'original' FROM image UNION ALL "
@@ -190,14 +194,30 @@ def _check_snapshot(path: Path, master: MasterKey, manifest: Manifest,
         for blob_id, owner in conn.execute(
                 "SELECT signature_blob_id, id FROM consent WHERE signature_blob_id IS NOT NULL"):
             owners.setdefault(blob_id, []).append(f"consent {owner} (signature)")
-        rows = conn.execute("SELECT id, wrapped_key, size, chunks FROM blob").fetchall()
+        rows = conn.execute("SELECT * FROM blob").fetchall()
     finally:
         conn.close()
-    refs = {r["id"]: BlobRef(r["id"], bytes(r["wrapped_key"]), r["size"], r["chunks"]) for r in rows}
+    refs = {r["id"]: blob_ref_from_row(r) for r in rows}
     for blob_id in sorted(set(refs) - set(manifest.blobs)):
         names = owners.get(blob_id) or [f"stored file {blob_id[:12]}…"]
         problems.append(f"{', '.join(names)}: not in the backup")
     return owners, refs
+
+
+def _audit_head_problems(conn: Any, manifest: Manifest) -> list[str]:
+    """The snapshot's audit chain against the head its manifest recorded (see archive/anchor.py)."""
+    head = manifest.audit_head
+    if head is None:
+        return []  # a backup made before manifests carried the head
+    row = conn.execute("SELECT seq FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    last = int(row[0]) if row else 0
+    if last < head["count"]:
+        return [f"catalogue snapshot: its audit log is missing entries {last + 1} to {head['count']} "
+                "(the manifest recorded them)"]
+    mac = conn.execute("SELECT mac FROM audit WHERE seq = ?", (head["count"],)).fetchone()
+    if mac is None or mac[0] != head["mac"]:
+        return [f"catalogue snapshot: audit entry {head['count']} is not the one the manifest recorded"]
+    return []
 
 
 def _unlock(manifest: Manifest, user: str | None, passphrase: str | None,
@@ -207,7 +227,7 @@ def _unlock(manifest: Manifest, user: str | None, passphrase: str | None,
         if archive.archive_id != manifest.archive_id:
             raise BackupError(f"This backup is of another archive (id {manifest.archive_id[:8]}…), "
                               f"not of the open one ({archive.archive_id[:8]}…).")
-        return MasterKey(archive.master.raw, manifest.archive_id)
+        return archive.master.copy()  # with its keyring: older epochs' keys included
     if passphrase is None:
         return None
     header = manifest.key_header()

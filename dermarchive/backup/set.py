@@ -26,7 +26,8 @@ from typing import Any
 import sqlcipher3
 
 from .. import __version__
-from ..archive.fsutil import TEMP_PREFIX, describe_os_error
+from ..archive.catalogue import read_only_uri
+from ..archive.fsutil import TEMP_PREFIX, FileLock, describe_os_error
 from ..archive.header import Header, KeySlot
 from ..errors import DermArchiveError, StorageError
 
@@ -62,12 +63,16 @@ class Manifest:
     images: list[int]
     app_version: str = __version__
     mac: str = ""
+    audit_head: dict[str, Any] | None = None  # {"count", "mac"}: the snapshot's audit chain head
 
     def body(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": FORMAT_VERSION, "archive_id": self.archive_id,
+        body = {"format": FORMAT, "version": FORMAT_VERSION, "archive_id": self.archive_id,
                 "created": self.created, "sequence": self.sequence, "header": self.header,
                 "catalogue": self.catalogue, "blobs": self.blobs, "images": self.images,
                 "app_version": self.app_version}
+        if self.audit_head is not None:  # absent from manifests made before issue 15
+            body["audit_head"] = self.audit_head
+        return body
 
     def compute_mac(self, key: bytes) -> str:
         canonical = json.dumps(self.body(), sort_keys=True, separators=(",", ":")).encode()
@@ -108,6 +113,8 @@ def read_manifest(dest: Path | str) -> Manifest | None:
             blobs={str(k): [int(v[0]), str(v[1])] for k, v in data["blobs"].items()},
             images=[int(i) for i in data["images"]], app_version=str(data.get("app_version", "")),
             mac=str(data["mac"]),
+            audit_head=({"count": int(data["audit_head"]["count"]), "mac": str(data["audit_head"]["mac"])}
+                        if data.get("audit_head") is not None else None),
         )
         manifest.key_header()
         return manifest
@@ -218,27 +225,22 @@ class FolderLock:
     """``backup.lock`` in the backup folder: exclusive while backing up, shared while reading."""
 
     def __init__(self, folder: Path, exclusive: bool) -> None:
-        self.fh = None
+        self.lock: FileLock | None = FileLock(folder / LOCK_NAME)
         try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            return
-        try:
-            self.fh = open(folder / LOCK_NAME, "a+b")
-        except OSError:
-            return  # read-only medium: reading needs no lock, and writing fails clearly later
-        try:
-            fcntl.flock(self.fh, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-        except OSError:
-            self.fh.close()
+            self.lock.acquire(exclusive=exclusive, blocking=False)
+        except BlockingIOError:
+            self.lock.release()
             raise BackupError(f"Another backup to {folder} is running. Try again when it has finished.") from None
+        except OSError:
+            self.lock.release()
+            self.lock = None  # read-only medium: reading needs no lock, and writing fails clearly later
 
     def __enter__(self) -> FolderLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.fh is not None:
-            self.fh.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def folder_identity(folder: Path) -> tuple[int, int]:
@@ -252,7 +254,7 @@ def folder_identity(folder: Path) -> tuple[int, int]:
 
 # -- catalogue connections ---------------------------------------------------------------------
 def connect_catalogue(path: Path, key: bytes, *, read_only: bool = False) -> Any:
-    uri = f"{path.resolve().as_uri()}?mode=ro" if read_only else str(path)
+    uri = read_only_uri(path) if read_only else str(path)
     conn = sqlcipher3.connect(uri, uri=read_only, isolation_level=None, timeout=30.0,
                               check_same_thread=False)
     conn.row_factory = sqlcipher3.dbapi2.Row

@@ -1,4 +1,4 @@
-"""CLI: init, info, verify, passwd, user add/list, patient add, patients, audit."""
+"""CLI: init, info, verify, passwd, user add/list/remove/role/reset, patient add, patients, audit."""
 
 from __future__ import annotations
 
@@ -44,6 +44,23 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = user.add_parser("list", parents=[parent], help="list users")
     add_archive(p)
     p.set_defaults(func=cmd_user_list)
+    p = user.add_parser("remove", parents=[parent],
+                        help="remove a user and rotate the archive's keys (admins only; never the last admin)")
+    add_archive(p)
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=cmd_user_remove)
+    p = user.add_parser("role", parents=[parent], help="change a user's role (admins only)")
+    add_archive(p)
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", choices=ROLES, required=True)
+    p.set_defaults(func=cmd_user_role)
+    p = user.add_parser("reset", parents=[parent],
+                        help="give a user who forgot their passphrase a new one (admins only)")
+    add_archive(p)
+    p.add_argument("--name", required=True)
+    p.add_argument("--new-passphrase-file", metavar="F", help="the user's new passphrase")
+    kdf_arg(p)
+    p.set_defaults(func=cmd_user_reset)
 
     patient = sub.add_parser("patient", help="patients").add_subparsers(dest="patient_command", metavar="ACTION")
     p = patient.add_parser("add", parents=[parent], help="add a patient")
@@ -63,6 +80,8 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     add_archive(p)
     p.add_argument("--action", help="only entries of this action")
     p.add_argument("--last", type=int, metavar="N", help="only the last N entries")
+    p.add_argument("--acknowledge", action="store_true",
+                   help="(admins) accept a rolled-back or cut audit log so the archive can be changed again")
     p.set_defaults(func=cmd_audit)
 
 
@@ -127,6 +146,32 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    from .common import ProgressBar
+
+    with open_archive(args) as a:
+        user = a.remove_user(args.name, ProgressBar())
+        emit(args, {"removed": user.name, "role": user.role, "key_epoch": a.master.epoch},
+             f"Removed user {user.name}. The archive's keys were changed: an old copy of archive.json "
+             "opens nothing stored from now on.")
+    return 0
+
+
+def cmd_user_role(args: argparse.Namespace) -> int:
+    with open_archive(args) as a:
+        user = a.change_role(args.name, args.role)
+        emit(args, {"name": user.name, "role": user.role}, f"{user.name} is now a {user.role}.")
+    return 0
+
+
+def cmd_user_reset(args: argparse.Namespace) -> int:
+    with open_archive(args) as a:
+        a.reset_passphrase(args.name, read_new_passphrase(args.new_passphrase_file, "user's new passphrase"),
+                           kdf=kdf_from(args))
+        emit(args, {"name": args.name, "reset": True}, f"Passphrase of {args.name} reset.")
+    return 0
+
+
 def cmd_user_list(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
         users = a.users()
@@ -157,6 +202,11 @@ def cmd_patients(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
+        if args.acknowledge:
+            problem = a.anchor_problem
+            a.acknowledge_anchor()
+            emit(args, {"acknowledged": problem}, f"Acknowledged: {problem} The archive can be changed again.")
+            return 0
         entries = a.audit.entries(a.catalogue, action=args.action, limit=args.last)
         emit(args, {"entries": [e.as_json() for e in entries]},
              [f"{e.seq:>6} {e.at} {e.user:<12} {e.action:<18} {e.subject} {e.details}" for e in entries])

@@ -99,7 +99,10 @@ def open_archive(args: argparse.Namespace, path: Path | None = None) -> Any:
 
     path = path or args.archive
     user = user_for(args, path)
-    return Archive.open(path, user, read_passphrase(args))
+    archive = Archive.open(path, user, read_passphrase(args))
+    if archive.read_only_reason:  # full disk, or an audit log that does not match its anchor
+        print(f"dermarchive: {archive.read_only_reason}", file=sys.stderr)
+    return archive
 
 
 def emit(args: argparse.Namespace, data: Any, text: str | Sequence[str] = "") -> None:

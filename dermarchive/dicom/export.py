@@ -22,6 +22,7 @@ from pydicom.fileset import FileSet
 
 from .. import log
 from ..archive import records
+from ..archive.fsutil import make_private, private_mkdir
 from ..consent import policy
 from ..errors import Cancelled, InvalidInput, StorageError
 from .build import EXPORTABLE_KINDS, Instance, build_instance
@@ -83,7 +84,9 @@ def export_dicom(archive: Any, patient_id: int, out: Path | str, *, image_ids: l
     instances = build_instances(archive, images, progress=progress, cancelled=cancelled)
     created = not out.exists()
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        private_mkdir(out, exist_ok=True)  # patient images inside: 0700 whatever the umask
+        make_private(out)
         fileset = _StagedFileSet(out)
         fileset.ID = "DERMARCHIVE"
         for n, inst in enumerate(instances):

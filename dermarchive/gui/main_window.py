@@ -55,6 +55,7 @@ DIALOGS = {
     "troubleshooting": ("dermarchive.gui.help_dialog", "TroubleshootingDialog", "Troubleshooting"),
     "pacs": ("dermarchive.gui.pacs_dialog", "PacsSettingsDialog", "PACS settings"),
     "sheet": ("dermarchive.gui.sheet_dialog", "SheetDialog", "Photo consent sheets"),
+    "users": ("dermarchive.gui.users_dialog", "UsersDialog", "Users"),
 }
 
 
@@ -228,6 +229,8 @@ class MainWindow(QMainWindow):
             "phone_folder": self._action("Phone &folder to watch…", lambda: self.phone_watch.choose_folder(self),
                                          None, "import", "The phone's synced folder: new photos are announced "
                                                          "in the status bar"),
+            "users": self._action("&Users…", lambda: self._dialog("users", self.archive), None, "settings",
+                                  "Add or remove users, change roles, reset a forgotten passphrase"),
             "about": self._action("&About DermArchive", lambda: self._dialog("about"), None, "about"),
         }
         bar = self.menuBar()
@@ -235,7 +238,7 @@ class MainWindow(QMainWindow):
                              ("&Patient", ["find", None, "consent", "sheet", "referral", "export", "send_pacs"]),
                              ("&View", ["open", "compare", "back", "previous", "next", None, "zoom_in", "zoom_out", "fit", "actual",
                                         "rotate"]),
-                             ("&Tools", ["pacs", "idle", "phone_folder"]),
+                             ("&Tools", ["users", "pacs", "idle", "phone_folder"]),
                              ("&Help", ["guide", "troubleshooting", None, "about"])):
             menu = bar.addMenu(title)
             for name in names:

@@ -21,6 +21,7 @@ from .. import log
 from ..archive import Archive
 from ..archive.keys import wipe
 from ..errors import DermArchiveError
+from . import messages
 from .forms import child, load_form
 from .jobs import run_job
 
@@ -92,6 +93,8 @@ class UnlockPanel(QWidget):
     def _opened(self, archive: Archive) -> None:
         self._set_busy(False)
         log.gui.info("archive unlocked")
+        if archive.read_only_reason:  # full disk, or a rolled-back catalogue (issue 15)
+            messages.warning(self, archive.read_only_reason, "Archive opened read-only")
         self.unlocked.emit(archive)
 
     def _failed(self, exc: BaseException) -> None:
