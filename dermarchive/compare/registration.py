@@ -120,7 +120,8 @@ def _plausible(h: np.ndarray, size: tuple[int, int]) -> bool:
     corners = np.float32([[0, 0], [w, 0], [w, hh], [0, hh]]).reshape(-1, 1, 2)
     out = cv2.perspectiveTransform(corners, h).reshape(-1, 2)
     # a convex quadrilateral of the same orientation: no fold-over
-    cross = [np.cross(out[(i + 1) % 4] - out[i], out[(i + 2) % 4] - out[(i + 1) % 4]) for i in range(4)]
+    edges = [out[(i + 1) % 4] - out[i] for i in range(4)]
+    cross = [edges[i][0] * edges[(i + 1) % 4][1] - edges[i][1] * edges[(i + 1) % 4][0] for i in range(4)]
     if not (all(c > 0 for c in cross) or all(c < 0 for c in cross)):
         return False
     denom = np.array([[0, 0, 1], [w, 0, 1], [w, hh, 1], [0, hh, 1]], float) @ h[2]
@@ -322,7 +323,16 @@ def _track(fa: np.ndarray, b1: np.ndarray, hr: np.ndarray) -> tuple[np.ndarray, 
     mask = inl.ravel().astype(bool)
     if mask.sum() < MIN_INLIERS or (np.ptp(pa[good][mask], axis=0) / np.array(size, float)).min() < 0.25:
         return None  # too few, or bunched in one corner: the coarse transform stands
-    return np.vstack([corr, [0, 0, 1]]), pa[good][mask], pw[good][mask]
+    pa_in, pw_in = pa[good][mask], pw[good][mask]
+    # Final fit: a full homography, least squares over the inliers, so that the coarse transform's
+    # small perspective error (which an affine correction cannot undo) goes too.
+    full, _ = cv2.findHomography(pw_in, pa_in, 0)
+    if full is not None and _plausible(full, size):
+        err_full = np.median(_residuals(full, pa_in, pw_in))
+        err_aff = np.median(_residuals(np.vstack([corr, [0, 0, 1]]), pa_in, pw_in))
+        if err_full <= err_aff:
+            return full / full[2, 2], pa_in, pw_in
+    return np.vstack([corr, [0, 0, 1]]), pa_in, pw_in
 
 
 def warp(moving: np.ndarray, transform: np.ndarray, size: tuple[int, int]) -> np.ndarray:
