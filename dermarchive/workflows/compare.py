@@ -115,3 +115,26 @@ def compare_images(archive: Archive, earlier_id: int, later_id: int, *, progress
     archive.log_event("image.compare", {"images": [earlier.id, later.id], "patient": earlier.patient_id},
                       {"aligned": reg.ok, "inliers": reg.inliers})
     return Comparison(earlier, later, reg, interval_days(earlier, later), fixed, moving, aligned)
+
+
+def interval_text(days: int | None) -> str:
+    """'14 months later', '3 weeks later', 'same day', '2 years 1 month earlier' — for captions."""
+    if days is None:
+        return "date unknown"
+    if days == 0:
+        return "same day"
+    when = "later" if days > 0 else "earlier"
+    n = abs(days)
+
+    def unit(k: int, word: str) -> str:
+        return f"{k} {word}{'' if k == 1 else 's'}"
+
+    if n < 14:
+        return f"{unit(n, 'day')} {when}"
+    if n < 61:
+        return f"{unit(round(n / 7), 'week')} {when}"
+    months = round(n / 30.44)
+    if months < 24:
+        return f"{unit(months, 'month')} {when}"
+    years, rest = divmod(months, 12)
+    return f"{unit(years, 'year')}{' ' + unit(rest, 'month') if rest else ''} {when}"
