@@ -168,11 +168,24 @@ V60 = """
 CREATE INDEX IF NOT EXISTS patient_name ON patient(family COLLATE NOCASE, given COLLATE NOCASE);
 """
 
+# 70 (issue 17, body map): where each lesion's pin sits on the front or back figure, as fractions
+# of the figure's box (archive/bodymap.py holds the figures and the site each point lies on).
+V70 = """
+CREATE TABLE lesion_pin (
+    lesion_id   INTEGER PRIMARY KEY REFERENCES lesion(id) ON DELETE CASCADE,
+    view        TEXT NOT NULL CHECK (view IN ('front', 'back')),
+    x           REAL NOT NULL CHECK (x >= 0 AND x <= 1),
+    y           REAL NOT NULL CHECK (y >= 0 AND y <= 1),
+    placed_at   TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (30, V30),
     (50, V50),
     (60, V60),
+    (70, V70),
 ]
 
 LATEST = MIGRATIONS[-1][0]

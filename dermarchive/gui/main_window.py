@@ -57,6 +57,7 @@ DIALOGS = {
     "troubleshooting": ("dermarchive.gui.help_dialog", "TroubleshootingDialog", "Troubleshooting"),
     "pacs": ("dermarchive.gui.pacs_dialog", "PacsSettingsDialog", "PACS settings"),
     "sheet": ("dermarchive.gui.sheet_dialog", "SheetDialog", "Photo consent sheets"),
+    "body_map": ("dermarchive.gui.body_map", "BodyMapDialog", "The body map"),
 }
 
 
@@ -217,6 +218,8 @@ class MainWindow(QMainWindow):
                                     "Compare the two selected photos side by side (Ctrl+D)"),
             "lesion": self._action("&Lesion history", self.open_lesion, "Ctrl+H", "compare",
                                    "The selected lesion's photos over time, first vs latest, overlays (Ctrl+H)"),
+            "body_map": self._action("Body &map…", self.show_body_map, "Ctrl+M", None,
+                                     "Front and back figures with a pin per lesion (Ctrl+M)"),
             "full_screen": self._action("&Full screen", self.toggle_full_screen, "F11"),
             "patient_list": self._action("&Patient list", self.toggle_patient_list, "F9"),
             "back": self._action("&Back to patient", self.back_to_patient, "Esc", "back"),
@@ -241,7 +244,8 @@ class MainWindow(QMainWindow):
         }
         bar = self.menuBar()
         for title, names in (("&File", ["import", "backup", None, "lock", "close", None, "quit"]),
-                             ("&Patient", ["find", None, "consent", "sheet", "referral", "export", "send_pacs"]),
+                             ("&Patient", ["find", "body_map", None, "consent", "sheet", "referral", "export",
+                                           "send_pacs"]),
                              ("&View", ["open", "compare", "lesion", "back", "previous", "next", None, "zoom_in", "zoom_out",
                                         "fit", "actual", "rotate", None, "patient_list", "full_screen"]),
                              ("&Tools", ["pacs", "idle", "phone_folder"]),
@@ -424,6 +428,21 @@ class MainWindow(QMainWindow):
         self.lesion_view.show_lesion(self.archive, lesion)
         self.viewer_panel.clear()
         self.content.setCurrentIndex(PAGE_VIEWER)
+
+    def show_body_map(self) -> None:
+        patient = self.patient_page.patient
+        if patient is None:
+            return
+        dialog = self._dialog("body_map", self.archive, patient.id)
+        if dialog is None:
+            return
+
+        def open_lesion(lesion_id: int) -> None:
+            dialog.accept()
+            self.patient_page.select_lesion(lesion_id)
+            self.open_lesion()
+
+        dialog.openLesion.connect(open_lesion)
 
     def toggle_full_screen(self) -> None:
         self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)
