@@ -78,7 +78,7 @@ def main() -> int:
         for dermoscopy in (False, True):
             runs = []
             for _ in range(args.runs):
-                (_a, _b), dec_wall, _ = timed(lambda: (decode(blobs[0]), decode(blobs[1])))
+                (_a, _b), dec_wall, _ = timed(lambda pair=blobs: (decode(pair[0]), decode(pair[1])))
                 result, wall, cpu = timed(registration.register, pair.fixed, pair.moving, dermoscopy=dermoscopy)
                 runs.append((wall, cpu, dec_wall, result))
             wall = statistics.median(r[0] for r in runs)

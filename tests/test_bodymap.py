@@ -50,7 +50,7 @@ def test_off_the_body_is_none_and_every_region_is_a_known_site():
 
 
 def test_every_site_on_the_map_has_a_snomed_code():
-    from dermarchive.exports import dicom_codes
+    from dermarchive.dicom import codes as dicom_codes
 
     for region in bodymap.REGIONS:
         assert dicom_codes.coded_site(region.site) is not None

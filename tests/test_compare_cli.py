@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import piexif
-import pytest
 from PIL import Image
 
 from dermarchive.archive import Archive
