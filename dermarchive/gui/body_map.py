@@ -14,10 +14,10 @@ from typing import Any
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPen
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
-from ..archive import bodymap, records
+from ..archive import bodymap, bodysites, records
 from .forms import resource_path
 from .jobs import run_job
 PIN_RADIUS = 8
@@ -125,11 +125,23 @@ class BodyMapDialog(QDialog):
         self.hint.setObjectName("bodyMapHint")
         self.hint.setWordWrap(True)
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
+        # Without a mouse: choose the region from a list; the pin goes to its middle.
+        self.region_box = QComboBox(self)
+        self.region_box.setObjectName("bodyMapRegion")
+        self.region_box.setAccessibleName("Body region for the chosen lesion's pin")
+        for i, region in enumerate(bodymap.REGIONS):
+            self.region_box.addItem(f"{bodysites.label(region.site, '', region.laterality)} ({region.view})", i)
+        self.place_button = QPushButton("&Place pin", self)
+        self.place_button.setObjectName("bodyMapPlace")
+        self.place_button.clicked.connect(self.place_in_region)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         side = QVBoxLayout()
         side.addWidget(QLabel("&Lesions", self, buddy=self.list))
         side.addWidget(self.list, 1)
+        side.addWidget(QLabel("&Region", self, buddy=self.region_box))
+        side.addWidget(self.region_box)
+        side.addWidget(self.place_button)
         body = QHBoxLayout()
         body.addLayout(side)
         body.addWidget(self.figures, 1)
@@ -188,12 +200,15 @@ class BodyMapDialog(QDialog):
         archive = self.archive
 
         def done(placed: bodymap.Region) -> None:
-            from ..archive import bodysites
             self.hint.setText(f"Pin placed: {bodysites.label(placed.site, '', placed.laterality)}.")
             self.changed.emit()
             self.reload()
 
         run_job(bodymap.place_pin, archive, lesion_id, view, x, y, on_done=done, parent=self)
+
+    def place_in_region(self) -> None:
+        region = bodymap.REGIONS[self.region_box.currentData()]
+        self.place(region.view, *bodymap.centre(region))
 
     def _open(self, lesion_id: int) -> None:
         self.openLesion.emit(lesion_id)

@@ -44,6 +44,18 @@ def test_click_places_pin_sets_site_and_pin_opens_lesion(qtbot, archive):
         _click(qtbot, dialog.figures, "front", 56, 200)
     qtbot.waitUntil(lambda: l2 in dialog.figures.pins, timeout=5000)
     assert records.get_lesion(archive, l2).site_label == "Right forearm"
+    # without a mouse: the region list places the pin in the middle of that region
+    dialog.list.setCurrentRow(1)
+    index = next(i for i in range(dialog.region_box.count()) if dialog.region_box.itemText(i) == "Scalp (back)")
+    dialog.region_box.setCurrentIndex(index)
+    with qtbot.waitSignal(dialog.changed, timeout=5000):
+        qtbot.keyClick(dialog.place_button, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: dialog.figures.pins.get(l2) is not None and dialog.figures.pins[l2].view == "back",
+                    timeout=5000)
+    assert records.get_lesion(archive, l2).site_label == "Scalp"
+    with qtbot.waitSignal(dialog.changed, timeout=5000):
+        _click(qtbot, dialog.figures, "front", 56, 200)
+    qtbot.waitUntil(lambda: dialog.figures.pins[l2].view == "front", timeout=5000)
     # off the body: says so, places nothing
     _click(qtbot, dialog.figures, "front", 8, 300)
     assert "not on the figure" in dialog.hint.text()
