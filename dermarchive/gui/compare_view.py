@@ -280,6 +280,7 @@ class LesionCompareView(QWidget):
         self.mode_buttons["side"].setChecked(True)
         self.mode_group.idToggled.connect(lambda i, on: on and self.set_mode(MODES[i]))
         bar.addSpacing(12)
+        bar.addStretch(1)
         self.align_box = QCheckBox("&Align", self)
         self.align_box.setObjectName("alignCheck")
         self.align_box.setAccessibleName("Align the later photo onto the earlier one")
@@ -296,8 +297,10 @@ class LesionCompareView(QWidget):
         self.slider_label.setBuddy(self.slider)
         self.slider.valueChanged.connect(self._slider_moved)
         self.canvas.swipeChanged.connect(self._swipe_moved)
-        bar.addWidget(self.slider_label)
-        bar.addWidget(self.slider, 1)
+        # the slider and the alignment's quality on a second row: the page fits a narrow viewer
+        second = QHBoxLayout()
+        second.addWidget(self.slider_label)
+        second.addWidget(self.slider, 1)
         self.quality = QLabel(self)
         self.quality.setObjectName("alignQuality")
         self.quality.setWordWrap(True)
@@ -306,7 +309,8 @@ class LesionCompareView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(bar)
-        layout.addWidget(self.quality)
+        second.addWidget(self.quality, 2)
+        layout.addLayout(second)
         layout.addWidget(self.stack, 1)
 
         self.archive: Any = None

@@ -50,12 +50,13 @@ class PhotoStrip(QListWidget):
         self.setWrapping(False)
         self.setMovement(QListView.Movement.Static)
         self.setIconSize(QSize(THUMB, THUMB))
-        self.setSpacing(6)
-        self.setUniformItemSizes(True)
+        # a fixed cell: a tile keeps its size whether its thumbnail has arrived or not
+        line = self.fontMetrics().height()
+        self.setGridSize(QSize(THUMB + 24, THUMB + 2 * line + 16))
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedHeight(THUMB + 2 * self.fontMetrics().height() + 44)
+        self.setFixedHeight(THUMB + 2 * line + 40)
 
     def images(self) -> list[records.ImageRecord]:
         return [self.item(i).data(ImageRole) for i in range(self.count())]
@@ -99,6 +100,7 @@ class LesionView(QWidget):
 
     openRequested = Signal(object)
     backRequested = Signal()
+    currentImageChanged = Signal(object)  # the photo under the cursor of a strip (for the side panel)
 
     def __init__(self, loader: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -133,13 +135,16 @@ class LesionView(QWidget):
         self.back_button.setObjectName("backToStrips")
         self.back_button.clicked.connect(self.show_strips)
 
-        head = QHBoxLayout()
-        head.addWidget(self.title, 1)
-        head.addWidget(self.position)
-        head.addWidget(self.order)
-        head.addWidget(self.first_latest)
-        head.addWidget(self.compare_button)
-        head.addWidget(self.back_button)
+        # two rows, so the page fits beside the patient list and the side panel at 1280 × 720
+        head = QVBoxLayout()
+        top, tools = QHBoxLayout(), QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.position)
+        for w in (self.order, self.first_latest, self.compare_button, self.back_button):
+            tools.addWidget(w)
+        tools.addStretch(1)
+        head.addLayout(top)
+        head.addLayout(tools)
 
         strips_page = QWidget(self)
         strips_layout = QVBoxLayout(strips_page)
@@ -152,7 +157,7 @@ class LesionView(QWidget):
             strip = PhotoStrip(kind, label, strips_page)
             title.setBuddy(strip)
             strip.itemActivated.connect(lambda item: self.openRequested.emit(item.data(ImageRole)))
-            strip.currentItemChanged.connect(lambda *_a: self._update_position())
+            strip.currentItemChanged.connect(self._current_changed)
             strip.itemSelectionChanged.connect(self._update_buttons)
             strips_layout.addWidget(title)
             strips_layout.addWidget(strip)
@@ -257,6 +262,11 @@ class LesionView(QWidget):
     def selected_images(self) -> list[records.ImageRecord]:
         chosen = [i for s in self.strips.values() for i in s.selected()]
         return sorted(chosen, key=lambda i: i.sort_key)
+
+    def _current_changed(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None = None) -> None:
+        self._update_position()
+        if current is not None:
+            self.currentImageChanged.emit(current.data(ImageRole))
 
     def _update_position(self) -> None:
         strip = self.current_strip()

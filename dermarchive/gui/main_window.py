@@ -133,6 +133,8 @@ class MainWindow(QMainWindow):
         self.compare = LesionCompareView()
         self.lesion_view = LesionView(self.loader)
         self.lesion_view.openRequested.connect(self.open_image)
+        self.lesion_view.currentImageChanged.connect(lambda img: self.viewer_panel.show_images(
+            self.archive, [img], self.patient_page.lesions_by_id()))
         self.viewer_stack.addWidget(self.single)
         self.viewer_stack.addWidget(self.compare)
         self.viewer_stack.addWidget(self.lesion_view)
