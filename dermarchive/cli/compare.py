@@ -42,7 +42,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_new_folder(args.out)
     bar = ProgressBar()
     with open_archive(args) as a:
-        result = compare_images(a, args.images[0], args.images[1], progress=bar, cancel=bar.cancel)
+        result = compare_images(a, args.images[0], args.images[1], progress=bar, cancelled=bar.cancel.is_set)
     if result.aligned is None:
         raise NotAligned(result.registration.reason)
     ok, png = cv2.imencode(".png", cv2.cvtColor(result.aligned, cv2.COLOR_RGB2BGR),

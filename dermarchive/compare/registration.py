@@ -20,7 +20,6 @@ degenerate or implausible transform): the caller then shows the plain pair and s
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -155,7 +154,7 @@ def _flat(gray: np.ndarray) -> np.ndarray:
 
 
 def register(fixed: np.ndarray, moving: np.ndarray, *, dermoscopy: bool = False,
-             progress: Progress | None = None, cancel: threading.Event | None = None) -> Registration:
+             progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> Registration:
     """Find the homography that lays ``moving`` (later photo) over ``fixed`` (earlier photo).
 
     Both are upright pictures as arrays (H×W grey, H×W×3 RGB or H×W×4 RGBA, uint8). Never raises
@@ -169,7 +168,7 @@ def register(fixed: np.ndarray, moving: np.ndarray, *, dermoscopy: bool = False,
     msize = (int(moving.shape[1]), int(moving.shape[0]))
 
     def step(i: int, msg: str) -> None:
-        if cancel is not None and cancel.is_set():
+        if cancelled is not None and cancelled():
             raise RegistrationCancelled()
         if progress:
             progress(i, 4, msg)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QRa
                                QVBoxLayout, QWidget)
 
 from ..archive import records
+from ..errors import Cancelled
 from .jobs import run_job
 from .viewer import CompareView, decode_for_view
 
@@ -110,7 +111,6 @@ class OverlayCanvas(QWidget):
         self.update()
 
     def clear(self) -> None:
-        self.blink_timer.stop()
         self.set_pair(None, None)
 
     def set_mode(self, mode: str) -> None:
@@ -131,6 +131,8 @@ class OverlayCanvas(QWidget):
         self.update()
 
     def _blink(self) -> None:
+        if not self.isVisible():  # the page was left in blink mode: nothing to repaint
+            return
         self.showing_later = not self.showing_later
         self.update()
 
@@ -321,16 +323,15 @@ class LesionCompareView(QWidget):
         self._plain: tuple[QImage, QImage] | None = None
         self._aligned: tuple[QImage, QImage] | None = None
         self._token = 0
+        self._align_job: Any = None
         self.set_mode("side")
 
     # -- content -------------------------------------------------------------------------------
     def show_pair(self, archive: Any, first: records.ImageRecord, second: records.ImageRecord,
                   captions: tuple[str, str]) -> None:
-        self._token += 1
+        self.clear()
         self.archive, self.first, self.second = archive, first, second
-        self.comparison, self.aligned_ok, self._plain, self._aligned = None, None, None, None
-        self.canvas.clear()
-        self.quality.setText("")
+        self.comparison, self.aligned_ok = None, None
         self.side.show_pair(archive, first, second, captions)
         self._load_plain()
         if self.align_box.isChecked():
@@ -338,6 +339,9 @@ class LesionCompareView(QWidget):
 
     def clear(self) -> None:
         self._token += 1
+        if self._align_job is not None:
+            self._align_job.cancel()  # leaving the pair: stop aligning it
+            self._align_job = None
         self.side.clear()
         self.canvas.clear()
         self._plain = self._aligned = None
@@ -376,8 +380,8 @@ class LesionCompareView(QWidget):
         first_id, second_id = self.first.id, self.second.id
         self.quality.setText("Aligning the later photo onto the earlier one…")
 
-        def work() -> Any:
-            result = compare_images(archive, first_id, second_id)
+        def work(progress: Any, cancelled: Any) -> Any:
+            result = compare_images(archive, first_id, second_id, progress=progress, cancelled=cancelled)
             pair = display_pair(result.fixed, result.aligned if result.aligned is not None else result.moving,
                                 aligned=result.aligned is not None)
             result.fixed = result.moving = result.aligned = None  # only display copies are kept
@@ -398,7 +402,18 @@ class LesionCompareView(QWidget):
                 self.quality.setText(f"Could not align these photos ({reg.reason}); showing the plain pair.")
             self._show_canvas_pair()
 
-        run_job(work, on_done=done, on_error=lambda exc: self._failed(token, exc))
+        def failed(exc: BaseException) -> None:
+            if token == self._token:
+                self.aligned_ok = None  # may be tried again
+                self.quality.setText("Aligning was cancelled." if isinstance(exc, Cancelled) else
+                                     f"Could not align these photos: {exc}")
+
+        def progress(done_steps: int, total: int, message: str) -> None:
+            if token == self._token and message:
+                self.quality.setText(f"{message}…")
+
+        self._align_job = run_job(work, on_done=done, on_error=failed, on_progress=progress, with_progress=True,
+                                  show_dialog=False)
 
     def _show_canvas_pair(self) -> None:
         pair = self._aligned if (self.align_box.isChecked() and self._aligned is not None) else self._plain

@@ -9,7 +9,6 @@ both photos must be of one patient and be clinical or dermoscopic photos.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -73,7 +72,7 @@ def _pixels(archive: Archive, image: records.ImageRecord) -> np.ndarray:
 
 
 def compare_images(archive: Archive, earlier_id: int, later_id: int, *, progress: Progress | None = None,
-                   cancel: threading.Event | None = None, warp: bool = True) -> Comparison:
+                   cancelled: Callable[[], bool] | None = None, warp: bool = True) -> Comparison:
     """Register photo ``later_id`` onto photo ``earlier_id`` (ids of image rows).
 
     Never raises because the photos do not align: ``registration.ok`` says so, with the reason,
@@ -92,7 +91,7 @@ def compare_images(archive: Archive, earlier_id: int, later_id: int, *, progress
         raise InvalidInput("The two photos belong to different patients; compare photos of one patient.")
 
     def step(done: int, message: str) -> None:
-        if cancel is not None and cancel.is_set():
+        if cancelled is not None and cancelled():
             raise Cancelled("Comparing the photos")
         if progress:
             progress(done, 6, message)
@@ -104,7 +103,7 @@ def compare_images(archive: Archive, earlier_id: int, later_id: int, *, progress
     step(2, "Aligning")
     dermoscopy = earlier.kind == later.kind == "dermoscopic"
     try:
-        reg = registration.register(fixed, moving, dermoscopy=dermoscopy, cancel=cancel)
+        reg = registration.register(fixed, moving, dermoscopy=dermoscopy, cancelled=cancelled)
     except registration.RegistrationCancelled:
         raise Cancelled("Comparing the photos") from None
     step(5, "Laying the later photo over the earlier one")

@@ -209,3 +209,15 @@ def test_alignment_that_fails_falls_back_and_says_so(qtbot, lesion_archive):
     assert view.quality.text().startswith("Could not align") and "plain pair" in view.quality.text()
     qtbot.waitUntil(lambda: view.canvas.a is not None, timeout=10_000)
     view.clear()
+
+
+def test_leaving_a_pair_cancels_its_alignment(qtbot, compare_view):
+    view = compare_view
+    view.align_box.setChecked(True)
+    job = view._align_job
+    assert job is not None
+    view.clear()
+    assert job.cancel_event.is_set()
+    job.finished.wait(30)
+    qtbot.wait(50)
+    assert view.aligned_ok is None and view.canvas.a is None  # nothing of the old pair came back
