@@ -62,3 +62,18 @@ def test_cancel_stops_registration():
     pair = synthetic.make_pair(800, 600, seed=51)
     with pytest.raises(registration.RegistrationCancelled):
         registration.register(pair.fixed, pair.moving, cancelled=lambda: True)
+
+
+@pytest.mark.parametrize("photo, rotation, scale", [("jolla.jpg", 12.0, 0.9), ("iphone_hdr_NO.jpg", -10.0, 1.12)])
+def test_real_phone_photo_through_a_known_transform(corpus, photo, rotation, scale):
+    """A real phone photo (not our generator's skin) as the scene both photos were taken of."""
+    from PIL import Image, ImageOps
+
+    with Image.open(corpus / photo) as img:
+        scene = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+    w, h = 1600, 1200
+    canvas = np.ascontiguousarray(scene[: int(h * 1.7) + 1, : int(w * 1.7) + 1])
+    pair = synthetic.make_pair(w, h, rotation_deg=rotation, scale=scale, shift=(25.0, -35.0), canvas=canvas)
+    result = registration.register(pair.fixed, pair.moving)
+    assert result.ok, result.reason
+    assert registration.corner_error(pair.truth, result.transform, (w, h)) <= 0.8

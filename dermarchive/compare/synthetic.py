@@ -107,14 +107,18 @@ def similarity(w: int, h: int, rotation_deg: float, scale: float, shift: tuple[f
 
 def make_pair(w: int, h: int, *, rotation_deg: float = 10.0, scale: float = 1.1,
               shift: tuple[float, float] = (40.0, -25.0), seed: int = 1, lighting: bool = True,
-              quality: tuple[int, int] = (92, 80), overlap: bool = True) -> Pair:
+              quality: tuple[int, int] = (92, 80), overlap: bool = True, canvas: np.ndarray | None = None) -> Pair:
     """A (w×h) and B (w×h) of the same skin through a known transform.
 
     ``overlap=False`` makes B from an unrelated piece of skin (another seed): no transform fits.
+    ``canvas`` (RGB, at least 1.7 × w by 1.7 × h) replaces the generated skin, e.g. a real photo.
     """
     margin = 0.35
     cw, ch = int(w * (1 + 2 * margin)), int(h * (1 + 2 * margin))
-    canvas = skin(cw, ch, seed)
+    if canvas is None:
+        canvas = skin(cw, ch, seed)
+    elif canvas.shape[0] < ch or canvas.shape[1] < cw:
+        raise ValueError(f"the canvas must be at least {cw}×{ch}")
     ox, oy = int(w * margin), int(h * margin)
     fixed = np.ascontiguousarray(canvas[oy:oy + h, ox:ox + w])
     truth = similarity(w, h, rotation_deg, scale, shift)
