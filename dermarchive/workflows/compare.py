@@ -19,7 +19,7 @@ from ..archive import records
 from ..archive.archive import Archive
 from ..compare import registration
 from ..consent import policy
-from ..errors import Cancelled, DermArchiveError, InvalidInput
+from ..errors import Cancelled, DermArchiveError, InvalidInput, NotFound
 from ..exports.deidentified import upright_image
 
 Progress = Callable[[int, int, str], None]
@@ -81,7 +81,10 @@ def compare_images(archive: Archive, earlier_id: int, later_id: int, *, progress
     if earlier_id == later_id:
         raise InvalidInput("Choose two different photos to compare.")
     found = {i.id: i for i in records.images(archive, image_ids=[earlier_id, later_id])}
-    policy.require(archive, [earlier_id, later_id], PURPOSE)  # also names a photo not in the archive
+    for image_id in (earlier_id, later_id):
+        if image_id not in found:
+            raise NotFound(f"Photo {image_id} is not in this archive.")
+    policy.require(archive, [earlier_id, later_id], PURPOSE)
     earlier, later = found[earlier_id], found[later_id]
     for img in (earlier, later):
         if img.kind not in COMPARABLE_KINDS:
