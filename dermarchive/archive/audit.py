@@ -31,7 +31,7 @@ ACTIONS = {
     "user.remove", "user.reset", "user.role", "audit.acknowledge",
     "patient.add", "patient.update", "patient.view", "patient.delete",
     "lesion.add", "lesion.update", "visit.add",
-    "image.import", "image.view", "image.update", "image.delete", "image.remove-original",
+    "image.import", "image.view", "image.compare", "image.update", "image.delete", "image.remove-original",
     "consent.record", "consent.withdraw", "consent.none",
     "export", "export.refused", "backup", "restore", "pacs.send", "pacs.delete", "pacs.set", "verify",
     "settings.letterhead", "sheet.print",

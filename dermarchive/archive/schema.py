@@ -177,12 +177,25 @@ CREATE TABLE keyring (
 ALTER TABLE blob ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
 """
 
+# 80 (issue 17, body map): where each lesion's pin sits on the front or back figure, as fractions
+# of the figure's box (archive/bodymap.py holds the figures and the site each point lies on).
+V80 = """
+CREATE TABLE lesion_pin (
+    lesion_id   INTEGER PRIMARY KEY REFERENCES lesion(id) ON DELETE CASCADE,
+    view        TEXT NOT NULL CHECK (view IN ('front', 'back')),
+    x           REAL NOT NULL CHECK (x >= 0 AND x <= 1),
+    y           REAL NOT NULL CHECK (y >= 0 AND y <= 1),
+    placed_at   TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (30, V30),
     (50, V50),
     (60, V60),
     (70, V70),
+    (80, V80),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -44,7 +44,7 @@ from ..archive.archive import Archive
 from ..archive.fsutil import atomic_write_bytes, describe_os_error
 from ..consent import policy
 from ..errors import Cancelled, InvalidInput, StorageError
-from .referral_pdf import (MIN_PASSWORD, URGENCIES, LesionSection, Letterhead, Photo, PhotoUnreadable,
+from .referral_pdf import (MIN_PASSWORD, URGENCIES, LesionSection, Letterhead, MapPin, Photo, PhotoUnreadable,
                            ReferralLetter, ReferralPreview, encrypt_pdf, layout_story, print_photo, render_letter,
                            render_page_png)
 
@@ -246,7 +246,15 @@ def draft_letter(archive: Archive, patient_id: int, *, image_ids: list[int] | No
         letterhead=letterhead(archive), letter_date=letter_date or date.today(), to=to.strip(),
         referrer=referrer, urgency=urgency, nhi=patient.nhi, patient_name=patient.display_name,
         dob=patient.dob, age=patient.age(), question=question.strip(), history=history.strip(),
-        sections=tuple(sections))
+        sections=tuple(sections), map_pins=_map_pins(archive, patient_id, [lesions[lid] for lid in order]))
+
+
+def _map_pins(archive: Archive, patient_id: int, referred: list[records.Lesion]) -> tuple[MapPin, ...]:
+    """Body-map pins of the referred lesions (those that have one)."""
+    from ..archive import bodymap
+
+    pins = bodymap.pins(archive, patient_id)
+    return tuple(MapPin(l.label, pins[l.id].view, pins[l.id].x, pins[l.id].y) for l in referred if l.id in pins)
 
 
 # -- the export --------------------------------------------------------------------------------

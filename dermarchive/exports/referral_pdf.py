@@ -72,6 +72,16 @@ class LesionSection:
 
 
 @dataclass(frozen=True)
+class MapPin:
+    """A referred lesion's place on the body map (fractions of the figure box, archive/bodymap.py)."""
+
+    label: str
+    view: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
 class ReferralLetter:
     letterhead: Letterhead
     letter_date: date
@@ -85,6 +95,7 @@ class ReferralLetter:
     question: str
     history: str
     sections: tuple[LesionSection, ...] = ()
+    map_pins: tuple[MapPin, ...] = ()  # the referred lesions that have a pin on the body map
 
     @property
     def photo_count(self) -> int:
@@ -307,6 +318,45 @@ def _fmt_date(d: date) -> str:
     return f"{d.day} {d:%B %Y}"
 
 
+MAP_FIGURE_H = 150.0  # points: a small map, two figures side by side
+
+
+def body_map_drawing(pins: tuple[MapPin, ...]) -> Any:
+    """Front and back figures drawn from the body map's geometry (the same polygons as the
+    app's SVGs), with a labelled pin per referred lesion."""
+    from reportlab.graphics.shapes import Circle, Drawing, Polygon, String
+    from reportlab.lib.colors import HexColor
+
+    from ..archive import bodymap
+
+    scale = MAP_FIGURE_H / bodymap.HEIGHT
+    fig_w = bodymap.WIDTH * scale
+    gap, top = 40.0, 14.0
+    drawing = Drawing(2 * fig_w + gap, MAP_FIGURE_H + top)
+    origin = {"front": 0.0, "back": fig_w + gap}
+
+    def at(view: str, x: float, y: float) -> tuple[float, float]:  # box units → points, y up
+        return origin[view] + x * scale, MAP_FIGURE_H - y * scale
+
+    for view, caption in (("front", "Front"), ("back", "Back")):
+        for region in bodymap.regions(view):
+            pts = [c for x, y in region.points for c in at(view, x, y)]
+            drawing.add(Polygon(pts, fillColor=HexColor(bodymap.FILL), strokeColor=HexColor(bodymap.STROKE),
+                                strokeWidth=0.4))
+        drawing.add(String(origin[view] + fig_w / 2, MAP_FIGURE_H + 4, caption, fontSize=8,
+                           textAnchor="middle", fillColor=HexColor("#333333")))
+        right, left = ("R", "L") if view == "front" else ("L", "R")
+        drawing.add(String(origin[view], 2, right, fontSize=6, fillColor=HexColor("#555555")))
+        drawing.add(String(origin[view] + fig_w, 2, left, fontSize=6, textAnchor="end",
+                           fillColor=HexColor("#555555")))
+    for pin in pins:
+        cx, cy = at(pin.view, pin.x * bodymap.WIDTH, pin.y * bodymap.HEIGHT)
+        drawing.add(Circle(cx, cy, 3.2, fillColor=HexColor("#b3261e"), strokeColor=HexColor("#ffffff"),
+                           strokeWidth=0.8))
+        drawing.add(String(cx + 4.5, cy - 2.5, pin.label, fontSize=7, fillColor=HexColor("#111111")))
+    return drawing
+
+
 def layout_story(letter: ReferralLetter) -> list[Any]:
     """The letter as Platypus flowables (pure: no archive, no disk)."""
     from reportlab.lib.colors import HexColor
@@ -375,6 +425,9 @@ def layout_story(letter: ReferralLetter) -> list[Any]:
         n = letter.photo_count
         intro = [Paragraph("Lesions and photographs", st["h2"]),
                  para(f"{n} photograph{'s' if n != 1 else ''}, shown upright; figure numbers below.")]
+    if letter.map_pins:
+        story.append(KeepTogether(intro + [Spacer(1, 4), body_map_drawing(letter.map_pins), Spacer(1, 6)]))
+        intro = []
     for section in letter.sections:
         block: list[Any] = intro + [Paragraph(_para_text(section.title, fonts[3]), st["h3"])]
         intro = []

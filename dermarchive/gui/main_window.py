@@ -39,7 +39,9 @@ from .patient_models import PatientTableModel
 from .patient_page import PatientPage
 from .thumbnails import ThumbnailLoader
 from .unlock import UnlockPanel, archive_title
-from .viewer import CompareView, ImageView, PhotoPane
+from .compare_view import LesionCompareView
+from .lesion_view import LesionView
+from .viewer import ImageView, PhotoPane
 
 PAGE_EMPTY, PAGE_PATIENT, PAGE_VIEWER = 0, 1, 2
 
@@ -56,6 +58,7 @@ DIALOGS = {
     "pacs": ("dermarchive.gui.pacs_dialog", "PacsSettingsDialog", "PACS settings"),
     "sheet": ("dermarchive.gui.sheet_dialog", "SheetDialog", "Photo consent sheets"),
     "users": ("dermarchive.gui.users_dialog", "UsersDialog", "Users"),
+    "body_map": ("dermarchive.gui.body_map", "BodyMapDialog", "The body map"),
 }
 
 
@@ -128,9 +131,14 @@ class MainWindow(QMainWindow):
         self.viewer_stack = child(central, QStackedWidget, "viewerStack")
         self.single = PhotoPane()
         self.single.setObjectName("singleViewer")
-        self.compare = CompareView()
+        self.compare = LesionCompareView()
+        self.lesion_view = LesionView(self.loader)
+        self.lesion_view.openRequested.connect(self.open_image)
+        self.lesion_view.currentImageChanged.connect(lambda img: self.viewer_panel.show_images(
+            self.archive, [img], self.patient_page.lesions_by_id()))
         self.viewer_stack.addWidget(self.single)
         self.viewer_stack.addWidget(self.compare)
+        self.viewer_stack.addWidget(self.lesion_view)
         self.viewer_panel = ImagePanel()
         place(child(central, QWidget, "viewerDetailsPlaceholder"), self.viewer_panel)
         child(central, QSplitter, "viewerSplitter").setSizes([900, 260])
@@ -211,6 +219,12 @@ class MainWindow(QMainWindow):
             "open": self._action("&Open photo", self.patient_page.open_selected, None, "photo"),
             "compare": self._action("Co&mpare two photos", self.patient_page.compare_selected, "Ctrl+D", "compare",
                                     "Compare the two selected photos side by side (Ctrl+D)"),
+            "lesion": self._action("&Lesion history", self.open_lesion, "Ctrl+H", "compare",
+                                   "The selected lesion's photos over time, first vs latest, overlays (Ctrl+H)"),
+            "body_map": self._action("Body &map…", self.show_body_map, "Ctrl+M", None,
+                                     "Front and back figures with a pin per lesion (Ctrl+M)"),
+            "full_screen": self._action("&Full screen", self.toggle_full_screen, "F11"),
+            "patient_list": self._action("&Patient list", self.toggle_patient_list, "F9"),
             "back": self._action("&Back to patient", self.back_to_patient, "Esc", "back"),
             "next": self._action("&Next photo", lambda: self.step_photo(1), "PgDown"),
             "previous": self._action("&Previous photo", lambda: self.step_photo(-1), "PgUp"),
@@ -235,9 +249,10 @@ class MainWindow(QMainWindow):
         }
         bar = self.menuBar()
         for title, names in (("&File", ["import", "backup", None, "lock", "close", None, "quit"]),
-                             ("&Patient", ["find", None, "consent", "sheet", "referral", "export", "send_pacs"]),
-                             ("&View", ["open", "compare", "back", "previous", "next", None, "zoom_in", "zoom_out", "fit", "actual",
-                                        "rotate"]),
+                             ("&Patient", ["find", "body_map", None, "consent", "sheet", "referral", "export",
+                                           "send_pacs"]),
+                             ("&View", ["open", "compare", "lesion", "back", "previous", "next", None, "zoom_in", "zoom_out",
+                                        "fit", "actual", "rotate", None, "patient_list", "full_screen"]),
                              ("&Tools", ["users", "pacs", "idle", "phone_folder"]),
                              ("&Help", ["guide", "troubleshooting", None, "about"])):
             menu = bar.addMenu(title)
@@ -408,10 +423,49 @@ class MainWindow(QMainWindow):
         p = self.patient_page.patient
         return f"{p.display_name} · NHI {p.nhi}" if p else ""
 
+    def open_lesion(self) -> None:
+        """The selected lesion's history (strips, first vs latest, compare with overlays)."""
+        lesion = self.patient_page.lesions_by_id().get(self.patient_page.current_lesion_id() or -1)
+        if lesion is None:
+            return
+        self.viewer_stack.setCurrentWidget(self.lesion_view)
+        self.viewer_title.setText(f"Lesion · {self._who()}")
+        self.lesion_view.show_lesion(self.archive, lesion)
+        self.viewer_panel.clear()
+        self.content.setCurrentIndex(PAGE_VIEWER)
+
+    def show_body_map(self) -> None:
+        patient = self.patient_page.patient
+        if patient is None:
+            return
+        dialog = self._dialog("body_map", self.archive, patient.id)
+        if dialog is None:
+            return
+
+        def open_lesion(lesion_id: int) -> None:
+            dialog.accept()
+            self.patient_page.select_lesion(lesion_id)
+            self.open_lesion()
+
+        dialog.openLesion.connect(open_lesion)
+
+    def toggle_full_screen(self) -> None:
+        self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)
+
+    def toggle_patient_list(self) -> None:
+        """Hide or show the patient list (more room for photos); the splitter remembers its width."""
+        side = self.splitter.widget(0)
+        side.setVisible(not side.isVisible())
+
     def back_to_patient(self) -> None:
+        if self.viewer_stack.currentWidget() is self.lesion_view and self.content.currentIndex() == PAGE_VIEWER \
+                and self.lesion_view.pages.currentWidget() is not self.lesion_view.strips_page:
+            self.lesion_view.show_strips()  # Esc: from a compare back to the lesion's strips first
+            return
         if self.content.currentIndex() == PAGE_VIEWER:
             self.single.clear()
             self.compare.clear()
+            self.lesion_view.clear()
             self.viewer_panel.clear()
             self.content.setCurrentIndex(PAGE_PATIENT)
             self.patient_page.timeline.setFocus()
@@ -547,6 +601,7 @@ class MainWindow(QMainWindow):
         self.close_patient_windows()
         self.single.clear()
         self.compare.clear()
+        self.lesion_view.clear()
         self.viewer_panel.clear()
         self.viewer_title.clear()  # "name · NHI"
         self.patient_page.clear()
