@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import DermArchiveError
-from . import archive, backup, consent, demo, dicom, exports, ingest, referral, sheet
+from . import archive, backup, consent, corrections, demo, dicom, exports, ingest, referral, sheet
 from .common import OpenApp, common_parent
 
-COMMAND_GROUPS = (archive, ingest, sheet, consent, exports, referral, backup, dicom, demo)
+COMMAND_GROUPS = (archive, corrections, ingest, sheet, consent, exports, referral, backup, dicom, demo)
 
 
 # -- entry point -------------------------------------------------------------------------------
