@@ -264,3 +264,18 @@ def test_lesion_edit_and_lesions_json(cli: Cli, corpus_copy: Any) -> None:
     assert entry["details"] == {"fields": ["diagnosis", "label", "laterality", "site", "status"], "reason": "reviewed"}
     assert "keratosis" not in json.dumps(entry)
     cli.verify_clean()
+
+
+def test_import_lists_photos_without_a_camera_date(cli: Cli, corpus_copy: Any) -> None:
+    phone = corpus_copy("67-0_length_string.jpg", "jolla.jpg", folder="phone")
+    out = cli.run("import", "--patient", A, str(phone)).stdout
+    assert "1 photo(s) had no camera date" in out
+    [line] = [l for l in out.splitlines() if l.startswith("  67-0_length_string.jpg")]
+    assert "visit dated " in line and "jolla.jpg  (visit dated" not in out
+    phone2 = corpus_copy("noexif.jpg", folder="phone2")
+    done = cli.json("import", "--patient", B, str(phone2))
+    assert [u["file"] for u in done["undated"]] == ["noexif.jpg"]
+    phone3 = corpus_copy("clipboard_target.png", folder="phone3")
+    done = cli.json("import", "--patient", B, str(phone3), "--undated-visit-date", "2026-01-05")
+    assert len(done["imported"]) == 1 and done["undated"] == [], "the nurse gave the date: nothing to flag"
+    assert {i["visit_date"] for i in cli.images(B).values() if i["id"] in done["imported"]} == {"2026-01-05"}
