@@ -403,13 +403,18 @@ def delete_images(archive: Archive, image_ids: list[int], *, reason: str) -> Del
 def edit_lesion(archive: Archive, patient_nhi: str, label: str, *, reason: str, new_label: str | None = None,
                 site: str | None = None, laterality: str | None = None, diagnosis: str | None = None,
                 status: str | None = None, site_text: str | None = None) -> tuple[records.Lesion, list[str]]:
-    reason = _reason(reason, "Editing a lesion")
     patient = records.patient_by_nhi(archive, patient_nhi)
-    lesion_id = _lesion_of(archive, patient.id, label)
     given = {"label": new_label, "site": site, "site_text": site_text, "laterality": laterality,
              "diagnosis": diagnosis, "status": status}
-    changed = records.update_lesion(archive, lesion_id, reason=reason,
-                                    **{k: v for k, v in given.items() if v is not None})
+    return edit_lesion_by_id(archive, _lesion_of(archive, patient.id, label), reason=reason,
+                             **{k: v for k, v in given.items() if v is not None})
+
+
+def edit_lesion_by_id(archive: Archive, lesion_id: int, *, reason: str,
+                      **fields: str) -> tuple[records.Lesion, list[str]]:
+    """Correct a lesion (any of label, site, site_text, laterality, diagnosis, status, notes)."""
+    reason = _reason(reason, "Editing a lesion")
+    changed = records.update_lesion(archive, lesion_id, reason=reason, **fields)
     return records.get_lesion(archive, lesion_id), changed
 
 
