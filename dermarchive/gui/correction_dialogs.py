@@ -317,7 +317,7 @@ class MoveToPatientDialog(CorrectionDialog):
 
 class DeletePhotosDialog(CorrectionDialog):
     def __init__(self, archive: Any, image_ids: list[int], parent: QWidget | None = None) -> None:
-        from ..exports.pacs import images_in_pacs
+        from ..dicom.pacs import images_in_pacs
 
         self.ok_text = f"Delete {len(image_ids)} photo(s) for good"
         in_pacs = sorted(images_in_pacs(archive, image_ids))

@@ -1,0 +1,223 @@
+"""The main window's correction actions: Patient ▸ New / Edit / Merge, Lesion ▸ Edit, on photos
+Move to lesion / Move to patient / Delete, Edit ▸ Undo move, and the audit log viewer.
+
+Installed by :func:`install` (one call from the main window) so the window's own code stays small.
+An action that cannot apply is disabled and its tooltip says why. Undo keeps the last move only,
+and only while the same archive stays open (locking or closing forgets it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from ..workflows import corrections
+from . import messages
+from .correction_dialogs import (DeletePhotosDialog, LesionDialog, MergeDialog, MoveToLesionDialog,
+                                 MoveToPatientDialog, PatientDialog)
+from .jobs import run_job
+
+
+class Corrections:
+    """Owns the actions; ``update()`` enables each with the reason it cannot apply as tooltip."""
+
+    def __init__(self, window: Any) -> None:
+        self.window = window
+        self.last_move: tuple[Any, corrections.Move] | None = None   # (archive, move)
+        self.dialog: Any = None
+        w = window
+        self.actions: dict[str, QAction] = {}
+        for name, text, slot, shortcut, tip in (
+            ("new_patient", "&New patient…", self.new_patient, "Ctrl+N", "Register a patient"),
+            ("edit_patient", "Ed&it patient…", self.edit_patient, None, "Correct this patient's details"),
+            ("merge_patient", "&Merge with…", self.merge_patient, None,
+             "Merge this patient into another record of the same person"),
+            ("edit_lesion", "Edit &lesion…", self.edit_lesion, None, "Correct the selected lesion"),
+            ("move_lesion", "Move to &lesion…", self.move_to_lesion, None, "File the selected photos under a lesion"),
+            ("move_patient", "Move to &patient…", self.move_to_patient, None,
+             "File the selected photos under another patient"),
+            ("delete_photos", "&Delete photos…", self.delete_photos, QKeySequence.StandardKey.Delete,
+             "Delete the selected photos for real"),
+            ("undo_move", "&Undo move", self.undo_move, QKeySequence.StandardKey.Undo, "Put the last moved photos back"),
+            ("audit", "&Audit log…", self.audit_log, None, "Who did what, when; verify the archive"),
+        ):
+            action = QAction(text, w)
+            action.setObjectName(f"action_{name}")
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+            action.setStatusTip(tip)
+            action.setData(tip)
+            action.triggered.connect(lambda _checked=False, s=slot: s())
+            w.addAction(action)
+            self.actions[name] = action
+        self._place()
+        page = w.patient_page
+        page.timeline.selectionModel().selectionChanged.connect(lambda *_: self.update())
+        page.lesion_table.selectionModel().selectionChanged.connect(lambda *_: self.update())
+        page.loaded.connect(lambda _pid: self.update())
+        self.update()
+
+    def _menu(self, title: str) -> QMenu:
+        bar = self.window.menuBar()
+        for action in bar.actions():
+            if action.menu() is not None and action.text().replace("&", "") == title.replace("&", ""):
+                return action.menu()
+        return bar.addMenu(title)
+
+    def _place(self) -> None:
+        a = self.actions
+        patient = self._menu("&Patient")
+        first = patient.actions()[0] if patient.actions() else None
+        for name in ("new_patient", "edit_patient", "merge_patient"):
+            patient.insertAction(first, a[name])
+        patient.insertSeparator(first)
+        lesion = self._menu("&Lesion")
+        lesion.addAction(a["edit_lesion"])
+        photo = self._menu("P&hoto")
+        for name in ("move_lesion", "move_patient", "delete_photos", None, "undo_move"):
+            photo.addSeparator() if name is None else photo.addAction(a[name])
+        self._menu("&Tools").addAction(a["audit"])
+        timeline = self.window.patient_page.timeline
+        for name in ("move_lesion", "move_patient", "delete_photos"):
+            timeline.addAction(a[name])
+
+    # -- state -----------------------------------------------------------------------------
+    def _archive(self) -> Any:
+        w = self.window
+        return None if w.locked else w.archive
+
+    def _why_not(self) -> dict[str, str | None]:
+        archive = self._archive()
+        page = self.window.patient_page
+        patient = page.patient if archive is not None else None
+        photos = page.selected_images() if patient is not None else []
+        lesion = page.current_lesion_id() if patient is not None else None
+        no_patient = "Choose a patient first." if patient is None else None
+        no_photos = no_patient or (None if photos else "Select photos in the timeline first.")
+        role = archive.user.role if archive is not None else ""
+        corrector = None if role in corrections.CORRECTORS else "Only clinicians and admins may do this."
+        undo = None
+        if self.last_move is None or self.last_move[0] is not archive or not self.last_move[1].moves:
+            undo = "Nothing to undo: no photos were moved since the archive was opened."
+        return {
+            "new_patient": None if archive is not None else "Unlock the archive first.",
+            "edit_patient": no_patient,
+            "merge_patient": no_patient or corrector,
+            "edit_lesion": no_patient or (None if lesion is not None else "Select a lesion in the list first."),
+            "move_lesion": no_photos,
+            "move_patient": no_photos,
+            "delete_photos": no_photos or corrector,
+            "undo_move": undo,
+            "audit": None if archive is not None else "Unlock the archive first.",
+        }
+
+    def update(self) -> None:
+        for name, why in self._why_not().items():
+            action = self.actions[name]
+            action.setEnabled(why is None)
+            action.setToolTip(why or str(action.data()))
+
+    def forget(self) -> None:
+        """The archive was locked or closed: nothing to undo any more."""
+        self.last_move = None
+        self.update()
+
+    # -- actions ---------------------------------------------------------------------------
+    def _open(self, dialog: Any, then: Any = None) -> Any:
+        self.dialog = dialog
+
+        def finished(result: int) -> None:
+            if result and then is not None:
+                then(dialog.result_)
+            self.window.refresh()
+            self.update()
+
+        dialog.finished.connect(finished)
+        dialog.open()
+        return dialog
+
+    def new_patient(self, nhi: str = "") -> Any:
+        archive = self._archive()
+        if archive is None:
+            return None
+        return self._open(PatientDialog(archive, nhi=nhi, parent=self.window),
+                          then=lambda p: self.window.show_patient(p.id))
+
+    def edit_patient(self) -> Any:
+        page = self.window.patient_page
+        if self._why_not()["edit_patient"] or page.patient is None:
+            return None
+        return self._open(PatientDialog(self._archive(), page.patient, parent=self.window))
+
+    def merge_patient(self) -> Any:
+        page = self.window.patient_page
+        if self._why_not()["merge_patient"] or page.patient is None:
+            return None
+        return self._open(MergeDialog(self._archive(), page.patient, parent=self.window),
+                          then=lambda m: self.window.show_patient(m.patient.id))
+
+    def edit_lesion(self) -> Any:
+        page = self.window.patient_page
+        lesion_id = page.current_lesion_id()
+        if self._why_not()["edit_lesion"] or lesion_id is None:
+            return None
+        return self._open(LesionDialog(self._archive(), page.lesions_by_id()[lesion_id], parent=self.window))
+
+    def _remember(self, move: Any) -> None:
+        self.last_move = (self._archive(), move)
+
+    def move_to_lesion(self, lesion_id: int | None = None) -> Any:
+        page = self.window.patient_page
+        if self._why_not()["move_lesion"] or page.patient is None:
+            return None
+        ids = [i.id for i in page.selected_images()]
+        dialog = MoveToLesionDialog(self._archive(), ids, page.patient.id, parent=self.window)
+        if lesion_id is not None:
+            dialog.lesion_combo.setCurrentIndex(max(0, dialog.lesion_combo.findData(lesion_id)))
+        return self._open(dialog, then=self._remember)
+
+    def move_to_patient(self) -> Any:
+        page = self.window.patient_page
+        if self._why_not()["move_patient"] or page.patient is None:
+            return None
+        ids = [i.id for i in page.selected_images()]
+        return self._open(MoveToPatientDialog(self._archive(), ids, page.patient.id, parent=self.window),
+                          then=self._remember)
+
+    def delete_photos(self) -> Any:
+        page = self.window.patient_page
+        if self._why_not()["delete_photos"]:
+            return None
+        ids = [i.id for i in page.selected_images()]
+        return self._open(DeletePhotosDialog(self._archive(), ids, parent=self.window))
+
+    def undo_move(self) -> None:
+        if self._why_not()["undo_move"] or self.last_move is None:
+            return
+        archive, move = self.last_move
+        self.last_move = None
+
+        def done(back: Any) -> None:
+            lines = back.pacs.lines()
+            messages.info(self.window, f"Moved {len(back.moves)} photo(s) back." + ("\n" + "\n".join(lines)
+                                                                                    if lines else ""))
+            self.window.refresh()
+            self.update()
+
+        run_job(corrections.undo_move, archive, move, parent=self.window, on_done=done)
+
+    def audit_log(self) -> Any:
+        archive = self._archive()
+        if archive is None:
+            return None
+        from .audit_viewer import AuditLogDialog
+
+        self.dialog = AuditLogDialog(archive, parent=self.window)
+        self.dialog.open()
+        return self.dialog
+
+
+def install(window: Any) -> Corrections:
+    return Corrections(window)
