@@ -18,6 +18,7 @@ from . import messages
 from .correction_dialogs import (DeletePhotosDialog, LesionDialog, MergeDialog, MoveToLesionDialog,
                                  MoveToPatientDialog, PatientDialog)
 from .jobs import run_job
+from .photo_drag import LesionDropTarget
 
 
 class Corrections:
@@ -57,7 +58,12 @@ class Corrections:
         page.timeline.selectionModel().selectionChanged.connect(lambda *_: self.update())
         page.lesion_table.selectionModel().selectionChanged.connect(lambda *_: self.update())
         page.loaded.connect(lambda _pid: self.update())
+        self.drop_target = LesionDropTarget(page.lesion_table, self._lesion_at_row, self.dropped_on_lesion)
         self.update()
+
+    def _lesion_at_row(self, row: int) -> int | None:
+        lesion = self.window.patient_page.lesion_model.lesion_at(row)
+        return lesion.id if lesion else None
 
     def _menu(self, title: str) -> QMenu:
         bar = self.window.menuBar()
@@ -172,8 +178,14 @@ class Corrections:
         page = self.window.patient_page
         if self._why_not()["move_lesion"] or page.patient is None:
             return None
-        ids = [i.id for i in page.selected_images()]
-        dialog = MoveToLesionDialog(self._archive(), ids, page.patient.id, parent=self.window)
+        return self.dropped_on_lesion([i.id for i in page.selected_images()], lesion_id)
+
+    def dropped_on_lesion(self, image_ids: list[int], lesion_id: int | None) -> Any:
+        """Move to lesion (also photos dragged from the timeline onto a lesion): confirm with a reason."""
+        page = self.window.patient_page
+        if self._archive() is None or page.patient is None:
+            return None
+        dialog = MoveToLesionDialog(self._archive(), image_ids, page.patient.id, parent=self.window)
         if lesion_id is not None:
             dialog.lesion_combo.setCurrentIndex(max(0, dialog.lesion_combo.findData(lesion_id)))
         return self._open(dialog, then=self._remember)

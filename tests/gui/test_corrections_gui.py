@@ -207,3 +207,36 @@ def test_audit_log_viewer_filters_exports_and_verifies(main_window: MainWindow, 
     qtbot.mouseClick(dialog.verify_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: any("Archive verified" in t for t in messages.texts()), timeout=30_000)
     assert archive.audit.entries(archive.catalogue, action="verify")
+
+
+def test_dragging_photos_onto_a_lesion_moves_them_there(main_window: MainWindow, qtbot: Any) -> None:
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    archive = main_window.archive
+    patient = open_patient(main_window, qtbot, 0)
+    page = main_window.patient_page
+    photo = next(i for i in page.timeline_model.images() if i.kind == "clinical")
+    target = next(l for l in records.lesions(archive, patient.id) if l.id != photo.lesion_id)
+    page.select_images([photo.id])
+    model = page.timeline_model
+    mime = model.mimeData(page.timeline.selectionModel().selectedIndexes())
+    row = next(r for r in range(page.lesion_model.rowCount())
+               if (l := page.lesion_model.lesion_at(r)) is not None and l.id == target.id)
+    centre = QPointF(page.lesion_table.visualRect(page.lesion_model.index(row, 0)).center())
+    args = (Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    viewport = page.lesion_table.viewport()
+    enter = QDragEnterEvent(centre.toPoint(), *args)
+    QApplication.sendEvent(viewport, enter)
+    assert enter.isAccepted()
+    move = QDragMoveEvent(centre.toPoint(), *args)
+    QApplication.sendEvent(viewport, move)
+    assert move.isAccepted()
+    QApplication.sendEvent(viewport, QDropEvent(centre, *args))
+    dialog = main_window.corrections.dialog
+    assert dialog is not None and dialog.isVisible() and dialog.image_ids == [photo.id]
+    assert dialog.lesion_combo.currentData() == target.id
+    finish(qtbot, dialog, "dragged onto the right lesion")
+    assert records.get_image(archive, photo.id).lesion_id == target.id
+    assert main_window.corrections.actions["undo_move"].isEnabled()
