@@ -43,6 +43,8 @@ class Corrections:
              "Delete the selected photos for real"),
             ("undo_move", "&Undo move", self.undo_move, QKeySequence.StandardKey.Undo, "Put the last moved photos back"),
             ("audit", "&Audit log…", self.audit_log, None, "Who did what, when; verify the archive"),
+            ("export_dicom", "Export &DICOM to folder/USB…", self.export_dicom, None,
+             "Write the patient's photos (or the selected ones) as DICOM files with a DICOMDIR"),
         ):
             action = QAction(text, w)
             action.setObjectName(f"action_{name}")
@@ -85,6 +87,9 @@ class Corrections:
         for name in ("move_lesion", "move_patient", "delete_photos", None, "undo_move"):
             photo.addSeparator() if name is None else photo.addAction(a[name])
         self._menu("&Tools").addAction(a["audit"])
+        file_menu = self._menu("&File")
+        after_import = file_menu.actions()[1] if len(file_menu.actions()) > 1 else None
+        file_menu.insertAction(after_import, a["export_dicom"])
         timeline = self.window.patient_page.timeline
         for name in ("move_lesion", "move_patient", "delete_photos"):
             timeline.addAction(a[name])
@@ -117,6 +122,7 @@ class Corrections:
             "delete_photos": no_photos or corrector,
             "undo_move": undo,
             "audit": None if archive is not None else "Unlock the archive first.",
+            "export_dicom": no_patient,
         }
 
     def update(self) -> None:
@@ -219,6 +225,15 @@ class Corrections:
             self.update()
 
         run_job(corrections.undo_move, archive, move, parent=self.window, on_done=done)
+
+    def export_dicom(self) -> Any:
+        page = self.window.patient_page
+        if self._why_not()["export_dicom"] or page.patient is None:
+            return None
+        from .dicom_folder_export import export_to_folder
+
+        chosen = [i.id for i in page.selected_images()]
+        return export_to_folder(self.window, self._archive(), page.patient, chosen or None)
 
     def audit_log(self) -> Any:
         archive = self._archive()

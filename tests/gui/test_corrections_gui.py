@@ -240,3 +240,23 @@ def test_dragging_photos_onto_a_lesion_moves_them_there(main_window: MainWindow,
     finish(qtbot, dialog, "dragged onto the right lesion")
     assert records.get_image(archive, photo.id).lesion_id == target.id
     assert main_window.corrections.actions["undo_move"].isEnabled()
+
+
+def test_export_dicom_to_a_usb_folder(main_window: MainWindow, qtbot: Any, messages: Any, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import pydicom
+
+    patient = open_patient(main_window, qtbot, 0)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    (usb / "someone else's file.txt").write_text("not empty")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(usb))
+    assert main_window.corrections.actions["export_dicom"].isEnabled()
+    main_window.corrections.actions["export_dicom"].trigger()
+    qtbot.waitUntil(lambda: any("as DICOM" in t for t in messages.texts()), timeout=60_000)
+    [folder] = [p for p in usb.iterdir() if p.is_dir()]
+    assert folder.name.startswith(f"DICOM {patient.nhi} ")
+    ds = pydicom.dcmread(folder / "DICOMDIR")
+    files = [p for p in folder.rglob("*") if p.is_file() and p.name != "DICOMDIR"]
+    assert files and ds.DirectoryRecordSequence
+    assert pydicom.dcmread(files[0]).PatientID == patient.nhi
