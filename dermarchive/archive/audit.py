@@ -26,7 +26,7 @@ GENESIS = "0" * 64
 
 # The actions the app records; tests and the GUI's audit viewer rely on these names.
 ACTIONS = {
-    "archive.create", "unlock", "unlock.failed", "lock", "user.add", "user.passwd",
+    "archive.create", "unlock", "unlock.failed", "lock", "user.add", "user.passwd", "user.profile",
     "patient.add", "patient.update", "patient.view", "patient.delete", "patient.merge", "patient.import",
     "lesion.add", "lesion.update", "visit.add",
     "image.import", "image.view", "image.update", "image.delete", "image.move", "image.remove-original",

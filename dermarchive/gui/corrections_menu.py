@@ -43,6 +43,10 @@ class Corrections:
              "Delete the selected photos for real"),
             ("undo_move", "&Undo move", self.undo_move, QKeySequence.StandardKey.Undo, "Put the last moved photos back"),
             ("audit", "&Audit log…", self.audit_log, None, "Who did what, when; verify the archive"),
+            ("profile", "My &profile…", self.edit_profile, None, "Your full name, title and registration number "
+             "for referrals"),
+            ("letterhead", "Practice &letterhead…", self.edit_letterhead, None, "The practice details printed on "
+             "referrals"),
             ("export_dicom", "Export &DICOM to folder/USB…", self.export_dicom, None,
              "Write the patient's photos (or the selected ones) as DICOM files with a DICOMDIR"),
         ):
@@ -86,7 +90,9 @@ class Corrections:
         photo = self._menu("P&hoto")
         for name in ("move_lesion", "move_patient", "delete_photos", None, "undo_move"):
             photo.addSeparator() if name is None else photo.addAction(a[name])
-        self._menu("&Tools").addAction(a["audit"])
+        tools = self._menu("&Tools")
+        for name in ("audit", None, "profile", "letterhead"):
+            tools.addSeparator() if name is None else tools.addAction(a[name])
         file_menu = self._menu("&File")
         after_import = file_menu.actions()[1] if len(file_menu.actions()) > 1 else None
         file_menu.insertAction(after_import, a["export_dicom"])
@@ -123,6 +129,8 @@ class Corrections:
             "undo_move": undo,
             "audit": None if archive is not None else "Unlock the archive first.",
             "export_dicom": no_patient,
+            "profile": None if archive is not None else "Unlock the archive first.",
+            "letterhead": None if archive is not None else "Unlock the archive first.",
         }
 
     def update(self) -> None:
@@ -234,6 +242,24 @@ class Corrections:
 
         chosen = [i.id for i in page.selected_images()]
         return export_to_folder(self.window, self._archive(), page.patient, chosen or None)
+
+    def edit_profile(self) -> Any:
+        if self._archive() is None:
+            return None
+        from .profile_dialog import ProfileDialog
+
+        self.dialog = ProfileDialog(self._archive(), parent=self.window)
+        self.dialog.open()
+        return self.dialog
+
+    def edit_letterhead(self) -> Any:
+        if self._archive() is None:
+            return None
+        from .referral_letterhead import LetterheadDialog
+
+        self.dialog = LetterheadDialog(self._archive(), self.window)
+        self.dialog.open()
+        return self.dialog
 
     def audit_log(self) -> Any:
         archive = self._archive()
