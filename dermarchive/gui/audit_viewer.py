@@ -113,8 +113,10 @@ class AuditLogDialog(QDialog):
         self.patient_edit.textChanged.connect(self.refilter)
         for combo in (self.user_combo, self.action_combo):
             combo.currentIndexChanged.connect(self.refilter)
-        for check in (self.since_check, self.until_check):
+        for check, edit in ((self.since_check, self.since_edit), (self.until_check, self.until_edit)):
             check.toggled.connect(self.refilter)
+            check.toggled.connect(edit.setEnabled)
+            edit.setEnabled(False)
         for edit in (self.since_edit, self.until_edit):
             edit.dateChanged.connect(self.refilter)
         self.export_button.clicked.connect(self.export_csv)

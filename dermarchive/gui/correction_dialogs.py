@@ -329,6 +329,7 @@ class DeletePhotosDialog(CorrectionDialog):
                             if in_pacs else ""), parent)
         self.image_ids = image_ids
         self.ok_button.setStyleSheet(DANGER_STYLE)
+        self.reason_edit.setPlaceholderText("e.g. duplicate, or photo of the wrong area")
         self.finish_layout()
 
     def problem(self) -> str | None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy
 
+from .. import nhi as nhi_mod
 from ..workflows import corrections
 from . import messages
 from .correction_dialogs import (DeletePhotosDialog, LesionDialog, MergeDialog, MoveToLesionDialog,
@@ -65,18 +67,96 @@ class Corrections:
         page.lesion_table.selectionModel().selectionChanged.connect(lambda *_: self.update())
         page.loaded.connect(lambda _pid: self.update())
         self.drop_target = LesionDropTarget(page.lesion_table, self._lesion_at_row, self.dropped_on_lesion)
+        self._build_offers()
         self.update()
+
+    def _build_offers(self) -> None:
+        """An empty archive offers "Add a patient" and "Import photos"; a search for a valid NHI
+        nobody has offers to add that patient."""
+        w = self.window
+        empty_page = w.content.widget(0)
+        self.empty_hint = empty_page.findChild(QLabel, "emptyHint")
+        self.default_hint = self.empty_hint.text() if self.empty_hint is not None else ""
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.add_first = self._button("addFirstPatientButton", "Add a patient", self.new_patient)
+        self.import_first = self._button("importFirstPhotosButton", "Import photos", w.import_photos)
+        row.addWidget(self.add_first)
+        row.addWidget(self.import_first)
+        row.addStretch(1)
+        layout = empty_page.layout()
+        if self.empty_hint is not None:  # hint and buttons together in the middle of the page
+            self.empty_hint.setSizePolicy(self.empty_hint.sizePolicy().horizontalPolicy(),
+                                          QSizePolicy.Policy.Maximum)
+        layout.insertStretch(0, 1)
+        layout.addLayout(row)
+        layout.addStretch(1)
+        pane = w.patient_table.parentWidget()
+        self.add_searched = self._button("addSearchedPatientButton", "", lambda: self.new_patient(self._searched_nhi()))
+        pane.layout().addWidget(self.add_searched)
+        w.search.textChanged.connect(lambda _t: self.update())
+        # after the window has marked the list ready (it does so right after filling the model)
+        w.patient_model.modelReset.connect(lambda: QTimer.singleShot(0, self.update))
+
+    def _button(self, name: str, text: str, slot: Any) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName(name)
+        button.setAccessibleName(text or "Add the searched patient")
+        button.clicked.connect(lambda _checked=False: slot())
+        button.hide()
+        return button
+
+    def _searched_nhi(self) -> str:
+        text = nhi_mod.normalise(self.window.search.text())
+        return text if nhi_mod.problem(text) is None else ""
+
+    def _update_offers(self) -> None:
+        w = self.window
+        archive = self._archive()
+        empty = archive is not None and w.patients_ready and w.patient_model.total == 0
+        if self.empty_hint is not None:
+            self.empty_hint.setText("This archive has no patients yet. Add one, or import photos from a phone "
+                                    "or folder." if empty else self.default_hint)
+        self.add_first.setVisible(empty)
+        self.import_first.setVisible(empty)
+        nhi = self._searched_nhi() if archive is not None and w.patients_ready else ""
+        unknown = bool(nhi) and w.patient_model.rowCount() == 0
+        self.add_searched.setText(f"Add patient {nhi}…" if unknown else "")
+        self.add_searched.setVisible(unknown)
+
+    def _toolbar_why_not(self) -> dict[str, str | None]:
+        """Why each photo action of the main window cannot apply now (None: it can)."""
+        w = self.window
+        page = w.patient_page
+        if self._archive() is None:
+            return {}
+        if page.patient is None:
+            why = "Choose a patient first."
+            return dict.fromkeys(("open", "compare", "consent", "referral", "export", "send_pacs"), why)
+        n = len(page.selected_images())
+        photos = None if n else "Select photos in the timeline first."
+        return {"open": photos, "compare": None if n == 2 else "Select exactly two photos to compare.",
+                "consent": None if n or page.visit_for_consent() is not None
+                else "This patient has no visits yet: import photos first.",
+                "referral": photos, "export": photos, "send_pacs": photos}
 
     def _lesion_at_row(self, row: int) -> int | None:
         lesion = self.window.patient_page.lesion_model.lesion_at(row)
         return lesion.id if lesion else None
 
     def _menu(self, title: str) -> QMenu:
+        """The menu bar's menu called ``title``; a new one goes before View (after Patient)."""
         bar = self.window.menuBar()
+        before = None
         for action in bar.actions():
-            if action.menu() is not None and action.text().replace("&", "") == title.replace("&", ""):
+            name = action.text().replace("&", "")
+            if action.menu() is not None and name == title.replace("&", ""):
                 return action.menu()
-        return bar.addMenu(title)
+            if before is None and name in ("View", "Tools", "Help"):
+                before = action
+        menu = QMenu(title, bar)
+        bar.insertMenu(before, menu) if before is not None else bar.addMenu(menu)
+        return menu
 
     def _place(self) -> None:
         a = self.actions
@@ -138,6 +218,12 @@ class Corrections:
             action = self.actions[name]
             action.setEnabled(why is None)
             action.setToolTip(why or str(action.data()))
+        main = getattr(self.window, "actions_by_name", {})
+        for name, why in self._toolbar_why_not().items():
+            action = main[name]
+            action.setEnabled(why is None)
+            action.setToolTip(why or action.statusTip() or action.text().replace("&", "").rstrip("…"))
+        self._update_offers()
 
     def forget(self) -> None:
         """The archive was locked or closed: nothing to undo any more."""

@@ -260,3 +260,56 @@ def test_export_dicom_to_a_usb_folder(main_window: MainWindow, qtbot: Any, messa
     files = [p for p in folder.rglob("*") if p.is_file() and p.name != "DICOMDIR"]
     assert files and ds.DirectoryRecordSequence
     assert pydicom.dcmread(files[0]).PatientID == patient.nhi
+
+
+def test_toolbar_actions_say_why_they_cannot_apply(main_window: MainWindow, qtbot: Any) -> None:
+    actions = main_window.actions_by_name
+    for name in ("compare", "referral", "export", "consent"):
+        assert not actions[name].isEnabled() and actions[name].toolTip() == "Choose a patient first."
+    open_patient(main_window, qtbot, 0)
+    page = main_window.patient_page
+    assert actions["consent"].isEnabled()
+    assert actions["compare"].toolTip() == "Select exactly two photos to compare."
+    photos = [i.id for i in page.timeline_model.images()][:2]
+    page.select_images(photos[:1])
+    assert actions["referral"].isEnabled() and not actions["compare"].isEnabled()
+    page.select_images(photos)
+    assert actions["compare"].isEnabled()
+    main_window.lock("manual")
+    assert not any(a.isEnabled() for a in main_window.corrections.actions.values())
+
+
+def test_an_unknown_valid_nhi_searched_for_can_be_added(main_window: MainWindow, qtbot: Any) -> None:
+    button = main_window.corrections.add_searched
+    qtbot.keyClicks(main_window.search, "zzz0017")   # not a valid NHI: nothing offered
+    assert button.isHidden()
+    main_window.search.clear()
+    qtbot.keyClicks(main_window.search, "wld9413")
+    assert not button.isHidden() and button.text() == "Add patient WLD9413…"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = main_window.corrections.dialog
+    assert dialog.nhi_edit.text() == "WLD9413" and dialog.nhi_hint.text().startswith("✓")
+    dialog.reject()
+    main_window.search.clear()
+    qtbot.keyClicks(main_window.search, main_window.patient_model.patient_at(0).nhi)
+    assert button.isHidden(), "a registered NHI is found, not offered"
+
+
+def test_an_empty_archive_offers_to_add_a_patient_and_import(qtbot: Any, make_archive: Any, messages: Any) -> None:
+    window = MainWindow(make_archive())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.patients_ready, timeout=10_000)
+    c = window.corrections
+    qtbot.waitUntil(lambda: not c.add_first.isHidden() and not c.import_first.isHidden(), timeout=5_000)
+    assert "no patients yet" in c.empty_hint.text()
+    shot(window, "empty-archive")
+    qtbot.mouseClick(c.add_first, Qt.MouseButton.LeftButton)
+    dialog = c.dialog
+    qtbot.keyClicks(dialog.nhi_edit, "ZZZ0016")
+    qtbot.keyClicks(dialog.family_edit, "First")
+    finish(qtbot, dialog, reason=None)
+    qtbot.waitUntil(lambda: window.patient_model.total == 1 and c.add_first.isHidden() and c.import_first.isHidden(),
+                    timeout=10_000)
+    window.close()
+    window.loader.pool.waitForDone(2000)
