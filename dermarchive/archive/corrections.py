@@ -15,8 +15,9 @@ from .header import now_iso
 
 def visit_on(tx: Any, patient_id: int, day: str) -> int | None:
     """The patient's first visit on ``day`` (YYYY-MM-DD), if there is one."""
-    return tx.scalar("SELECT id FROM visit WHERE patient_id = ? AND date = ? ORDER BY id LIMIT 1",
-                     (patient_id, day[:10]))
+    found = tx.scalar("SELECT id FROM visit WHERE patient_id = ? AND date = ? ORDER BY id LIMIT 1",
+                      (patient_id, day[:10]))
+    return int(found) if found is not None else None
 
 
 def consent_evidence_of(tx: Any, image_ids: list[int]) -> list[int]:
