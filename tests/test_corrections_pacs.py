@@ -106,3 +106,21 @@ def test_a_consent_form_photo_stays_with_its_visit(archive, corpus: Path) -> Non
     else:
         raise AssertionError("a consent form photo was moved away from its consent")
     assert records.get_image(archive, form).visit_id == pa.visit_id
+
+
+def test_a_stored_file_shared_by_two_photos_is_erased_with_the_last(archive, corpus: Path) -> None:
+    from tests.helpers import store_photo
+
+    first = records.add_patient(archive, "ZZZ0016", "One")
+    second = records.add_patient(archive, "ZAC5361", "Two")
+    a = store_photo(archive, first.id, corpus / "jolla.jpg")
+    b = store_photo(archive, second.id, corpus / "jolla.jpg")   # the same content: one stored file
+    blob = records.get_image(archive, a).blob_id
+    assert records.get_image(archive, b).blob_id == blob
+    corrections.delete_images(archive, [a], reason="duplicate")
+    assert archive.blobs.exists(blob) and archive.catalogue.scalar("SELECT 1 FROM blob WHERE id = ?", (blob,))
+    assert records.image_bytes(archive, records.get_image(archive, b)) == (corpus / "jolla.jpg").read_bytes()
+    corrections.delete_images(archive, [b], reason="duplicate")
+    assert not archive.blobs.exists(blob)
+    assert archive.catalogue.scalar("SELECT 1 FROM blob WHERE id = ?", (blob,)) is None, "wrapped key destroyed"
+    assert verify(archive) == []
