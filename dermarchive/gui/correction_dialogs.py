@@ -150,6 +150,7 @@ class PatientDialog(CorrectionDialog):
         self.form.addRow("&Family name:", self.family_edit)
         self.form.addRow("&Given names:", self.given_edit)
         self.form.addRow("&Date of birth:", self.dob_edit)
+        self.reason_edit.setPlaceholderText("e.g. spelling corrected from the practice system")
         if patient is not None and archive.user.role not in corrections.CORRECTORS:
             self.nhi_edit.setReadOnly(True)
             self.nhi_edit.setToolTip("Only clinicians and admins may change an NHI: it re-identifies every photo.")
@@ -176,7 +177,7 @@ class PatientDialog(CorrectionDialog):
         self.nhi_hint.setText(nhi_problem or "✓ A valid NHI number.")
         self.nhi_hint.setStyleSheet(PROBLEM_STYLE if nhi_problem else "color: #1b5e20;")
         if nhi_problem:
-            return nhi_problem
+            return "Correct the NHI first (see above)."
         if not self.family_edit.text().strip():
             return "A family name is required."
         dob = self.dob_edit.text().strip()
@@ -241,6 +242,7 @@ class MergeDialog(CorrectionDialog):
         self.picker.list.currentItemChanged.connect(self.update_state)
         self.form.addRow("&Into:", self.picker)
         self.ok_button.setStyleSheet(DANGER_STYLE)
+        self.reason_edit.setPlaceholderText("e.g. the same person registered twice")
         self.finish_layout()
 
     def problem(self) -> str | None:
@@ -375,6 +377,7 @@ class LesionDialog(CorrectionDialog):
         self.form.addRow("Si&de:", self.laterality)
         self.form.addRow("D&iagnosis:", self.diagnosis)
         self.form.addRow("S&tatus:", self.status_combo)
+        self.reason_edit.setPlaceholderText("e.g. histology report")
         for edit in (self.label_edit, self.site_text, self.diagnosis):
             edit.textChanged.connect(self.update_state)
         for combo in (self.site_combo, self.laterality, self.status_combo):

@@ -313,3 +313,31 @@ def test_an_empty_archive_offers_to_add_a_patient_and_import(qtbot: Any, make_ar
                     timeout=10_000)
     window.close()
     window.loader.pool.waitForDone(2000)
+
+
+def test_a_nurse_may_refile_but_not_delete_or_merge(qtbot: Any, tmp_path: Path, corpus: Path, messages: Any) -> None:
+    from dermarchive.archive import CHEAP_TEST_PARAMS, Archive
+    from tests.helpers import store_photo
+
+    archive = Archive.create(tmp_path / "a", "rn.ana", "correct horse 42", kdf=CHEAP_TEST_PARAMS, role="nurse")
+    patient = records.add_patient(archive, "ZZZ0016", "Ngata")
+    records.add_patient(archive, "ZAC5361", "Smith")
+    store_photo(archive, patient.id, corpus / "jolla.jpg")
+    window = MainWindow(archive)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.patients_ready, timeout=10_000)
+    window.show_patient(patient.id)
+    page = window.patient_page
+    qtbot.waitUntil(lambda: page.ready and bool(page.timeline_model.images()), timeout=10_000)
+    page.select_images([page.timeline_model.images()[0].id])
+    a = window.corrections.actions
+    assert a["move_patient"].isEnabled() and a["move_lesion"].isEnabled() and a["edit_patient"].isEnabled()
+    for name in ("delete_photos", "merge_patient"):
+        assert not a[name].isEnabled() and a[name].toolTip() == "Only clinicians and admins may do this."
+    dialog = window.corrections.edit_patient()
+    assert dialog.nhi_edit.isReadOnly() and "Only clinicians and admins" in dialog.nhi_edit.toolTip()
+    dialog.reject()
+    window.close()
+    window.loader.pool.waitForDone(2000)
+    archive.close()
