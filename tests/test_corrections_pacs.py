@@ -57,6 +57,8 @@ def test_moves_edits_and_deletes_are_corrected_in_the_pacs(archive, corpus: Path
     edit = corrections.edit_patient(archive, "ZAC5361", new_nhi="ZBN77VL", reason="NHI typo")
     assert edit.pacs.resent == [pa.ids["baseline"]]
     assert sorted(_patients_in(orthanc).values()) == ["ZBN77VL", "ZZZ0016", "ZZZ0024"]
+    same = corrections.edit_patient(archive, "ZBN77VL", family="Smith", given="Jo", reason="saved unchanged")
+    assert same.changed == [] and same.pacs.in_pacs == [], "nothing changed: the PACS is left alone"
 
     gone = corrections.delete_images(archive, [pa.ids["dermoscopic"]], reason="duplicate")
     assert gone.deleted == [pa.ids["dermoscopic"]] and gone.pacs.deleted == [pa.ids["dermoscopic"]]

@@ -137,13 +137,12 @@ def edit_patient(archive: Archive, nhi: str, *, reason: str, family: str | None 
     # The PACS copies carry the NHI, name and date of birth: take them out first (while their
     # UIDs and the old details still match), then send them again with the corrected ones.
     fix = PacsCorrection()
-    if any(v is not None for v in (family, given, dob, new_nhi)):
-        if dob:
-            records.check_dob(dob)  # refuse bad input before the PACS is touched
-        if new_nhi is not None:
-            nhi_mod.validate(new_nhi)
-        if pacs.images_in_pacs(archive, photos):
-            fix = _take_out_of_pacs(archive, photos)
+    wanted = {"family": family.strip() if family is not None else patient.family,
+              "given": given.strip() if given is not None else patient.given,
+              "dob": records.check_dob(dob) if dob else patient.dob,   # refused before the PACS is touched
+              "nhi": nhi_mod.validate(new_nhi) if new_nhi is not None else patient.nhi}
+    if any(wanted[k] != getattr(patient, k) for k in wanted) and pacs.images_in_pacs(archive, photos):
+        fix = _take_out_of_pacs(archive, photos)
     updated, changed = records.update_patient(archive, patient.id, family=family, given=given, dob=dob,
                                               nhi=new_nhi, reason=reason)
     return PatientEdit(updated, changed, _send_again(archive, fix))
