@@ -124,6 +124,9 @@ def test_move_to_a_patient_without_a_visit_that_day_makes_one_and_to_lesion(cli:
     err = cli.run("image", "move", "--image", ids[1], "--image", 999, "--to-patient", B, "--reason", "r",
                   ok=False).stderr
     assert "999" in err and ids[1] in cli.images(A)
+    # to the patient it already belongs to, no lesion named: it keeps its lesion (nothing to do)
+    same = cli.json("image", "move", "--image", ids[1], "--to-patient", A, "--reason", "r")
+    assert same["moved"] == [] and same["unchanged"] == [ids[1]]
     err = cli.run("image", "move", "--image", ids[1], "--to-patient", B, "--reason", " ", ok=False).stderr
     assert "needs a reason" in err
 

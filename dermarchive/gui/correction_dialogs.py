@@ -276,12 +276,9 @@ class MoveToLesionDialog(CorrectionDialog):
         self.finish_layout()
 
     def work(self) -> Any:
-        lesion = self.lesion_combo.currentData()
-        if lesion is None:  # "no lesion": the photos stay with this patient, unfiled
-            return corrections.move_images(self.archive, self.image_ids, to_patient_id=self.patient_id,
-                                           reason=self.reason(), to_lesion_id=None)
-        return corrections.move_images(self.archive, self.image_ids, to_lesion_id=lesion,
-                                       to_patient_id=self.patient_id, reason=self.reason())
+        lesion = self.lesion_combo.currentData()  # None: "No lesion" (taken off their lesion)
+        return corrections.move_images(self.archive, self.image_ids, to_patient_id=self.patient_id,
+                                       to_lesion_id=lesion, to_no_lesion=lesion is None, reason=self.reason())
 
 
 class MoveToPatientDialog(CorrectionDialog):

@@ -305,15 +305,19 @@ def _photos(archive: Archive, image_ids: list[int]) -> list[records.ImageRecord]
 
 def move_images(archive: Archive, image_ids: list[int], *, reason: str, to_patient_nhi: str | None = None,
                 to_patient_id: int | None = None, to_lesion: str | None = None,
-                to_lesion_id: int | None = None) -> Move:
-    """File photos under another lesion and/or another patient (see the module's rules)."""
+                to_lesion_id: int | None = None, to_no_lesion: bool = False) -> Move:
+    """File photos under another lesion and/or another patient (see the module's rules).
+
+    Without a lesion, a photo that changes patient is filed under none (the old patient's lesion
+    is not the new one's) and one that stays keeps its lesion; ``to_no_lesion`` takes photos off
+    their lesion (e.g. an overview photo filed as a close-up)."""
     reason = _reason(reason, "Moving photos")
     photos = _photos(archive, image_ids)
     if to_patient_nhi is not None:
         to_patient_id = records.patient_by_nhi(archive, to_patient_nhi).id
     if to_patient_id is None:
         patients = {p.patient_id for p in photos}
-        if to_lesion is None and to_lesion_id is None:
+        if to_lesion is None and to_lesion_id is None and not to_no_lesion:
             raise InvalidInput("Say where to: --to-patient NHI and/or --to-lesion LABEL.")
         if len(patients) != 1:
             raise InvalidInput("These photos belong to different patients: move one patient's photos at a time.")
@@ -322,8 +326,10 @@ def move_images(archive: Archive, image_ids: list[int], *, reason: str, to_patie
         to_lesion_id = _lesion_of(archive, to_patient_id, to_lesion)
     elif to_lesion_id is not None and records.get_lesion(archive, to_lesion_id).patient_id != to_patient_id:
         raise InvalidInput("That lesion belongs to another patient.")
-    return _refile(archive, {p.id: (to_patient_id, to_lesion_id) for p in photos}, photos, reason,
-                   action="image.move")
+    keep = to_lesion_id is None and not to_no_lesion
+    where = {p.id: (to_patient_id, p.lesion_id if keep and p.patient_id == to_patient_id else to_lesion_id)
+             for p in photos}
+    return _refile(archive, where, photos, reason, action="image.move")
 
 
 def undo_move(archive: Archive, move: Move, *, reason: str = "undo of the last move") -> Move:
