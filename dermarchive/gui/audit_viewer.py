@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdi
 
 from ..workflows import audit_log
 from . import messages
+from .forms import fit_to_screen
 from .jobs import run_job
 
 HEADERS = ("#", "When", "User", "Action", "Subject", "Details")
@@ -122,7 +123,7 @@ class AuditLogDialog(QDialog):
         self.export_button.clicked.connect(self.export_csv)
         self.verify_button.clicked.connect(self.verify)
         self.close_button.clicked.connect(self.accept)
-        self.resize(980, 600)
+        fit_to_screen(self, 980, 600)
         self.refilter()
 
     @staticmethod
