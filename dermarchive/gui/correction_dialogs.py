@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -109,6 +110,8 @@ class CorrectionDialog(QDialog):
         self.status.setText("Saving…")
 
         def done(result: Any) -> None:
+            if not shiboken6.isValid(self) or not self.isVisible():  # closed meanwhile (the archive locked)
+                return
             self.result_ = result
             lines = self.report(result)
             if lines:
@@ -116,6 +119,8 @@ class CorrectionDialog(QDialog):
             self.accept()
 
         def failed(exc: BaseException) -> None:
+            if not shiboken6.isValid(self) or not self.isVisible():
+                return
             messages.show_error(self, exc)
             self.update_state()
 

@@ -232,15 +232,18 @@ class Corrections:
 
     # -- actions ---------------------------------------------------------------------------
     def _open(self, dialog: Any, then: Any = None) -> Any:
+        """Open ``dialog``; registered with the window, so lock closes it and it is deleted when closed."""
         self.dialog = dialog
 
         def finished(result: int) -> None:
             if result and then is not None:
                 then(dialog.result_)
-            self.window.refresh()
+            if not self.window.locked:
+                self.window.refresh()
             self.update()
 
         dialog.finished.connect(finished)
+        self.window.register_patient_window(dialog)
         dialog.open()
         return dialog
 
@@ -334,18 +337,14 @@ class Corrections:
             return None
         from .profile_dialog import ProfileDialog
 
-        self.dialog = ProfileDialog(self._archive(), parent=self.window)
-        self.dialog.open()
-        return self.dialog
+        return self._open(ProfileDialog(self._archive(), parent=self.window))
 
     def edit_letterhead(self) -> Any:
         if self._archive() is None:
             return None
         from .referral_letterhead import LetterheadDialog
 
-        self.dialog = LetterheadDialog(self._archive(), self.window)
-        self.dialog.open()
-        return self.dialog
+        return self._open(LetterheadDialog(self._archive(), self.window))
 
     def audit_log(self) -> Any:
         archive = self._archive()
@@ -353,9 +352,7 @@ class Corrections:
             return None
         from .audit_viewer import AuditLogDialog
 
-        self.dialog = AuditLogDialog(archive, parent=self.window)
-        self.dialog.open()
-        return self.dialog
+        return self._open(AuditLogDialog(archive, parent=self.window))
 
 
 def install(window: Any) -> Corrections:

@@ -39,8 +39,8 @@ def finish(qtbot: Any, dialog: Any, reason: str | None = "corrected in a test") 
         dialog.reason_edit.clear()
         qtbot.keyClicks(dialog.reason_edit, reason)
     assert dialog.ok_button.isEnabled(), dialog.status.text()
-    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=20_000)
+    with qtbot.waitSignal(dialog.finished, timeout=20_000):   # then the dialog is deleted (closed windows go)
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
 
 
 def test_new_patient_checks_the_nhi_as_you_type(main_window: MainWindow, qtbot: Any) -> None:
@@ -181,7 +181,6 @@ def test_audit_log_viewer_filters_exports_and_verifies(main_window: MainWindow, 
     archive = main_window.archive
     patient = open_patient(main_window, qtbot, 0)
     dialog = main_window.corrections.audit_log()
-    qtbot.addWidget(dialog)
     total = dialog.model.rowCount()
     assert total > 5
     dialog.action_combo.setCurrentIndex(dialog.action_combo.findData("patient.view"))
@@ -236,6 +235,7 @@ def test_dragging_photos_onto_a_lesion_moves_them_there(main_window: MainWindow,
     QApplication.sendEvent(viewport, QDropEvent(centre, *args))
     dialog = main_window.corrections.dialog
     assert dialog is not None and dialog.isVisible() and dialog.image_ids == [photo.id]
+    assert main_window.dialog_shown is dialog, "registered: lock closes it"
     assert dialog.lesion_combo.currentData() == target.id
     finish(qtbot, dialog, "dragged onto the right lesion")
     assert records.get_image(archive, photo.id).lesion_id == target.id
@@ -275,8 +275,12 @@ def test_toolbar_actions_say_why_they_cannot_apply(main_window: MainWindow, qtbo
     assert actions["referral"].isEnabled() and not actions["compare"].isEnabled()
     page.select_images(photos)
     assert actions["compare"].isEnabled()
+    dialog = main_window.corrections.move_to_patient()   # names other patients: lock must close it
     main_window.lock("manual")
     assert not any(a.isEnabled() for a in main_window.corrections.actions.values())
+    assert main_window.dialog_shown is None
+    import shiboken6
+    qtbot.waitUntil(lambda: not shiboken6.isValid(dialog), timeout=5_000)
 
 
 def test_an_unknown_valid_nhi_searched_for_can_be_added(main_window: MainWindow, qtbot: Any) -> None:
