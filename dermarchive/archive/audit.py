@@ -27,11 +27,12 @@ GENESIS = "0" * 64
 
 # The actions the app records; tests and the GUI's audit viewer rely on these names.
 ACTIONS = {
-    "archive.create", "unlock", "unlock.failed", "lock", "user.add", "user.passwd",
+    "archive.create", "unlock", "unlock.failed", "lock", "user.add", "user.passwd", "user.profile",
     "user.remove", "user.reset", "user.role", "audit.acknowledge",
-    "patient.add", "patient.update", "patient.view", "patient.delete",
+    "patient.add", "patient.update", "patient.view", "patient.delete", "patient.merge", "patient.import",
     "lesion.add", "lesion.update", "visit.add",
-    "image.import", "image.view", "image.compare", "image.update", "image.delete", "image.remove-original",
+    "image.import", "image.view", "image.compare", "image.update", "image.delete", "image.move",
+    "image.remove-original",
     "consent.record", "consent.withdraw", "consent.none",
     "export", "export.refused", "backup", "restore", "pacs.send", "pacs.delete", "pacs.set", "verify",
     "settings.letterhead", "sheet.print",

@@ -79,7 +79,7 @@ def _one_patient(archive: Archive, row: Any) -> Patient:
     return _patient(row, _image_counts(archive, [row[0]]).get(row[0], 0))
 
 
-def _check_dob(dob: str | None) -> str | None:
+def check_dob(dob: str | None) -> str | None:
     if not dob:
         return None
     try:
@@ -98,7 +98,7 @@ def add_patient(archive: Archive, nhi: str, family: str, given: str = "", dob: s
     family, given = family.strip(), given.strip()
     if not family:
         raise InvalidInput("A family name is required.")
-    dob = _check_dob(dob)
+    dob = check_dob(dob)
     with archive.transaction() as tx:
         if tx.scalar("SELECT 1 FROM patient WHERE nhi = ?", (value,)):
             raise DuplicateNHI(f"A patient with NHI {value} is already in this archive.")
@@ -109,19 +109,34 @@ def add_patient(archive: Archive, nhi: str, family: str, given: str = "", dob: s
 
 
 def update_patient(archive: Archive, patient_id: int, *, family: str | None = None,
-                   given: str | None = None, dob: str | None = None) -> Patient:
+                   given: str | None = None, dob: str | None = None, nhi: str | None = None,
+                   reason: str = "") -> tuple[Patient, list[str]]:
+    """Correct a patient's details; returns the patient and the names of the fields changed.
+
+    The audit entry names the fields and the reason, never the old or new values.
+    """
     current = get_patient(archive, patient_id)
     fields = {"family": (family if family is not None else current.family).strip(),
               "given": (given if given is not None else current.given).strip(),
-              "dob": _check_dob(dob) if dob is not None else current.dob}
+              "dob": check_dob(dob) if dob is not None else current.dob,
+              "nhi": nhi_mod.validate(nhi) if nhi is not None else current.nhi}
     if not fields["family"]:
         raise InvalidInput("A family name is required.")
+    changed = sorted(k for k in fields if fields[k] != getattr(current, k))
+    if not changed:
+        return current, []
     with archive.transaction() as tx:
-        tx.execute("UPDATE patient SET family = :family, given = :given, dob = :dob WHERE id = :id",
+        if "nhi" in changed and tx.scalar("SELECT 1 FROM patient WHERE nhi = ? AND id != ?",
+                                          (fields["nhi"], patient_id)):
+            raise DuplicateNHI(f"Another patient already has NHI {fields['nhi']}: to join the two "
+                               "records, merge them.")
+        tx.execute("UPDATE patient SET family = :family, given = :given, dob = :dob, nhi = :nhi WHERE id = :id",
                    {**fields, "id": patient_id})
-        archive.record(tx, "patient.update", {"patient": patient_id},
-                       {"fields": sorted(k for k in fields if fields[k] != getattr(current, k))})
-    return get_patient(archive, patient_id)
+        details: dict[str, Any] = {"fields": changed}
+        if reason:
+            details["reason"] = reason
+        archive.record(tx, "patient.update", {"patient": patient_id}, details)
+    return get_patient(archive, patient_id), changed
 
 
 def get_patient(archive: Archive, patient_id: int) -> Patient:
@@ -215,17 +230,40 @@ def add_lesion(archive: Archive, patient_id: int, label: str, *, site: str = "",
         return _insert(t)
 
 
-def update_lesion(archive: Archive, lesion_id: int, **fields: str) -> None:
+LESION_STATUSES = ("active", "monitoring", "excised", "resolved")
+
+
+def update_lesion(archive: Archive, lesion_id: int, *, reason: str = "", **fields: str) -> list[str]:
+    """Correct a lesion (label, site, site text, laterality, status, diagnosis, notes); returns the
+    names of the fields that changed. Audited with the reason, never the values."""
     allowed = {"label", "site", "site_text", "laterality", "status", "diagnosis", "notes"}
     bad = set(fields) - allowed
     if bad:
         raise InvalidInput(f"Cannot change {', '.join(sorted(bad))} of a lesion.")
-    if not fields:
-        return
+    current = get_lesion(archive, lesion_id)
+    fields = {k: v.strip() for k, v in fields.items()}
+    if "label" in fields and not fields["label"]:
+        raise InvalidInput("A lesion needs a label (e.g. 'L1' or 'left forearm naevus').")
+    if fields.get("site") and fields["site"] not in bodysites.BY_KEY:
+        raise InvalidInput(f"Unknown body site '{fields['site']}'. Choose one of: {', '.join(bodysites.BY_KEY)}.")
+    if "laterality" in fields and fields["laterality"] not in bodysites.LATERALITIES:
+        raise InvalidInput(f"Laterality must be one of: left, right, bilateral, midline (got '{fields['laterality']}').")
+    if "status" in fields and fields["status"] not in LESION_STATUSES:
+        raise InvalidInput(f"A lesion's status is one of {', '.join(LESION_STATUSES)} (got '{fields['status']}').")
+    changed = {k: v for k, v in fields.items() if v != getattr(current, k)}
+    if not changed:
+        return []
     with archive.transaction() as tx:
-        sets = ", ".join(f"{k} = :{k}" for k in fields)
-        tx.execute(f"UPDATE lesion SET {sets} WHERE id = :id", {**fields, "id": lesion_id})
-        archive.record(tx, "lesion.update", {"lesion": lesion_id}, {"fields": sorted(fields)})
+        if "label" in changed and tx.scalar("SELECT 1 FROM lesion WHERE patient_id = ? AND label = ? AND id != ?",
+                                            (current.patient_id, changed["label"], lesion_id)):
+            raise InvalidInput(f"This patient already has a lesion labelled '{changed['label']}'.")
+        sets = ", ".join(f"{k} = :{k}" for k in changed)
+        tx.execute(f"UPDATE lesion SET {sets} WHERE id = :id", {**changed, "id": lesion_id})
+        details: dict[str, Any] = {"fields": sorted(changed)}
+        if reason:
+            details["reason"] = reason
+        archive.record(tx, "lesion.update", {"patient": current.patient_id, "lesion": lesion_id}, details)
+    return sorted(changed)
 
 
 def find_lesion(archive: Archive, patient_id: int, label: str) -> Lesion | None:

@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import DermArchiveError
-from . import archive, backup, compare, consent, demo, dicom, exports, ingest, referral, sheet
+from . import archive, backup, compare, consent, corrections, demo, dicom, exports, ingest, referral, sheet
 from .common import OpenApp, common_parent
 
-COMMAND_GROUPS = (archive, ingest, sheet, consent, exports, referral, backup, dicom, compare, demo)
+COMMAND_GROUPS = (archive, corrections, ingest, sheet, consent, exports, referral, backup, dicom, compare, demo)
 
 
 # -- entry point -------------------------------------------------------------------------------

@@ -131,9 +131,31 @@ def cmd_import(args: argparse.Namespace) -> int:
                     if e.status in ("skipped", "rejected", "duplicate")]
         if removed:
             text.append(f"Removed {len(removed)} original file(s) from {args.folder} (verified in the archive).")
+        undated = [] if args.undated_visit_date else _undated(archive, plan, outcome_of)
+        if undated:
+            text.append(f"{len(undated)} photo(s) had no camera date; their visit is dated by when the file was "
+                        "saved, which may not be when it was taken. Check the date, or give it with "
+                        "--undated-visit-date YYYY-MM-DD:")
+            text += [f"  {rel}  (visit dated {when})" for rel, when in undated]
         emit(args, {"imported": result.imported, "counts": counts, "visits": result.visits,
-                    "removed": removed, "entries": entries}, text)
+                    "removed": removed, "entries": entries,
+                    "undated": [{"file": rel, "visit_date": when} for rel, when in undated]}, text)
     return 1 if failed else 0
+
+
+def _undated(archive: Any, plan: Any, outcome_of: dict[str, Any]) -> list[tuple[str, str]]:
+    """Imported photos whose camera gave no date (dated by file time, or not at all), with the date
+    their visit got."""
+    from ..archive import records
+
+    out = []
+    for e in plan.entries:
+        o = outcome_of.get(e.rel)
+        if o is None or o.status != "imported" or not e.metadata:
+            continue
+        if e.metadata.taken_at_source in ("file-time", "unknown"):
+            out.append((e.rel, records.get_image(archive, o.image_id).visit_date))
+    return out
 
 
 def cmd_images(args: argparse.Namespace) -> int:

@@ -88,8 +88,21 @@ def _referrer_key(archive: Archive) -> str:
 
 
 def default_referrer(archive: Archive) -> str:
-    """How this user signed their last referral (e.g. "Dr Jane Smith, GP"), else their user name."""
-    return str(archive.setting(_referrer_key(archive), "") or archive.user.name)
+    """Who signs: the user's profile ("Dr Jane Smith (registration 12345)"), else how they signed
+    their last referral, else their user name."""
+    from ..archive.profiles import profile
+
+    return profile(archive).signature or str(archive.setting(_referrer_key(archive), "") or archive.user.name)
+
+
+def file_name(archive: Archive, patient_id: int, image_ids: list[int], on: date | None = None) -> str:
+    """'Referral ZZZ0016 2026-12-03 L1.pdf': the NHI, the day and the lesion(s) of the photos."""
+    nhi = records.get_patient(archive, patient_id).nhi
+    labels = {l.id: l.label for l in records.lesions(archive, patient_id)}
+    lesion_ids = sorted({i.lesion_id for i in records.images(archive, image_ids=image_ids) if i.lesion_id})
+    names = [labels[i] for i in lesion_ids if i in labels][:3]
+    safe = "-".join("".join(c if c.isalnum() or c in "-_" else "_" for c in n) for n in names)
+    return f"Referral {nhi} {(on or date.today()).isoformat()}" + (f" {safe}" if safe else "") + ".pdf"
 
 
 def _when(img: records.ImageRecord) -> str:
@@ -329,7 +342,8 @@ def build_referral(archive: Archive, patient_id: int, *, image_ids: list[int] | 
 
 
 __all__ = [
-    "PURPOSE", "LETTERHEAD_KEY", "URGENCIES", "Letterhead", "letterhead", "set_letterhead", "default_referrer", "Photo",
+    "PURPOSE", "LETTERHEAD_KEY", "URGENCIES", "Letterhead", "letterhead", "set_letterhead", "default_referrer",
+    "file_name", "Photo",
     "LesionSection", "ReferralLetter", "ReferralPreview", "PhotoUnreadable", "print_photo", "default_image_ids",
     "draft_letter", "layout_story", "render_letter", "render_page_png", "encrypt_pdf", "preview_referral",
     "build_referral",

@@ -27,7 +27,7 @@ from .. import log
 from ..archive import records
 from ..errors import DermArchiveError
 from ..system import return_freed_memory
-from . import messages, settings
+from . import corrections_menu, messages, settings
 from .forms import child, load_form, place
 from .icons import icon
 from .idle import IdleWatcher
@@ -149,6 +149,7 @@ class MainWindow(QMainWindow):
         self._wire_viewer_buttons(central)
 
         self._build_actions()
+        self.corrections = corrections_menu.install(self)
         self.idle = IdleWatcher(int(60_000 * (idle_minutes if idle_minutes is not None
                                               else settings.get(settings.IDLE_LOCK_MINUTES))), self)
         self.idle.idle.connect(lambda: self.lock("idle"))
@@ -640,6 +641,7 @@ class MainWindow(QMainWindow):
         self.unlock_panel.cancelled.connect(self.close_archive)
         self.lock_stack.setCurrentIndex(1)
         self.unlock_panel.passphrase.setFocus()
+        self.corrections.forget()
         self._update_title()
         # once the closed windows are deleted (next turn of the loop): collect what only cycles
         # still held, and give the freed memory (decrypted photos among it) back to the OS
@@ -665,6 +667,7 @@ class MainWindow(QMainWindow):
         self.update_backup_status()
         self.phone_watch.archive = archive
         self.phone_watch.set_folder(settings.get(PHONE_FOLDER) or None)
+        self.corrections.update()
         self._update_title()
 
     def close_archive(self) -> None:

@@ -246,8 +246,9 @@ class ReferralDialog(QDialog):
         self.status_label.setStyleSheet(style)
 
     def default_path(self) -> Path:
+        """In Documents, named for the patient, the day and the lesion(s): 'Referral ZZZ0016 2026-12-03 L1.pdf'."""
         folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
-        return Path(folder) / f"referral-{date.today().isoformat()}.pdf"
+        return Path(folder) / referral.file_name(self.archive, self.patient_id, self.image_ids)
 
     def save(self) -> None:
         problems = self._problems()
@@ -275,8 +276,9 @@ class ReferralDialog(QDialog):
             return
         lock = ", password-protected" if summary["encrypted"] else ""
         text = f"Referral saved to {summary['path']} ({summary['count']} photo(s), {summary['pages']} page(s){lock})."
-        if self.open_check.isChecked():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(summary["path"]))
+        if self.open_check.isChecked() and not QDesktopServices.openUrl(QUrl.fromLocalFile(summary["path"])):
+            messages.warning(self.parentWidget(), text + "\n\nIt could not be opened: no program to show PDF "
+                             "files was found. Open it from its folder.", "Referral saved")
         else:
             messages.info(self.parentWidget(), text, "Referral saved")
         self._set_status(text, OK_STYLE)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 
 from ..archive import records
 from .thumbnails import DAMAGED_ADVICE, THUMB_SIDE, ThumbFailure, ThumbnailLoader
+from . import photo_drag
 
 ImageRole = Qt.ItemDataRole.UserRole + 10
 VisitRole = Qt.ItemDataRole.UserRole + 11
@@ -145,7 +146,14 @@ class TimelineModel(QAbstractListModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if index.isValid() and isinstance(self._rows[index.row()], VisitHeader):
             return Qt.ItemFlag.ItemIsEnabled
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802 - photos are dragged onto a lesion (photo_drag.py)
+        return [photo_drag.IMAGE_IDS_MIME]
+
+    def mimeData(self, indexes: Any) -> Any:  # noqa: N802
+        return photo_drag.image_ids_mime([img.id for i in indexes
+                                          if isinstance(img := self._rows[i.row()], records.ImageRecord)])
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -402,6 +410,8 @@ class TimelineView(QListView):
         self.setSpacing(4)
         self.setMovement(QListView.Movement.Static)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setItemDelegate(TimelineDelegate(self))
         self.activated.connect(self._activated)

@@ -58,8 +58,8 @@ def _ids(image_ids: list[int]) -> str:
     return ", ".join(map(str, image_ids))
 
 
-def _delete_from_pacs(archive: Archive, image_ids: list[int]) -> tuple[list[int], list[int], str | None]:
-    """Delete the PACS copies of photos about to be deleted here (before their UIDs go with them).
+def delete_pacs_copies(archive: Archive, image_ids: list[int]) -> tuple[list[int], list[int], str | None]:
+    """Delete the PACS copies of photos about to be deleted or refiled here (before their UIDs go).
 
     Returns (sent to the PACS, deleted there, problem). A PACS that cannot be reached, or one that
     is not an Orthanc (DermArchive can delete only there), does not stop the local deletion the
@@ -97,7 +97,7 @@ def withdraw_consent(archive: Archive, visit_id: int, *, reason: str, withdrawn_
     """
     version, doomed, concerned = record_withdrawal(archive, visit_id, reason=reason, withdrawn_at=withdrawn_at,
                                                    essential=essential, delete_non_essential=delete_non_essential)
-    in_pacs, pacs_deleted, pacs_problem = _delete_from_pacs(archive, doomed) if doomed else ([], [], None)
+    in_pacs, pacs_deleted, pacs_problem = delete_pacs_copies(archive, doomed) if doomed else ([], [], None)
     deleted = records.delete_images(archive, doomed, reason="consent withdrawn") if doomed else []
     log.consent.info("consent withdrawn for visit %d: %d photo(s) deleted, %d kept",
                      visit_id, len(deleted), len(concerned) - len(deleted))

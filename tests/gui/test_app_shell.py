@@ -307,8 +307,11 @@ def test_missing_dialogs_get_a_friendly_message(main_window: MainWindow, message
 def test_referral_without_selected_photos_explains_what_to_do(main_window: MainWindow, qtbot: Any,
                                                               messages: Any) -> None:
     _open_first_patient(main_window, qtbot)
-    main_window.actions_by_name["referral"].trigger()
-    assert "Select the photos" in messages.texts("info")[0]
+    action = main_window.actions_by_name["referral"]
+    assert not action.isEnabled() and action.toolTip() == "Select photos in the timeline first."
+    page = main_window.patient_page
+    page.select_images([page.timeline_model.images()[1].id])
+    assert action.isEnabled() and action.toolTip() == "Make a referral letter with the selected photos"
 
 
 def test_opening_a_folder_that_is_not_an_archive_says_so(qtbot: Any, tmp_path: Path) -> None:

@@ -42,8 +42,22 @@ def open_wizard(qtbot: Any, archive: Any, **kwargs: Any) -> ImportWizard:
 
 
 def press_next(qtbot: Any, wizard: ImportWizard, expect: int, timeout: int = 60_000) -> None:
+    if wizard.currentId() == PAGE_ORGANISE and expect != PAGE_ORGANISE:
+        confirm_file_dates(wizard)
     wizard.next()
     qtbot.waitUntil(lambda: wizard.currentId() == expect, timeout=timeout)
+
+
+def confirm_file_dates(wizard: ImportWizard) -> None:
+    """What the nurse does for each visit the camera gave no date: select a photo of it and set
+    the date shown (the file's day) — the wizard does not go on before."""
+    page = wizard.organise
+    assert page.model is not None
+    for visit in page.undated_visits():
+        row = next(r for r, e in enumerate(page.model.entries) if page.model.photo(r).visit == visit)
+        organise_rows(wizard, page.model.entries[row].rel)
+        page.w(QPushButton, "setVisitDateButton").click()
+    assert page.undated_visits() == [] and page.isComplete()
 
 
 def read_folder(qtbot: Any, wizard: ImportWizard, folder: Path) -> None:
@@ -492,6 +506,13 @@ def test_a_visit_without_camera_dates_gets_the_date_the_nurse_sets(qtbot: Any, a
     page = wizard.organise
     assert page.model is not None
     assert "30 Jun 2024 (file time: check)" in page.w(QLabel, "visitSummary").text()
+    assert "camera recorded no date for visit 1" in page.w(QLabel, "visitSummary").text()
+    assert not page.isComplete()
+    assert not wizard.button(wizard.WizardButton.NextButton).isEnabled()
+    wizard.next()
+    assert wizard.currentId() == PAGE_ORGANISE, "a visit dated by file time stops the wizard"
+    assert "camera recorded no date for visit 1" in messages.texts("info")[-1]
+    messages.entries.clear()
     organise_rows(wizard, "noexif.jpg")  # one photo selected: its whole visit gets the date
     page.w(QDateEdit, "visitDateEdit").setDate(QDate(2024, 6, 12))
     page.w(QPushButton, "setVisitDateButton").click()

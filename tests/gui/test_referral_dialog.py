@@ -162,3 +162,47 @@ def test_closing_mid_save_waits_for_the_save(qtbot, archive, corpus, tmp_path, m
     if out.exists():
         assert len(embedded_images(PdfReader(out))) == 3
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+
+
+def test_the_referral_is_signed_by_the_users_profile_and_named_for_the_patient(qtbot, archive, corpus, tmp_path,
+                                                                                shown, monkeypatch):
+    from datetime import date
+
+    from PySide6.QtCore import QStandardPaths
+
+    from dermarchive.archive import records
+    from dermarchive.gui.profile_dialog import ProfileDialog
+
+    s = seed(archive, corpus, ("landscape_6.jpg",))
+    profile = ProfileDialog(archive)
+    qtbot.addWidget(profile)
+    qtbot.keyClicks(profile.name_edit, "Jane Smith")
+    qtbot.keyClicks(profile.title_edit, "Dr")
+    qtbot.keyClicks(profile.registration_edit, "MCNZ 12345")
+    assert profile.sample.text() == "Referrals will say: Referred by Dr Jane Smith (registration MCNZ 12345)"
+    profile.save_button.click()
+    assert profile.result() == QDialog.DialogCode.Accepted
+    entry = archive.audit.entries(archive.catalogue, action="user.profile")[-1]
+    assert entry.details == {"changed": ["full_name", "registration", "title"]} and "Jane" not in str(entry.details)
+
+    dialog = open_dialog(qtbot, archive, s.patient_id, s.image_ids)
+    assert dialog.referrer_edit.text() == "Dr Jane Smith (registration MCNZ 12345)"
+    path = dialog.default_path()
+    lesion = records.get_lesion(archive, records.get_image(archive, s.image_ids[0]).lesion_id).label
+    assert path.name == f"Referral {NHI} {date.today().isoformat()} {lesion}.pdf"
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    assert str(path.parent) == documents
+    wait_for_preview(qtbot, dialog)
+    qtbot.keyClicks(dialog.findChild(QPlainTextEdit, "toEdit"), "Dermatology Service")
+    qtbot.keyClicks(dialog.findChild(QPlainTextEdit, "questionEdit"), "Please assess.")
+    wait_for_preview(qtbot, dialog)
+    out = tmp_path / "letter.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: False))  # no PDF viewer
+    with qtbot.waitSignal(dialog.saved, timeout=20000):
+        qtbot.mouseClick(dialog.findChild(QPushButton, "saveButton"), Qt.MouseButton.LeftButton)
+    [(level, text)] = [m for m in shown if "Referral saved to" in m[1]]
+    assert level == "warning" and "could not be opened" in text and str(out) in text
+    letter = text_of(PdfReader(out))
+    assert "Referred by Dr Jane Smith (registration MCNZ 12345)" in letter
+    assert "FROM\nDr Jane Smith (registration MCNZ 12345)" in letter

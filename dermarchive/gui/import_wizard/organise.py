@@ -215,10 +215,20 @@ class OrganisePage(FormPage):
             self.visit_combo.addItem(self.model.visit_label(v), v)
         self.visit_combo.addItem("A new visit", NEW_VISIT)
         counts = [sum(1 for e in self.model.entries if self.wiz.choices.photos[e.rel].visit == v) for v in visits]
+        undated = self.undated_visits()
         self.summary.setText(
             f"{plural(len(self.model.entries), 'photo')} in {plural(len(visits), 'visit')}: " +
-            "; ".join(f"{self.model.visit_label(v)} ({plural(c, 'photo')})" for v, c in zip(visits, counts)) + ".")
+            "; ".join(f"{self.model.visit_label(v)} ({plural(c, 'photo')})" for v, c in zip(visits, counts)) + "."
+            + (f" The camera recorded no date for visit {', '.join(str(v + 1) for v in undated)}: select one of "
+               "its photos, check the date and press the button to set it before going on." if undated else ""))
         self.completeChanged.emit()
+
+    def undated_visits(self) -> list[int]:
+        """Visits dated only by file time (or not at all) that the nurse has not confirmed or set:
+        a photo is never silently dated by when its file was saved."""
+        if self.model is None:
+            return []
+        return sorted(v for v, (_day, source) in self.model.days.items() if source in ("file", ""))
 
     def _compact(self) -> None:
         """Number visits 0..n-1 in order, dropping emptied ones."""
@@ -323,9 +333,15 @@ class OrganisePage(FormPage):
         self.site_text.clear()
 
     def isComplete(self) -> bool:  # noqa: N802
-        return self.model is not None and bool(self.model.entries)
+        return self.model is not None and bool(self.model.entries) and not self.undated_visits()
 
     def validatePage(self) -> bool:  # noqa: N802 - drop new lesions no photo uses
+        undated = self.undated_visits()
+        if undated:
+            messages.info(self, f"The camera recorded no date for visit {', '.join(str(v + 1) for v in undated)}: "
+                                "its date is only when the file was saved. Select one of its photos, check the "
+                                "date and set it to go on.")
+            return False
         used = {p.lesion for p in self.wiz.choices.photos.values() if p.include}
         for label in [k for k in self.wiz.choices.new_lesions if k not in used]:
             del self.wiz.choices.new_lesions[label]
