@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__, versions
+from ..workflows.changes import NOTHING
 from .forms import child, dialog_form, resource_path
 
 ICON_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
@@ -65,6 +66,7 @@ def all_versions() -> dict[str, str]:
 
 class AboutDialog(QDialog):
     """Modal About box built from ``ui/about_dialog.ui``."""
+    changes = NOTHING  # what the main window re-reads when this closes
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

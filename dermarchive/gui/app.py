@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 from .. import __version__, log
 from ..archive.keys import KdfParams
 from . import messages, settings
-from .icons import icon, style_sheet
+from .icons import style_sheet
 from .jobs import run_job
 from .main_window import MainWindow
 from .start_screen import StartScreen
@@ -118,11 +118,9 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
     app.setStyleSheet(style_sheet())
-    try:  # the app icon belongs to the About feature (resources/app-icon)
-        from .about_dialog import app_icon
-        app.setWindowIcon(app_icon())
-    except ImportError:
-        app.setWindowIcon(icon("photo"))
+    from .about_dialog import app_icon
+
+    app.setWindowIcon(app_icon())
     return app
 
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QLabel, QLineEdit, QPlainTe
 from ..archive.archive import Archive
 from ..errors import Cancelled
 from ..backup import create as core
+from ..workflows.changes import Changes
 from . import messages
 from .forms import child, dialog_form
 from .icons import icon
@@ -30,6 +31,8 @@ TITLE = "Backup"
 
 
 class BackupDialog(QDialog):
+    changes = Changes(backup_status=True)  # the status bar's last backup
+
     def __init__(self, archive: Archive, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.archive = archive

@@ -23,6 +23,8 @@ from ..consent import records as consent_records
 from ..consent.records import ConsentVersion
 from ..consent.scopes import CLINICAL, DESCRIPTIONS, LABELS, METHOD_LABELS, METHODS, SECONDARY, WRITTEN_METHODS
 from ..errors import DermArchiveError
+from ..workflows.changes import NOTHING, Changes
+from ..workflows.consent import record_visit_consent
 from .consent_photos import PhotoList
 from .consent_withdraw import WithdrawConsentDialog, long_date
 from .forms import child, dialog_form, fit_to_screen, place
@@ -64,6 +66,7 @@ def describe(version: ConsentVersion | None) -> str:
 
 class ConsentEditorDialog(QDialog):
     saved = Signal(int)  # the new version number
+    changes = NOTHING    # what the main window re-reads when this closes
 
     def __init__(self, archive: Archive, visit_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -244,12 +247,8 @@ class ConsentEditorDialog(QDialog):
     def save(self) -> None:
         method = self.method()
         form_id = self.form_photos.current_id() if method == "photographed-form" else None
-        marked: tuple[int, str] | None = None
         try:
-            if form_id is not None and self.form_photos.images[form_id].kind != "consent-form":
-                marked = (form_id, self.form_photos.images[form_id].kind)
-                records.update_image(self.archive, form_id, kind="consent-form")
-            version = consent_records.record_consent(
+            version = record_visit_consent(
                 self.archive, self.visit_id, scopes=self.chosen_scopes(), method=method,
                 obtained_by=self.obtained_by_edit.text(),
                 obtained_at=self.date_edit.date().toString(Qt.DateFormat.ISODate),
@@ -257,10 +256,9 @@ class ConsentEditorDialog(QDialog):
                 signature=None if method != "written-signature" or self.pad.is_empty() else self.pad.to_png(),
                 form_image_id=form_id, notes=self.notes_edit.text())
         except DermArchiveError as exc:
-            if marked is not None:  # the photo was marked for this save only
-                records.update_image(self.archive, marked[0], kind=marked[1])
             self.error_label.setText(str(exc))
             return
+        self.changes = self.changes | Changes.of_patient(self.patient.id)
         self.saved.emit(version.version)
         self.accept()
 
@@ -276,6 +274,8 @@ class ConsentEditorDialog(QDialog):
         self.form_photos = self._load_photos()
         self._load_current()
         result = self.withdraw_dialog.result_
+        if result is not None:
+            self.changes = self.changes | result.changes
         if result is not None and result.deleted:
             self.status_label.setText(self.status_label.text() +
                                       f" {len(result.deleted)} photo(s) were deleted; {len(result.kept)} kept.")

@@ -25,6 +25,7 @@ from ..consent import policy
 from ..consent.scopes import LABELS, SECONDARY
 from ..exports import deidentified
 from ..exports.deidentified import Redaction
+from ..workflows.changes import NOTHING
 from . import messages
 from .consent_photos import PhotoList, photo_caption
 from .forms import child, dialog_form, fit_to_screen, place
@@ -37,6 +38,8 @@ TOOL_STYLE = "QPushButton:checked { background: #cfe3f3; border-color: #2f6f9f; 
 
 
 class DeidentifiedExportDialog(QDialog):
+    changes = NOTHING  # what the main window re-reads when this closes
+
     def __init__(self, archive: Archive, patient_id: int, image_ids: list[int],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)

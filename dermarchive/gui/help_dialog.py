@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..paths import log_dir
+from ..workflows.changes import NOTHING
 from .forms import fit_to_screen, resource_path
 
 PAGES = {"user-guide.html": "DermArchive user guide", "troubleshooting.html": "DermArchive troubleshooting"}
@@ -34,6 +35,7 @@ def page_html(name: str) -> str:
 
 class HelpDialog(QDialog):
     """One help page; its links to the other page switch pages, ``#anchors`` scroll."""
+    changes = NOTHING  # what the main window re-reads when this closes
 
     first_page = "user-guide.html"
 

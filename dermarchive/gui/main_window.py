@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QHeaderView, QInputDialog,
 from .. import log
 from ..archive import records
 from ..errors import DermArchiveError
+from ..workflows.changes import Changes
 from ..system import return_freed_memory
 from . import corrections_menu, messages, settings
 from .forms import child, load_form, place
@@ -45,20 +46,20 @@ from .viewer import ImageView, PhotoPane
 
 PAGE_EMPTY, PAGE_PATIENT, PAGE_VIEWER = 0, 1, 2
 
-# Other features' dialogs, imported when first used: (module, class, label).
+# The dialogs, imported when first opened (start-up loads none of them): (module, class).
 DIALOGS = {
-    "import": ("dermarchive.gui.import_wizard", "ImportWizard", "Importing photos"),
-    "consent": ("dermarchive.gui.consent_editor", "ConsentEditorDialog", "The consent editor"),
-    "referral": ("dermarchive.gui.referral_dialog", "ReferralDialog", "Creating referrals"),
-    "export": ("dermarchive.gui.export_dialog", "DeidentifiedExportDialog", "Teaching/research export"),
-    "backup": ("dermarchive.gui.backup_dialog", "BackupDialog", "Backup"),
-    "about": ("dermarchive.gui.about_dialog", "AboutDialog", "The About window"),
-    "guide": ("dermarchive.gui.help_dialog", "UserGuideDialog", "The user guide"),
-    "troubleshooting": ("dermarchive.gui.help_dialog", "TroubleshootingDialog", "Troubleshooting"),
-    "pacs": ("dermarchive.gui.pacs_dialog", "PacsSettingsDialog", "PACS settings"),
-    "sheet": ("dermarchive.gui.sheet_dialog", "SheetDialog", "Photo consent sheets"),
-    "users": ("dermarchive.gui.users_dialog", "UsersDialog", "Users"),
-    "body_map": ("dermarchive.gui.body_map", "BodyMapDialog", "The body map"),
+    "import": ("dermarchive.gui.import_wizard", "ImportWizard"),
+    "consent": ("dermarchive.gui.consent_editor", "ConsentEditorDialog"),
+    "referral": ("dermarchive.gui.referral_dialog", "ReferralDialog"),
+    "export": ("dermarchive.gui.export_dialog", "DeidentifiedExportDialog"),
+    "backup": ("dermarchive.gui.backup_dialog", "BackupDialog"),
+    "about": ("dermarchive.gui.about_dialog", "AboutDialog"),
+    "guide": ("dermarchive.gui.help_dialog", "UserGuideDialog"),
+    "troubleshooting": ("dermarchive.gui.help_dialog", "TroubleshootingDialog"),
+    "pacs": ("dermarchive.gui.pacs_dialog", "PacsSettingsDialog"),
+    "sheet": ("dermarchive.gui.sheet_dialog", "SheetDialog"),
+    "users": ("dermarchive.gui.users_dialog", "UsersDialog"),
+    "body_map": ("dermarchive.gui.body_map", "BodyMapDialog"),
 }
 
 
@@ -486,14 +487,10 @@ class MainWindow(QMainWindow):
     def _dialog(self, key: str, *args: Any, **kwargs: Any) -> Any:
         """Open one of :data:`DIALOGS` (window-modal): deleted when closed, closed by lock, and the
         window refreshed when it finishes (it may have changed the archive)."""
-        module_name, class_name, label = DIALOGS[key]
+        module_name, class_name = DIALOGS[key]
         if self.locked:
             return None
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError):
-            messages.info(self, f"{label} is not available in this version of DermArchive yet.")
-            return None
+        cls = getattr(importlib.import_module(module_name), class_name)
         try:
             dialog = cls(*args, parent=self, **kwargs)
         except DermArchiveError as exc:
@@ -505,7 +502,24 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _dialog_finished(self, _result: int) -> None:
-        self.refresh()
+        # What the dialog says it changed, or everything when it does not say (e.g. the import wizard).
+        self.apply_changes(getattr(self.sender(), "changes", None))
+
+    def apply_changes(self, changes: Changes | None) -> None:
+        """Re-read what an operation changed: the patient list, the open patient's page, the
+        backup status; ``None`` (not known) re-reads all of them."""
+        if changes is None:
+            self.refresh()
+            return
+        if self.locked:
+            return
+        if changes.backup_status:
+            self.update_backup_status()
+        current = self.current_patient_id()
+        if current is not None and current in changes.patients:
+            self.patient_page.reload()
+        if changes.patient_list:
+            self.load_patients(then=lambda: self._select_patient_row(current))
 
     def register_patient_window(self, window: QWidget) -> None:
         """``window`` shows archive data: it is deleted when closed and lock closes it."""
@@ -573,11 +587,7 @@ class MainWindow(QMainWindow):
         chosen = self._photos_for("PACS")
         if not chosen or self.locked:
             return
-        try:
-            from .pacs_dialog import send_photos_to_pacs
-        except ImportError:
-            messages.info(self, "Sending to a PACS is not available in this version of DermArchive yet.")
-            return
+        from .pacs_dialog import send_photos_to_pacs
         # the in-PACS badges come from the catalogue's record of sends: re-read the page afterwards
         # (also after a failure: the photos sent before it are marked as sent)
         send_photos_to_pacs(self, self.archive, chosen[1], on_done=lambda _summary: self._pacs_sent(),

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QLabel, QLine
 from ..errors import DermArchiveError
 from ..archive import dicom_store
 from ..dicom import pacs
+from ..workflows.changes import NOTHING
 from . import messages
 from .forms import child, dialog_form
 from .icons import icon
@@ -42,6 +43,8 @@ def _fill(combo: QComboBox, choices: tuple[tuple[str, str], ...], current: str) 
 
 
 class PacsSettingsDialog(QDialog):
+    changes = NOTHING  # what the main window re-reads when this closes
+
     def __init__(self, archive: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.archive = archive

@@ -26,6 +26,7 @@ from ..archive.archive import Archive
 from ..consent import policy
 from ..errors import DermArchiveError
 from ..exports import referral
+from ..workflows.changes import NOTHING
 from . import messages
 from .forms import child, dialog_form, fit_to_screen, place
 from .jobs import Job, run_job
@@ -81,6 +82,7 @@ class PagePreview(QLabel):
 
 class ReferralDialog(QDialog):
     """The "Create referral…" dialog for one patient and the photos selected on their page."""
+    changes = NOTHING  # what the main window re-reads when this closes
 
     saved = Signal(dict)
 

@@ -14,11 +14,14 @@ from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (QCheckBox, QDateEdit, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QLabel, QPlainTextEdit, QVBoxLayout, QWidget)
 
+from ..workflows.changes import NOTHING
 from . import messages
 from .jobs import run_job
 
 
 class SheetDialog(QDialog):
+    changes = NOTHING  # what the main window re-reads when this closes
+
     def __init__(self, archive: Any, patient: Any, *, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.archive, self.patient = archive, patient

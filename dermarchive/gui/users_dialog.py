@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from ..archive.archive import ROLES
 from ..archive.keys import KdfParams, passphrase_problems
 from ..errors import DermArchiveError
+from ..workflows.changes import NOTHING
 from .forms import child, dialog_form
 from .icons import icon
 from .jobs import Job, run_job
@@ -39,6 +40,8 @@ ROLE_LABELS = {"nurse": "Nurse", "clinician": "Clinician", "admin": "Admin (mana
 
 
 class UsersDialog(QDialog):
+    changes = NOTHING  # what the main window re-reads when this closes
+
     def __init__(self, archive: Any, parent: QWidget | None = None, *, kdf: KdfParams | None = None) -> None:
         super().__init__(parent)
         self.archive = archive

@@ -15,9 +15,10 @@ from typing import Any
 from .. import log
 from ..archive import dicom_store, records
 from ..archive.archive import Archive
-from ..consent.records import ConsentVersion, record_withdrawal
+from ..consent.records import ConsentVersion, record_consent, record_withdrawal
 from ..dicom import pacs
 from ..errors import DermArchiveError
+from .changes import Changes
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,14 @@ class Withdrawal:
     in_pacs: list[int] = field(default_factory=list)        # deleted photos the PACS had a copy of
     pacs_deleted: list[int] = field(default_factory=list)   # … whose PACS copy is now gone too
     pacs_problem: str | None = None                         # why the others could not be deleted there
+    patient_id: int | None = None
+
+    @property
+    def changes(self) -> Changes:
+        """The patient's page (consent badges); the list's photo counts too when photos went."""
+        if self.patient_id is None:
+            return Changes()
+        return Changes.of_patient(self.patient_id, counts=bool(self.deleted))
 
     @property
     def left_in_pacs(self) -> list[int]:
@@ -86,6 +95,27 @@ def delete_pacs_copies(archive: Archive, image_ids: list[int]) -> tuple[list[int
     return in_pacs, deleted, problem
 
 
+def record_visit_consent(archive: Archive, visit_id: int, *, form_image_id: int | None = None,
+                         **fields: Any) -> ConsentVersion:
+    """Record the visit's consent; a form photo chosen for a photographed form is marked as the
+    visit's consent form first, and unmarked again if the consent is refused (nothing half-done).
+
+    ``fields`` are :func:`~dermarchive.consent.records.record_consent`'s.
+    """
+    marked: str | None = None
+    if form_image_id is not None:
+        photo = records.get_image(archive, form_image_id)
+        if photo.kind != "consent-form":
+            marked = photo.kind
+            records.update_image(archive, form_image_id, kind="consent-form")
+    try:
+        return record_consent(archive, visit_id, form_image_id=form_image_id, **fields)
+    except DermArchiveError:
+        if marked is not None:
+            records.update_image(archive, form_image_id, kind=marked)  # type: ignore[arg-type]
+        raise
+
+
 def withdraw_consent(archive: Archive, visit_id: int, *, reason: str, withdrawn_at: str | None = None,
                      essential: Mapping[int, bool] | None = None,
                      delete_non_essential: bool = False) -> Withdrawal:
@@ -95,6 +125,7 @@ def withdraw_consent(archive: Archive, visit_id: int, *, reason: str, withdrawn_
     checkboxes). With ``delete_non_essential`` every affected photo not essential for care is
     deleted for real, its PACS copy first; the rest are kept, restricted to the clinical record.
     """
+    patient_id = records.get_visit(archive, visit_id).patient_id
     version, doomed, concerned = record_withdrawal(archive, visit_id, reason=reason, withdrawn_at=withdrawn_at,
                                                    essential=essential, delete_non_essential=delete_non_essential)
     in_pacs, pacs_deleted, pacs_problem = delete_pacs_copies(archive, doomed) if doomed else ([], [], None)
@@ -102,4 +133,4 @@ def withdraw_consent(archive: Archive, visit_id: int, *, reason: str, withdrawn_
     log.consent.info("consent withdrawn for visit %d: %d photo(s) deleted, %d kept",
                      visit_id, len(deleted), len(concerned) - len(deleted))
     return Withdrawal(version, sorted(deleted), sorted(set(concerned) - set(deleted)),
-                      in_pacs, pacs_deleted, pacs_problem)
+                      in_pacs, pacs_deleted, pacs_problem, patient_id)

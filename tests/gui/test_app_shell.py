@@ -295,15 +295,6 @@ def test_ctrl_l_locks_at_once(main_window: MainWindow, qtbot: Any) -> None:
     assert main_window.patient_page.timeline_model.rowCount() == 0
 
 
-def test_missing_dialogs_get_a_friendly_message(main_window: MainWindow, messages: Any,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from dermarchive.gui import main_window as mw
-
-    monkeypatch.setitem(mw.DIALOGS, "backup", ("dermarchive.gui.no_such_dialog", "BackupDialog", "Backup"))
-    main_window.actions_by_name["backup"].trigger()
-    assert messages.texts("info") == ["Backup is not available in this version of DermArchive yet."]
-
-
 def test_referral_without_selected_photos_explains_what_to_do(main_window: MainWindow, qtbot: Any,
                                                               messages: Any) -> None:
     _open_first_patient(main_window, qtbot)
