@@ -177,7 +177,7 @@ def prepare_photos(archive: Archive, imgs: list[records.ImageRecord], *,
         if cancelled and cancelled():
             return None
         try:
-            jpeg, pixels, size_pt = print_photo(records.image_bytes(archive, img))
+            jpeg, pixels, size_pt = print_photo(records.image_bytes(archive, img), orientation=img.orientation)
         except PhotoUnreadable as exc:
             raise PhotoUnreadable(f"Image {img.id} cannot be printed: {exc}. Nothing was written.") from None
         return Photo(img.id, jpeg, pixels, size_pt, "")
