@@ -48,35 +48,35 @@ class StoredPhoto:
 
 
 def _exif_for(block: bytes | None, *, orientation: int | None = None) -> bytes | None:
-    if not block:
-        return jpeg.rebuild_exif({}, orientation=orientation) if orientation else None
-    if not block.startswith(jpeg.EXIF_HEADER):
-        block = jpeg.EXIF_HEADER + block
-    try:
-        return jpeg.rebuild_exif(jpeg.load_exif(block), orientation=orientation)
-    except jpeg.EXIF_ERRORS:
-        raise UnreadablePhoto("its EXIF metadata block is damaged, so it cannot be cleaned safely") from None
+    """The allow-list EXIF of ``block`` with ``orientation`` set; a block that cannot be parsed is
+    dropped whole (only the orientation is written then)."""
+    exif: dict = {}
+    if block:
+        if not block.startswith(jpeg.EXIF_HEADER):
+            block = jpeg.EXIF_HEADER + block
+        try:
+            exif = jpeg.load_exif(block)
+        except jpeg.EXIF_ERRORS:
+            exif = {}
+    return jpeg.rebuild_exif(exif, orientation=orientation)
 
 
 def _pixel_hash(img: Image.Image) -> str:
     return hashlib.sha256(img.mode.encode() + repr(img.size).encode() + img.tobytes()).hexdigest()
 
 
-def _jpeg(data: bytes) -> StoredPhoto:
+def _jpeg(data: bytes, meta: PhotoMetadata) -> StoredPhoto:
     try:
-        cleaned = jpeg.clean(data)
+        cleaned = jpeg.clean(data, meta.orientation)
     except jpeg.JpegStructureError as exc:
         raise UnreadablePhoto(str(exc)) from None
-    except jpeg.EXIF_ERRORS:
-        raise UnreadablePhoto("its EXIF metadata block is damaged, so it cannot be cleaned safely") from None
     try:
         with open_pil(cleaned.data, "JPEG") as img:
-            orientation = img.getexif().get(0x0112, 1)
-            thumbs = make_thumbnails(img)
+            thumbs = make_thumbnails(img, meta.orientation)
     except OSError:
         raise UnreadablePhoto("its picture data is damaged and cannot be decoded (corrupt or truncated)") from None
-    return StoredPhoto(cleaned.data, "MPO" if cleaned.frames > 1 else "JPEG",
-                       orientation if 1 <= orientation <= 8 else 1, thumbs, f"coding-digest:{cleaned.digest}")
+    # Multi-picture files keep their primary image only (jpeg.clean): stored as a plain JPEG.
+    return StoredPhoto(cleaned.data, "JPEG", meta.orientation, thumbs, f"coding-digest:{cleaned.digest}")
 
 
 def _heic(data: bytes) -> StoredPhoto:
@@ -93,11 +93,11 @@ def _heic(data: bytes) -> StoredPhoto:
     exif = _exif_for(info.get("exif"), orientation=1)
     img.save(out, "JPEG", quality=HEIC_JPEG_QUALITY, subsampling=0,
              icc_profile=info.get("icc_profile") or None, exif=exif or b"")
-    thumbs = make_thumbnails(img)
+    thumbs = make_thumbnails(img, 1)  # libheif turned it already
     return StoredPhoto(out.getvalue(), "JPEG", 1, thumbs, "lossy:heic-to-jpeg-q95-444")
 
 
-def _to_png(data: bytes, fmt: str) -> StoredPhoto:
+def _to_png(data: bytes, fmt: str, meta: PhotoMetadata) -> StoredPhoto:
     try:
         with open_pil(data, fmt) as src:
             src.load()
@@ -106,11 +106,11 @@ def _to_png(data: bytes, fmt: str) -> StoredPhoto:
             img = img.copy()
     except OSError:
         raise UnreadablePhoto("its picture data is damaged and cannot be decoded (corrupt or truncated)") from None
-    orientation = 1
-    # TIFF keeps its EXIF in its own tags (not carried over); Pillow decodes it upright.
-    exif = None if fmt == "TIFF" else _exif_for(info.get("exif"))
-    if exif:
-        orientation = jpeg.load_exif(exif)["0th"].get(0x0112, 1)
+    # TIFF keeps its EXIF in its own tags (not carried over); Pillow decodes it upright. PNG and
+    # WebP: the orientation found at import (EXIF, else XMP, which is not kept) goes into the
+    # stored copy's EXIF, so the file itself turns the same way in any viewer.
+    orientation = 1 if fmt == "TIFF" else meta.orientation
+    exif = None if fmt == "TIFF" else _exif_for(info.get("exif"), orientation=orientation if orientation != 1 else None)
     out = io.BytesIO()
     kwargs: dict[str, Any] = {"icc_profile": info.get("icc_profile") or None}
     if exif:
@@ -124,20 +124,19 @@ def _to_png(data: bytes, fmt: str) -> StoredPhoto:
         check.load()
         if _pixel_hash(check) != _pixel_hash(img):  # pragma: no cover - PNG is lossless
             raise UnreadablePhoto("its pixels could not be stored without change")
-        thumbs = make_thumbnails(check)
-    return StoredPhoto(stored, "PNG", orientation if 1 <= orientation <= 8 else 1, thumbs,
-                       f"pixels:{_pixel_hash(img)}")
+        thumbs = make_thumbnails(check, orientation)
+    return StoredPhoto(stored, "PNG", orientation, thumbs, f"pixels:{_pixel_hash(img)}")
 
 
 def prepare(data: bytes, meta: PhotoMetadata) -> StoredPhoto:
     """The cleaned copy and thumbnails of a photo (raises :class:`UnreadablePhoto`)."""
     try:
         if meta.format in ("JPEG", "MPO"):
-            return _jpeg(data)
+            return _jpeg(data, meta)
         if meta.format == "HEIC":
             return _heic(data)
         if meta.format in ("PNG", "TIFF", "WEBP"):
-            return _to_png(data, meta.format)
+            return _to_png(data, meta.format, meta)
     except UnreadablePhoto:
         raise
     except DECODE_ERRORS as exc:  # whatever a damaged file makes a decoder raise

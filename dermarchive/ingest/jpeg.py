@@ -8,16 +8,17 @@ decoded pixels are identical by construction; :func:`coding_digest` (a SHA-256 o
 that decides the pixels) is compared before and after as the proof at import time, and the tests
 compare decoded pixels.
 
-Kept: JFIF APP0 (without its thumbnail), ICC profile (APP2 ``ICC_PROFILE``), MPF (APP2 ``MPF``,
-with its offsets rewritten), Adobe APP14 (it decides the colour transform), and the EXIF tags of
-:data:`EXIF_KEEP`. Dropped: XMP (incl. extended XMP and its GPS), IPTC/Photoshop (APP13), COM
+Kept: JFIF APP0 (without its thumbnail), ICC profile (APP2 ``ICC_PROFILE``), Adobe APP14 (it
+decides the colour transform), and the EXIF tags of :data:`EXIF_KEEP`. An EXIF block piexif cannot
+parse is dropped whole (never half-parsed); the orientation is then written from the tolerant
+reader. Dropped: XMP (incl. extended XMP and its GPS), IPTC/Photoshop (APP13), COM
 comments, every other APPn (maker blocks, FlashPix, C2PA/JUMBF…), the EXIF thumbnail (IFD1), GPS,
 maker notes, artist, descriptions, serial numbers, and any bytes after the last frame's EOI
 (e.g. a "motion photo" video appended by some Android cameras).
 
 MPO (stereo pairs, iPhone HDR gain maps) is a JPEG followed by more JPEG frames; the first frame's
-MPF segment records each frame's size and offset. Every frame is cleaned the same way and the
-MPF entries are rewritten for the new sizes.
+MPF segment records each frame's size and offset. The stored copy is the primary image alone
+(issue 14: a kept MPF index dangled, or a second frame kept its own device and date).
 """
 
 from __future__ import annotations
@@ -175,13 +176,16 @@ def _segment(marker: int, payload: bytes) -> bytes:
     return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
 
 
-def _clean_frame(data: bytes, frame: Frame) -> tuple[bytes, int | None]:
-    """Cleaned bytes of one frame, and the offset of its MPF TIFF header within them (or None)."""
+def _clean_frame(data: bytes, frame: Frame, orientation: int | None = None) -> tuple[bytes, bool]:
+    """Cleaned bytes of one frame, and whether its EXIF block was damaged (and so dropped whole).
+
+    ``orientation`` (when not None) is written into the new EXIF block: the tolerant reader's
+    value for a damaged block, or XMP's when the EXIF said nothing (XMP itself is dropped)."""
     view = memoryview(data)
     parts: list[bytes | memoryview] = [SOI]
-    length = len(SOI)
-    mpf_at: int | None = None
-    exif_done = False
+    exif: dict = {}
+    damaged = False
+    exif_at: int | None = None
     for seg in frame.segments:
         kind = app_kind(data, seg)
         part: bytes | memoryview | None = None
@@ -191,19 +195,21 @@ def _clean_frame(data: bytes, frame: Frame) -> tuple[bytes, int | None]:
             body = seg.payload(data)[:14]
             if len(body) == 14:
                 part = _segment(0xE0, body[:12] + b"\x00\x00")  # same header, no thumbnail
-        elif kind == "exif" and not exif_done:
-            exif_done = True
-            block = rebuild_exif(load_exif(seg.payload(data)))
-            part = _segment(0xE1, block) if block else None
-        elif kind == "mpf":
-            mpf_at = length + 8  # FF E2 len(2) "MPF\0" then the TIFF header
-            part = view[seg.start:seg.end]
-        # everything else (XMP, IPTC, comments, other APPn, duplicate EXIF) is dropped
+        elif kind == "exif" and exif_at is None:
+            exif_at = len(parts)  # the rebuilt block goes where the first one was
+            try:
+                exif = load_exif(seg.payload(data))
+            except EXIF_ERRORS:
+                damaged = True  # dropped whole: never a half-parsed block
+        # everything else (XMP, IPTC, comments, MPF, other APPn, duplicate EXIF) is dropped
         if part is not None:
             parts.append(part)
-            length += len(part)
+    block = rebuild_exif(exif, orientation=orientation if orientation not in (None, 1) else None)
+    if block:
+        parts.insert(exif_at if exif_at is not None else (2 if len(parts) > 1 and bytes(parts[1][:2]) == b"\xff\xe0" else 1),
+                     _segment(0xE1, block))
     parts.append(b"\xff\xd9")
-    return b"".join(parts), mpf_at
+    return b"".join(parts), damaged
 
 
 # -- MPO --------------------------------------------------------------------------------------
@@ -254,35 +260,20 @@ def frames(data: bytes) -> list[Frame]:
 @dataclass(frozen=True)
 class CleanedJpeg:
     data: bytes
-    frames: int
-    digest: str          # coding digest of all frames, identical before and after
+    frames: int          # frames of the source (the cleaned copy holds the primary image only)
+    digest: str          # coding digest of the primary image, identical before and after
+    damaged_exif: bool = False  # its EXIF block could not be parsed and was dropped whole
 
 
-def clean(data: bytes) -> CleanedJpeg:
-    """Lossless cleaning of a JPEG/MPO (see module docstring). Raises JpegStructureError or one
-    of :data:`EXIF_ERRORS`."""
+def clean(data: bytes, orientation: int | None = None) -> CleanedJpeg:
+    """Lossless cleaning of a JPEG/MPO (see module docstring): the primary image only.
+
+    A multi-picture file (MPO stereo pair, HDR gain map, depth map) keeps its first frame alone:
+    no MPF index (it would point past the end of the copy) and no later frame with its own Make,
+    Model and date. Raises JpegStructureError."""
     parts = frames(data)
-    cleaned = [_clean_frame(data, f) for f in parts]
-    before = "".join(coding_digest(data, f) for f in parts)
-    if len(parts) > 1:
-        mp = _mp_entries(cleaned[0][0], parse_frame(cleaned[0][0]))
-        if mp is None or cleaned[0][1] is None:
-            raise JpegStructureError("its multi-picture index is damaged")
-        first = bytearray(cleaned[0][0])
-        tiff = cleaned[0][1]
-        rel = mp.entries_at
-        position = len(first)
-        for i, (frame_bytes, _mpf) in enumerate(cleaned):
-            off = rel + 16 * i
-            size_offset = (len(frame_bytes), 0 if i == 0 else position - tiff)
-            first[off + 4:off + 12] = struct.pack(mp.endian + "II", *size_offset)
-            if i:
-                position += len(frame_bytes)
-        out = bytes(first) + b"".join(f for f, _ in cleaned[1:])
-    else:
-        out = cleaned[0][0]
-    # The coded data is copied slice by slice, so a single frame cannot differ; for MPO the
-    # rewritten index must lead to the same frames, which is checked.
-    if len(parts) > 1 and "".join(coding_digest(out, f) for f in frames(out)) != before:
+    cleaned, damaged = _clean_frame(data, parts[0], orientation)
+    before = coding_digest(data, parts[0])
+    if coding_digest(cleaned, parse_frame(cleaned)) != before:
         raise AssertionError("JPEG cleaning changed the coded image data")  # pragma: no cover - a bug
-    return CleanedJpeg(out, len(parts), hashlib.sha256(before.encode()).hexdigest())
+    return CleanedJpeg(cleaned, len(parts), hashlib.sha256(before.encode()).hexdigest(), damaged)
