@@ -47,10 +47,13 @@ class StoredPhoto:
     proof: str              # why the pixels can be trusted: coding digest, pixel hash or "lossy"
 
 
-def _exif_for(block: bytes | None, *, orientation: int | None = None) -> bytes | None:
+def _exif_for(block: bytes | None, *, orientation: int | None = None,
+              size: tuple[int, int] | None = None) -> bytes | None:
     """The allow-list EXIF of ``block`` with ``orientation`` set; a block that cannot be parsed is
     dropped whole (only the orientation is written then)."""
     exif: dict = {}
+    if not block and orientation in (None, 1):
+        return None
     if block:
         if not block.startswith(jpeg.EXIF_HEADER):
             block = jpeg.EXIF_HEADER + block
@@ -58,7 +61,7 @@ def _exif_for(block: bytes | None, *, orientation: int | None = None) -> bytes |
             exif = jpeg.load_exif(block)
         except jpeg.EXIF_ERRORS:
             exif = {}
-    return jpeg.rebuild_exif(exif, orientation=orientation)
+    return jpeg.rebuild_exif(exif, orientation=orientation, size=size)
 
 
 def _pixel_hash(img: Image.Image) -> str:
@@ -90,7 +93,7 @@ def _heic(data: bytes) -> StoredPhoto:
     if img.mode != "RGB":
         img = img.convert("RGB")
     out = io.BytesIO()
-    exif = _exif_for(info.get("exif"), orientation=1)
+    exif = _exif_for(info.get("exif"), orientation=1, size=img.size)
     img.save(out, "JPEG", quality=HEIC_JPEG_QUALITY, subsampling=0,
              icc_profile=info.get("icc_profile") or None, exif=exif or b"")
     thumbs = make_thumbnails(img, 1)  # libheif turned it already
@@ -110,7 +113,7 @@ def _to_png(data: bytes, fmt: str, meta: PhotoMetadata) -> StoredPhoto:
     # WebP: the orientation found at import (EXIF, else XMP, which is not kept) goes into the
     # stored copy's EXIF, so the file itself turns the same way in any viewer.
     orientation = 1 if fmt == "TIFF" else meta.orientation
-    exif = None if fmt == "TIFF" else _exif_for(info.get("exif"), orientation=orientation if orientation != 1 else None)
+    exif = None if fmt == "TIFF" else _exif_for(info.get("exif"), orientation=orientation, size=img.size)
     out = io.BytesIO()
     kwargs: dict[str, Any] = {"icc_profile": info.get("icc_profile") or None}
     if exif:

@@ -29,6 +29,8 @@ import struct
 from dataclasses import dataclass
 
 import piexif
+from PIL import Image, TiffTags
+from PIL.TiffImagePlugin import IFDRational
 
 SOI = b"\xff\xd8"
 _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # a real marker inside entropy-coded data
@@ -151,18 +153,72 @@ def coding_digest(data: bytes, frame: Frame) -> str:
     return h.hexdigest()
 
 
-def rebuild_exif(exif: dict, *, orientation: int | None = None) -> bytes | None:
-    """A new EXIF block holding only the :data:`EXIF_KEEP` tags (None when nothing is left)."""
-    new: dict[str, dict] = {}
-    for ifd, tags in EXIF_KEEP.items():
-        kept = {t: exif[ifd][t] for t in tags if t in exif.get(ifd, {})}
-        if kept:
-            new[ifd] = kept
-    if orientation is not None:
-        new.setdefault("0th", {})[piexif.ImageIFD.Orientation] = orientation
-    if not new:
+# ComponentsConfiguration is UNDEFINED in the EXIF standard; Pillow's table has no type for it
+# (it would write BYTE, which exiftool -validate flags).
+TiffTags.TAGS_V2_GROUPS.setdefault(0x8769, {})[0x9101] = TiffTags.TagInfo(
+    0x9101, "ComponentsConfiguration", TiffTags.UNDEFINED, 4)
+
+
+def _ascii(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.split(b"\x00", 1)[0].decode("ascii", "replace")
+    if not isinstance(value, str):
         return None
-    return piexif.dump(new)
+    text = "".join(c if 32 <= ord(c) < 127 else "?" for c in value).strip()
+    return text or None
+
+
+def _rational(value: object, default: float) -> IFDRational:
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value) and value[1] > 0 \
+            and value[0] > 0:
+        return IFDRational(value[0], value[1])
+    return IFDRational(int(default), 1)  # a bad or missing DPI rational: the EXIF default
+
+
+def rebuild_exif(exif: dict, *, orientation: int | None = None, size: tuple[int, int] | None = None) -> bytes | None:
+    """A new EXIF block (``Exif\\0\\0`` + TIFF) holding only the :data:`EXIF_KEEP` values of
+    ``exif`` (piexif's dict; values of the wrong type are left out, a bad or missing resolution
+    becomes 72 dpi) plus the tags the EXIF standard requires of a JPEG, so the stored copy reads
+    clean under ``exiftool -validate``. None when there is nothing to keep."""
+    zeroth, sub = exif.get("0th", {}) or {}, exif.get("Exif", {}) or {}
+    kept = {t for t in EXIF_KEEP["0th"] if t in zeroth} | {t for t in EXIF_KEEP["Exif"] if t in sub}
+    if orientation is None and not kept:
+        return None
+    out = Image.Exif()
+    value = zeroth.get(piexif.ImageIFD.Orientation)
+    out[0x0112] = orientation or (value if isinstance(value, int) and 1 <= value <= 8 else 1)
+    for tag in (piexif.ImageIFD.Make, piexif.ImageIFD.Model):
+        text = _ascii(zeroth.get(tag))
+        if text:
+            out[tag] = text
+    out[0x011A] = _rational(zeroth.get(piexif.ImageIFD.XResolution), 72)
+    out[0x011B] = _rational(zeroth.get(piexif.ImageIFD.YResolution), 72)
+    unit = zeroth.get(piexif.ImageIFD.ResolutionUnit)
+    out[0x0128] = unit if unit in (2, 3) else 2
+    out[0x0213] = 1  # YCbCrPositioning: centred (what every JPEG encoder here writes)
+    ifd = out.get_ifd(0x8769)
+    ifd[0x9000] = b"0232"
+    ifd[0x9101] = b"\x01\x02\x03\x00"
+    ifd[0xA000] = b"0100"
+    space = sub.get(piexif.ExifIFD.ColorSpace)
+    ifd[0xA001] = space if space in (1, 0xFFFF) else 0xFFFF
+    if size is not None:
+        ifd[0xA002], ifd[0xA003] = size
+    for tag in (piexif.ExifIFD.DateTimeOriginal, piexif.ExifIFD.DateTimeDigitized,
+                piexif.ExifIFD.OffsetTimeOriginal, piexif.ExifIFD.SubSecTimeOriginal):
+        text = _ascii(sub.get(tag))
+        if text:
+            ifd[tag] = text
+    return out.tobytes()
+
+
+def sof_size(data: bytes, frame: Frame) -> tuple[int, int] | None:
+    """(width, height) from the frame header."""
+    for seg in frame.segments:
+        if 0xC0 <= seg.marker <= 0xCF and seg.marker not in (0xC4, 0xC8, 0xCC):
+            body = seg.payload(data)
+            return int.from_bytes(body[3:5], "big"), int.from_bytes(body[1:3], "big")
+    return None
 
 
 def load_exif(block: bytes) -> dict:
@@ -176,6 +232,18 @@ def _segment(marker: int, payload: bytes) -> bytes:
     return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
 
 
+def _icc_complete(payloads: list[bytes]) -> bool:
+    """The APP2 ICC_PROFILE chunks make one whole profile (numbered 1…n, total length as stated)."""
+    try:
+        chunks = sorted((p[12], p[13], p[14:]) for p in payloads)
+        if [c[0] for c in chunks] != list(range(1, len(chunks) + 1)) or {c[1] for c in chunks} != {len(chunks)}:
+            return False
+        profile = b"".join(c[2] for c in chunks)
+    except IndexError:
+        return False
+    return len(profile) >= 128 and int.from_bytes(profile[:4], "big") == len(profile) and profile[36:40] == b"acsp"
+
+
 def _clean_frame(data: bytes, frame: Frame, orientation: int | None = None) -> tuple[bytes, bool]:
     """Cleaned bytes of one frame, and whether its EXIF block was damaged (and so dropped whole).
 
@@ -186,9 +254,12 @@ def _clean_frame(data: bytes, frame: Frame, orientation: int | None = None) -> t
     exif: dict = {}
     damaged = False
     exif_at: int | None = None
+    icc: list[tuple[int, bytes]] = []  # (index in parts, payload)
     for seg in frame.segments:
         kind = app_kind(data, seg)
         part: bytes | memoryview | None = None
+        if kind == "icc":
+            icc.append((len(parts), seg.payload(data)))
         if kind in ("coding", "adobe", "icc"):
             part = view[seg.start:seg.end]
         elif kind == "jfif":
@@ -204,7 +275,16 @@ def _clean_frame(data: bytes, frame: Frame, orientation: int | None = None) -> t
         # everything else (XMP, IPTC, comments, MPF, other APPn, duplicate EXIF) is dropped
         if part is not None:
             parts.append(part)
-    block = rebuild_exif(exif, orientation=orientation if orientation not in (None, 1) else None)
+    if icc and not _icc_complete([p for _, p in icc]):
+        damaged = True  # a colour profile that is not one (bad length, missing chunks): dropped whole
+        for index, _ in reversed(icc):
+            del parts[index]
+            if exif_at is not None and index < exif_at:
+                exif_at -= 1
+    if exif_at is None and orientation in (None, 1):
+        block = None  # no EXIF, nothing to say: none is added
+    else:
+        block = rebuild_exif(exif, orientation=orientation, size=sof_size(data, frame))
     if block:
         parts.insert(exif_at if exif_at is not None else (2 if len(parts) > 1 and bytes(parts[1][:2]) == b"\xff\xe0" else 1),
                      _segment(0xE1, block))

@@ -36,6 +36,10 @@ PIXEL_CAP = 210_000_000   # a 200 MP phone photo (16320×12240 = 199.8 MP) fits
 # on stderr above 89 MP and refuses above 179 MP, i.e. a 200 MP phone JPEG.
 Image.MAX_IMAGE_PIXELS = PIXEL_CAP
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+# Pillow's tolerant EXIF reader warns on stderr about the damaged blocks it reads past; the import
+# says so on the image instead ("metadata damaged, removed").
+warnings.filterwarnings("ignore", message=r"(Truncated File Read|Corrupt EXIF data|Possibly corrupt EXIF)",
+                        category=UserWarning)
 
 # EXIF orientation → the transpose that makes the stored pixels upright (as ImageOps.exif_transpose).
 TRANSPOSE: dict[int, Image.Transpose] = {
