@@ -110,7 +110,7 @@ def test_export_has_neutral_names_no_metadata_and_no_identifiers(archive: Archiv
     sidecar = json.loads((out / "images.json").read_text())
     assert sidecar["purpose"] == "education" and sidecar["count"] == 3
     assert set(sidecar["images"][0]) == {"file", "kind", "lesion", "body_site", "diagnosis", "age_band",
-                                         "days_since_first_photo", "redacted"}
+                                         "days_since_first_photo", "redacted", "note"}
     entry = archive.audit.entries(archive.catalogue, action="export")[-1]
     assert entry.subject["images"] == [a, c, b] and entry.details["purpose"] == "education"
     assert verify(archive) == []
