@@ -135,7 +135,7 @@ def open_picture(data: bytes, formats: tuple[str, ...] = STORED_FORMATS) -> Imag
         _heif_ready()
     Image.init()
     try:
-        if data[:3] == b"\xff\xd8\xff" and "JPEG" in formats:
+        if data[:3] == b"\xff\xd8\xff" and ("JPEG" in formats or "MPO" in formats):
             img: Image.Image = JpegImagePlugin.JpegImageFile(io.BytesIO(data))  # first frame, no MPO guesswork
         else:
             img = Image.open(io.BytesIO(data), formats=[f for f in formats if f in Image.OPEN])
