@@ -11,7 +11,6 @@ Layout (PS3.10 / PS3.11 file IDs: at most 8 upper-case characters, no extensions
 
 from __future__ import annotations
 
-import copy
 import shutil
 import tempfile
 from collections import Counter
@@ -83,9 +82,12 @@ class _StagedFileSet(FileSet):
         if ds.get("StudyTime"):
             yield from super()._recordify(ds)
             return
-        proxy = copy.copy(ds)
-        proxy.StudyTime = UNKNOWN_STUDY_TIME
-        yield from super()._recordify(proxy)
+        # The records copy the value; FileSet.add saves the instance only after they are made.
+        ds.StudyTime = UNKNOWN_STUDY_TIME
+        try:
+            yield from super()._recordify(ds)
+        finally:
+            ds.StudyTime = ""
 
 
 def export_dicom(archive: Any, patient_id: int, out: Path | str, *, image_ids: list[int] | None = None,
