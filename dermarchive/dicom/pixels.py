@@ -50,8 +50,9 @@ EXPLICIT_LE = "1.2.840.10008.1.2.1"
 REENCODE_QUALITY = 95
 # The size policy (ingest.picture): a photo that must be decoded for DICOM is decoded at no more
 # than this (a 200 MP JPEG at 1/2 scale, never in full); the instance then says so in its
-# Derivation Description. A wrapped JPEG is never decoded, whatever its size (up to 65535 a side).
-MAX_PIXELS = 48_000_000
+# Derivation Description. A wrapped JPEG is never decoded, whatever its size; jpegtran is not used
+# above this size either (turning a 200 MP JPEG's coefficients took it ~1.1 GB, bench_large_photo).
+MAX_PIXELS = 50_000_000
 
 # EXIF orientation -> jpegtran transform that shows the photo upright (Pillow's: ingest.picture)
 _JPEGTRAN = {2: ["-flip", "horizontal"], 3: ["-rotate", "180"], 4: ["-flip", "vertical"],

@@ -42,9 +42,9 @@ WORKERS = 2  # photos decoded/encoded at once: the speed of two cores, the memor
 SIDECAR_FIELDS = ("file", "kind", "lesion", "body_site", "diagnosis", "age_band", "days_since_first_photo",
                   "redacted", "note")
 # The size policy (ingest.picture): a de-identified copy needs no more than this; a larger photo
-# (a 200 MP phone JPEG) is downscaled while decoding, and the export says so. 48 MP lets a 200 MP
-# JPEG decode at 1/2 scale (50 MP), never at full size.
-EXPORT_MAX_PIXELS = 48_000_000
+# (a 200 MP phone JPEG) is downscaled while decoding, and the export says so. 50 MP: a 200 MP
+# JPEG decodes at 1/2 scale (49.9 MP), never at full size.
+EXPORT_MAX_PIXELS = 50_000_000
 
 
 @dataclass(frozen=True)

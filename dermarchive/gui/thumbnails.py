@@ -178,7 +178,7 @@ DECODED_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "WEBP")
 
 # The size policy (ingest.picture): the viewer shows at most this many pixels (more than any
 # screen; a 200 MP photo is draft-decoded at 1/2 scale instead of taking ~1.4 GB as a QImage).
-VIEW_MAX_PIXELS = 48_000_000
+VIEW_MAX_PIXELS = 50_000_000
 
 
 def decode_image(data: bytes, max_side: int | None = None, *, orient: bool = True,

@@ -46,7 +46,10 @@ TRANSPOSE: dict[int, Image.Transpose] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
     4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
     6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
-STORED_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "WEBP")  # what the archive may hold (older imports: TIFF/WebP)
+STORED_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "WEBP")
+# Above this a JPEG is only ever draft-decoded (1/2…1/8) to fit an output's pixel cap; below it a
+# full decode (≤ 300 MB of RGB) and a resize are cheaper in quality terms.
+FULL_DECODE_PIXELS = 100_000_000  # what the archive may hold (older imports: TIFF/WebP)
 
 _XMP_ORIENTATION = (re.compile(rb'tiff:Orientation\s*=\s*["\']([1-8])["\']'),
                     re.compile(rb"<tiff:Orientation>\s*([1-8])\s*</tiff:Orientation>"))
@@ -202,7 +205,13 @@ def decode_upright(data: bytes, *, recorded: int = 1, max_side: int | None = Non
         fmt = img.format or ""
         try:
             if img.format in ("JPEG", "MPO") and want != full:
-                img.draft(img.mode if img.mode in ("RGB", "L") else None, upright_size(want, orientation))
+                target = want
+                if max_pixels and full[0] * full[1] > FULL_DECODE_PIXELS:
+                    # Never decode a huge JPEG in full: the largest 1/2…1/8 scale within the cap.
+                    scale = next((s for s in (2, 4, 8) if full[0] * full[1] / (s * s) <= max_pixels), 8)
+                    target = (full[0] // scale, full[1] // scale)
+                    want = fit(target, max_side, max_pixels)
+                img.draft(img.mode if img.mode in ("RGB", "L") else None, upright_size(target, orientation))
             img.load()
             if img.size != upright_size(want, orientation):
                 stored_want = upright_size(want, orientation)
