@@ -68,13 +68,17 @@ def _pixel_hash(img: Image.Image) -> str:
     return hashlib.sha256(img.mode.encode() + repr(img.size).encode() + img.tobytes()).hexdigest()
 
 
-def _jpeg(data: bytes, meta: PhotoMetadata) -> StoredPhoto:
+def _jpeg(data: bytes, meta: PhotoMetadata, check_only: bool = False) -> StoredPhoto | None:
     try:
         cleaned = jpeg.clean(data, meta.orientation)
     except jpeg.JpegStructureError as exc:
         raise UnreadablePhoto(str(exc)) from None
     try:
         with open_pil(cleaned.data, "JPEG") as img:
+            if check_only:  # every scan decoded (at 1/8: the same entropy data), nothing encoded
+                img.draft("RGB", (max(1, img.size[0] // 8), max(1, img.size[1] // 8)))
+                img.load()
+                return None
             thumbs = make_thumbnails(img, meta.orientation)
     except OSError:
         raise UnreadablePhoto("its picture data is damaged and cannot be decoded (corrupt or truncated)") from None
@@ -82,9 +86,12 @@ def _jpeg(data: bytes, meta: PhotoMetadata) -> StoredPhoto:
     return StoredPhoto(cleaned.data, "JPEG", meta.orientation, thumbs, f"coding-digest:{cleaned.digest}")
 
 
-def _heic(data: bytes) -> StoredPhoto:
+def _heic(data: bytes, check_only: bool = False) -> StoredPhoto | None:
     heif = open_heif(data)
     try:
+        if check_only:
+            heif[0].data  # noqa: B018 - decodes (what can fail), nothing encoded
+            return None
         img = heif[0].to_pillow()
     except (ValueError, RuntimeError, OSError):
         raise UnreadablePhoto("its picture data is damaged and cannot be decoded (corrupt or truncated)") from None
@@ -100,10 +107,12 @@ def _heic(data: bytes) -> StoredPhoto:
     return StoredPhoto(out.getvalue(), "JPEG", 1, thumbs, "lossy:heic-to-jpeg-q95-444")
 
 
-def _to_png(data: bytes, fmt: str, meta: PhotoMetadata) -> StoredPhoto:
+def _to_png(data: bytes, fmt: str, meta: PhotoMetadata, check_only: bool = False) -> StoredPhoto | None:
     try:
         with open_pil(data, fmt) as src:
             src.load()
+            if check_only:
+                return None
             info = dict(src.info)
             img = src if src.mode in PNG_MODES else src.convert("RGBA" if "A" in src.mode else "RGB")
             img = img.copy()
@@ -133,13 +142,25 @@ def _to_png(data: bytes, fmt: str, meta: PhotoMetadata) -> StoredPhoto:
 
 def prepare(data: bytes, meta: PhotoMetadata) -> StoredPhoto:
     """The cleaned copy and thumbnails of a photo (raises :class:`UnreadablePhoto`)."""
+    stored = _prepare(data, meta, False)
+    assert stored is not None
+    return stored
+
+
+def check(data: bytes, meta: PhotoMetadata) -> None:
+    """Every check :func:`prepare` makes that can refuse a photo (structure, metadata rebuild, a
+    full decode), without encoding anything: what the plan runs, so it says what the import does."""
+    _prepare(data, meta, True)
+
+
+def _prepare(data: bytes, meta: PhotoMetadata, check_only: bool) -> StoredPhoto | None:
     try:
         if meta.format in ("JPEG", "MPO"):
-            return _jpeg(data, meta)
+            return _jpeg(data, meta, check_only)
         if meta.format == "HEIC":
-            return _heic(data)
+            return _heic(data, check_only)
         if meta.format in ("PNG", "TIFF", "WEBP"):
-            return _to_png(data, meta.format, meta)
+            return _to_png(data, meta.format, meta, check_only)
     except UnreadablePhoto:
         raise
     except DECODE_ERRORS as exc:  # whatever a damaged file makes a decoder raise

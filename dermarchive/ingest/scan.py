@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import log
 from ..errors import Cancelled, InvalidInput
-from .clean import prepare
+from .clean import check
 from .metadata import (DECODE_ERRORS, FULL_DECODE_CAP, PhotoMetadata, UnreadablePhoto, damaged,
                        gif_claimed_pixels, read_metadata, sniff)
 
@@ -207,8 +207,8 @@ def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntr
     try:
         entry.metadata = read_metadata(data, actual, st.st_mtime)
         # Every check the import runs, run now (issue 14: the plan said "new" for photos the
-        # import then rejected): clean, decode, thumbnails; the result is thrown away.
-        prepare(data, entry.metadata)
+        # import then rejected): clean, rebuild metadata, decode; nothing is encoded.
+        check(data, entry.metadata)
         if entry.metadata.notes:
             entry.reason = "; ".join(entry.metadata.notes)
     except UnreadablePhoto as exc:
