@@ -104,13 +104,13 @@ def test_export_has_neutral_names_no_metadata_and_no_identifiers(archive: Archiv
     assert [r["file"] for r in rows] == ["image-001.jpg", "image-002.jpg", "image-003.jpg"]
     assert rows[0] == {"file": "image-001.jpg", "kind": "clinical", "lesion": "lesion-1",
                        "body_site": "Left forearm", "diagnosis": "naevus", "age_band": "60-69",
-                       "days_since_first_photo": "0", "redacted": ""}
+                       "days_since_first_photo": "0", "redacted": "", "note": ""}
     assert [r["days_since_first_photo"] for r in rows] == ["0", "3", "10"]
     assert rows[1]["lesion"] == "" and rows[2]["lesion"] == "lesion-1"
     sidecar = json.loads((out / "images.json").read_text())
     assert sidecar["purpose"] == "education" and sidecar["count"] == 3
     assert set(sidecar["images"][0]) == {"file", "kind", "lesion", "body_site", "diagnosis", "age_band",
-                                         "days_since_first_photo", "redacted"}
+                                         "days_since_first_photo", "redacted", "note"}
     entry = archive.audit.entries(archive.catalogue, action="export")[-1]
     assert entry.subject["images"] == [a, c, b] and entry.details["purpose"] == "education"
     assert verify(archive) == []

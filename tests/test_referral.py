@@ -258,10 +258,14 @@ def test_default_images_are_consented_clinical_and_dermoscopic(archive, corpus, 
     assert "Dermoscopic" in text_of(PdfReader(tmp_path / "d.pdf"))
 
 
-def test_no_consented_photos_is_a_clear_error(archive, corpus, tmp_path):
+def test_no_consented_photos_is_a_consent_refusal_naming_each_photo(archive, corpus, tmp_path):
+    """Issue 14: a consent refusal like any other (the CLI exits 3), not 'invalid input'."""
+    from dermarchive.consent.policy import ConsentRefused
+
     s = seed(archive, corpus, ("landscape_1.jpg",), scopes=())
-    with pytest.raises(InvalidInput, match="no clinical or dermoscopic photos that may be sent"):
+    with pytest.raises(ConsentRefused, match=f"image {s.image_ids[0]} lacks 'clinical.referral'"):
         make(archive, s, tmp_path / "x.pdf")
+    assert not (tmp_path / "x.pdf").exists()
 
 
 def test_photo_of_another_patient_is_refused(archive, corpus, tmp_path):

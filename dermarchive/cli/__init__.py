@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import DermArchiveError
 from . import archive, backup, compare, consent, corrections, demo, dicom, exports, ingest, referral, sheet
-from .common import OpenApp, common_parent
+from .common import OpenApp, common_parent, printable
 
 COMMAND_GROUPS = (archive, corrections, ingest, sheet, consent, exports, referral, backup, dicom, compare, demo)
 
@@ -46,14 +47,33 @@ def main(argv: Sequence[str] | None = None, *, open_app: OpenApp | None = None) 
         parser.print_help()
         return 2
     try:
-        return int(handler(args) or 0)
+        code = int(handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except DermArchiveError as exc:
-        if getattr(args, "json", False):
-            print(json.dumps({"error": str(exc), "type": type(exc).__name__}), file=sys.stdout)
-        print(f"dermarchive: {exc}", file=sys.stderr)
+        try:
+            if getattr(args, "json", False):
+                print(json.dumps({"error": printable(str(exc)), "type": type(exc).__name__}), file=sys.stdout)
+            print(f"dermarchive: {printable(str(exc))}", file=sys.stderr)
+        except BrokenPipeError:
+            return _reader_gone()
         return exc.exit_code
     except KeyboardInterrupt:
         print("dermarchive: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_gone() -> int:
+    """The output's reader closed the pipe (``… | head -3``): stop quietly, as Unix tools do.
+
+    stdout is pointed at the null device so the interpreter's final flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture stdout)
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for a command its reader stopped
 
 

@@ -105,14 +105,41 @@ def open_archive(args: argparse.Namespace, path: Path | None = None) -> Any:
     return archive
 
 
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8: bytes a file name could not decode (kept by Python as lone
+    surrogates) become visible escapes such as ``\\xff`` instead of invalid output."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _printable_data(data: Any) -> Any:
+    if isinstance(data, str):
+        return printable(data)
+    if isinstance(data, dict):
+        return {printable(str(k)): _printable_data(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_printable_data(v) for v in data]
+    return data
+
+
 def emit(args: argparse.Namespace, data: Any, text: str | Sequence[str] = "") -> None:
     """Print ``data`` as JSON with ``--json`` (indented for a person at a terminal, compact for a
     script: Python's indenting encoder is ten times slower, 0.8 s for 50,000 patients), else
-    ``text``."""
+    ``text``. Always valid UTF-8: undecodable bytes of file names become visible escapes."""
     if getattr(args, "json", False):
-        print(json.dumps(data, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False, default=str))
+        indent = 2 if sys.stdout.isatty() else None
+        out = json.dumps(data, indent=indent, ensure_ascii=False, default=str)
+        try:
+            out.encode("utf-8")
+        except UnicodeEncodeError:  # rare: only then walk the data
+            out = json.dumps(_printable_data(data), indent=indent, ensure_ascii=False,
+                             default=lambda o: printable(str(o)))
     else:
-        print(text if isinstance(text, str) else "\n".join(text))
+        out = printable(text if isinstance(text, str) else "\n".join(text))
+    print(out)
 
 
 class ProgressBar:

@@ -41,5 +41,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             from ..exports.deidentified import export_deidentified
             summary = export_deidentified(a, patient.id, args.purpose, args.out, image_ids=args.images,
                                           progress=bar)
-        emit(args, summary, f"Exported {summary.get('count', 0)} image(s) to {args.out}.")
+        lines = [f"Exported {summary.get('count', 0)} image(s) to {args.out}."]
+        lines += [f"  {note} (the export needs no more)" for note in summary.get("downscaled", [])]
+        emit(args, summary, lines)
     return 0

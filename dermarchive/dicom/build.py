@@ -24,7 +24,7 @@ from ..archive import bodysites, records
 from ..errors import InvalidInput
 from . import codes as dicom_codes
 from ..archive import dicom_store
-from .pixels import Pixels, exif_orientation, pixels_for_dicom
+from .pixels import Pixels, pixels_for_dicom, stored_orientation
 
 VL_PHOTOGRAPHIC = "1.2.840.10008.5.1.4.1.1.77.1.4"
 DERMOSCOPIC = "1.2.840.10008.5.1.4.1.1.77.1.7"
@@ -113,14 +113,8 @@ def build_instance(archive: Any, image: records.ImageRecord, *, pixels: Pixels |
                            "photos are exported to DICOM.")
     if pixels is None:
         data = records.image_bytes(archive, image)
-        # Upright as the app shows it: a JPEG's own EXIF orientation (the viewer applies it),
-        # else the catalogue's; HEIF rotation is applied by pillow-heif when decoding.
-        orientation = image.orientation
-        if data[:2] == b"\xff\xd8":
-            orientation = exif_orientation(data, default=image.orientation)
-        elif (image.stored_format or "").upper() in ("HEIC", "HEIF"):
-            orientation = 1
-        pixels = pixels_for_dicom(data, orientation)
+        # Upright as every other path shows it: the one orientation rule (ingest.picture).
+        pixels = pixels_for_dicom(data, stored_orientation(data, image.orientation))
     dermoscopic = image.kind == "dermoscopic"
     modality = "DMS" if dermoscopic else "XC"
     with archive.transaction() as tx:
@@ -186,7 +180,7 @@ def build_instance(archive: Any, image: records.ImageRecord, *, pixels: Pixels |
             "re-encoded": "Re-encoded as JPEG baseline 4:2:2, quality 95 (turned upright where needed)",
             "converted-lossy": f"Converted from {image.stored_format} to JPEG baseline (quality 95)",
             "converted-lossless": f"Converted from {image.stored_format} without loss",
-        }.get(pixels.route, "Converted")
+        }.get(pixels.route, "Converted") + (f"; {pixels.note}" if pixels.note else "")
     _anatomy(ds, lesion, dermoscopic)
     ds.AcquisitionContextSequence = []
     # Image Pixel

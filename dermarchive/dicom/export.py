@@ -62,6 +62,9 @@ def build_instances(archive: Any, images: list[records.ImageRecord], *, progress
     return out
 
 
+UNKNOWN_STUDY_TIME = "000000"
+
+
 class _StagedFileSet(FileSet):
     """pydicom's FileSet stages added instances in the system temp folder; ours stages them
     inside the export folder (the one place the user chose to put plaintext)."""
@@ -71,6 +74,20 @@ class _StagedFileSet(FileSet):
         self._stage["t"].cleanup()
         self._stage["t"] = tempfile.TemporaryDirectory(prefix=".staging-", dir=stage_parent)
         self._stage["path"] = Path(self._stage["t"].name)
+
+    def _recordify(self, ds: Any) -> Any:
+        """The DICOMDIR's STUDY record needs a Study Time (type 1) where the instance may leave it
+        empty (type 2: a visit whose photos have no camera time). Only the directory record gets
+        a placeholder ("000000", midnight); the instance itself keeps its empty, truthful value."""
+        if ds.get("StudyTime"):
+            yield from super()._recordify(ds)
+            return
+        # The records copy the value; FileSet.add saves the instance only after they are made.
+        ds.StudyTime = UNKNOWN_STUDY_TIME
+        try:
+            yield from super()._recordify(ds)
+        finally:
+            ds.StudyTime = ""
 
 
 def export_dicom(archive: Any, patient_id: int, out: Path | str, *, image_ids: list[int] | None = None,
@@ -120,6 +137,7 @@ def export_dicom(archive: Any, patient_id: int, out: Path | str, *, image_ids: l
         "notes": [jpegtran_missing_note(without_jpegtran)] if without_jpegtran else [],
         "images": [{"id": inst.image_id, "sop_instance_uid": inst.sop_instance_uid,
                     "study_instance_uid": inst.study_uid, "route": inst.pixels.route,
+                    **({"note": inst.pixels.note} if inst.pixels.note else {}),
                     "file": files.get(inst.sop_instance_uid, "")} for inst in instances],
     }
 

@@ -43,21 +43,22 @@ from PIL import Image
 
 from .. import log
 from ..errors import InvalidInput
+from ..ingest.picture import Decoded, PictureError, decode_upright, open_picture, orientation_of, valid
 
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 REENCODE_QUALITY = 95
-MAX_PIXELS = 100_000_000  # same order as the import cap; DICOM Rows/Columns are 16-bit anyway
+# The size policy (ingest.picture): a photo that must be decoded for DICOM is decoded at no more
+# than this (a 200 MP JPEG at 1/2 scale, never in full); the instance then says so in its
+# Derivation Description. A wrapped JPEG is never decoded, whatever its size; jpegtran is not used
+# above this size either (turning a 200 MP JPEG's coefficients took it ~1.1 GB, bench_large_photo).
+MAX_PIXELS = 50_000_000
 
-# EXIF orientation -> jpegtran transform and Pillow transpose that show the photo upright
+# EXIF orientation -> jpegtran transform that shows the photo upright (Pillow's: ingest.picture)
 _JPEGTRAN = {2: ["-flip", "horizontal"], 3: ["-rotate", "180"], 4: ["-flip", "vertical"],
              5: ["-transpose"], 6: ["-rotate", "90"], 7: ["-transverse"], 8: ["-rotate", "270"]}
-_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-              6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-              8: Image.Transpose.ROTATE_90}
 _LOSSY_SOURCES = {"HEIF", "HEIC", "WEBP", "AVIF", "JPEG", "MPO"}
-_ALLOWED = ["JPEG", "PNG", "HEIF", "TIFF", "WEBP", "BMP"]  # MPO opens through JPEG
+_ALLOWED = ["JPEG", "MPO", "PNG", "HEIF", "TIFF", "WEBP", "BMP"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Pixels:
     source_size: int          # bytes of the stored photo (for the compression ratio)
     icc_profile: bytes | None = None
     without_jpegtran: bool = False  # re-encoded only because jpegtran is not installed
+    note: str = ""            # e.g. "downscaled from 16320×12240 to 8000×6000 pixels"
 
 
     @property
@@ -175,14 +177,13 @@ def clean_jpeg(data: bytes) -> tuple[bytes, bytes | None]:
     return bytes(out), icc
 
 
-def exif_orientation(data: bytes, default: int = 1) -> int:
-    """The JPEG's EXIF Orientation tag, or ``default`` when it has none (or a broken one)."""
+def stored_orientation(data: bytes, recorded: int = 1) -> int:
+    """The one orientation rule (ingest.picture) for stored bytes: their own tag, else ``recorded``."""
     try:
-        with Image.open(io.BytesIO(data), formats=["JPEG"]) as img:
-            value = img.getexif().get(0x0112)
-    except Exception:  # noqa: BLE001 - a bad EXIF block only means "no orientation"
-        return default
-    return value if isinstance(value, int) and 1 <= value <= 8 else default
+        with open_picture(data, tuple(_ALLOWED)) as img:
+            return orientation_of(img, recorded)
+    except PictureError:
+        return valid(recorded) or 1
 
 
 def jpegtran_missing_note(count: int) -> str:
@@ -221,14 +222,14 @@ def _from_jpeg_frame(frame: bytes, route: str, source_size: int, icc: bytes | No
                   True, source_size, icc)
 
 
-def _encode_jpeg(img: Image.Image, route: str, source_size: int, icc: bytes | None) -> Pixels:
+def _encode_jpeg(img: Image.Image, route: str, source_size: int, icc: bytes | None, note: str = "") -> Pixels:
     if img.mode not in ("RGB", "L"):
         img = _flatten(img)
     out = io.BytesIO()
     # subsampling=1 is 4:2:2, which is what YBR_FULL_422 describes exactly
     img.save(out, "JPEG", quality=REENCODE_QUALITY, subsampling=1 if img.mode == "RGB" else 0,
              progressive=False, optimize=False, comment=b"")  # never a source comment
-    return _from_jpeg_frame(out.getvalue(), route, source_size, icc)
+    return dataclasses.replace(_from_jpeg_frame(out.getvalue(), route, source_size, icc), note=note)
 
 
 def _flatten(img: Image.Image) -> Image.Image:
@@ -244,7 +245,7 @@ def _flatten(img: Image.Image) -> Image.Image:
 
 def pixels_for_dicom(data: bytes, orientation: int = 1) -> Pixels:
     """Pixels of a stored photo for DICOM, shown upright (``orientation`` is the EXIF value)."""
-    orientation = orientation if orientation in _JPEGTRAN or orientation == 1 else 1
+    orientation = valid(orientation) or 1
     if data[:2] == b"\xff\xd8":
         return _jpeg_pixels(data, orientation)
     return _converted(data, orientation)
@@ -258,7 +259,8 @@ def _jpeg_pixels(data: bytes, orientation: int) -> Pixels:
     if baseline and describable and orientation == 1:
         return _from_jpeg_frame(cleaned, "wrapped", len(data), icc)
     lossless_possible = (describable and len(info.sampling) in (1, 3) and info.precision == 8
-                         and info.sof in (0xC0, 0xC1, 0xC2) and _perfect_possible(info, orientation))
+                         and info.sof in (0xC0, 0xC1, 0xC2) and info.width * info.height <= MAX_PIXELS
+                         and _perfect_possible(info, orientation))
     without_jpegtran = (lossless_possible and _turn_stays_describable(info, orientation)
                         and shutil.which("jpegtran") is None)
     if lossless_possible and not without_jpegtran:
@@ -269,10 +271,8 @@ def _jpeg_pixels(data: bytes, orientation: int) -> Pixels:
             if turned_info.sof == 0xC0 and _describable(turned_info):
                 route = "rotated-lossless" if orientation != 1 else "transcoded-lossless"
                 return _from_jpeg_frame(frame, route, len(data), icc)
-    img = _open(data)
-    if orientation in _TRANSPOSE:
-        img = img.transpose(_TRANSPOSE[orientation])
-    pixels = _encode_jpeg(img, "re-encoded", len(data), icc)
+    decoded = _open(data, orientation)
+    pixels = _encode_jpeg(decoded.image, "re-encoded", len(data), icc, decoded.note())
     return dataclasses.replace(pixels, without_jpegtran=True) if without_jpegtran else pixels
 
 
@@ -303,33 +303,20 @@ def _perfect_possible(info: JpegInfo, orientation: int) -> bool:
     return {1: True, 5: True, 2: w_ok, 8: w_ok, 4: h_ok, 6: h_ok, 3: w_ok and h_ok, 7: w_ok and h_ok}[orientation]
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, orientation: int) -> Decoded:
     try:
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-    except ImportError:  # pragma: no cover - a dependency; HEIC then fails with a clear message
-        pass
-    try:
-        img = Image.open(io.BytesIO(data), formats=_ALLOWED)
-        if img.width * img.height > MAX_PIXELS:
-            raise InvalidInput("The stored photo is too large to convert for DICOM.")
-        img.load()
-    except InvalidInput:
-        raise
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad files
-        raise InvalidInput(f"The stored photo could not be decoded for DICOM ({type(exc).__name__}).") from None
-    return img
+        return decode_upright(data, orientation=orientation, max_pixels=MAX_PIXELS, formats=tuple(_ALLOWED))
+    except PictureError as exc:
+        raise InvalidInput(f"The stored photo could not be converted for DICOM: {exc}.") from None
 
 
 def _converted(data: bytes, orientation: int) -> Pixels:
-    img = _open(data)
-    fmt = (img.format or "").upper()
-    icc = img.info.get("icc_profile") or None
-    if orientation in _TRANSPOSE:
-        img = img.transpose(_TRANSPOSE[orientation])
-    if fmt in _LOSSY_SOURCES:
-        return _encode_jpeg(img, "converted-lossy", len(data), icc)
+    decoded = _open(data, orientation)
+    img = decoded.image
+    fmt = (decoded.format or "").upper()
+    icc = decoded.icc
+    if fmt in _LOSSY_SOURCES or decoded.downscaled:
+        return _encode_jpeg(img, "converted-lossy", len(data), icc, decoded.note())
     img = _flatten(img) if img.mode not in ("RGB", "L") else img
     samples = 3 if img.mode == "RGB" else 1
     return Pixels(img.tobytes(), EXPLICIT_LE, "RGB" if samples == 3 else "MONOCHROME2", img.height,

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageFilter, UnidentifiedImageError
+from PIL import Image, ImageFilter
 
 from .. import log
 from ..archive import bodysites, records
@@ -33,17 +33,18 @@ from ..archive.fsutil import check_new_folder, new_folder, write_new_file
 from ..consent import policy
 from ..consent.scopes import SECONDARY
 from ..errors import Cancelled, InvalidInput, NotFound
+from ..ingest.picture import PictureError, decode_upright
 
 Progress = Callable[[int, int, str], None]
-DECODE_FORMATS = ("JPEG", "PNG", "HEIF", "TIFF", "WEBP")  # JPEG also opens MPO
+DECODE_FORMATS = ("JPEG", "MPO", "PNG", "HEIF", "TIFF", "WEBP")
 JPEG_QUALITY = 95
 WORKERS = 2  # photos decoded/encoded at once: the speed of two cores, the memory of two photos
 SIDECAR_FIELDS = ("file", "kind", "lesion", "body_site", "diagnosis", "age_band", "days_since_first_photo",
-                  "redacted")
-# EXIF orientation → the transpose that makes the picture upright (as ImageOps.exif_transpose).
-_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+                  "redacted", "note")
+# The size policy (ingest.picture): a de-identified copy needs no more than this; a larger photo
+# (a 200 MP phone JPEG) is downscaled while decoding, and the export says so. 50 MP: a 200 MP
+# JPEG decodes at 1/2 scale (49.9 MP), never at full size.
+EXPORT_MAX_PIXELS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -81,34 +82,23 @@ Redactions = Mapping[int, Sequence[Redaction]]
 
 
 # -- pictures ---------------------------------------------------------------------------------
-def _decode_formats() -> list[str]:
-    """The allow-list, limited to the decoders present (HEIF comes from pillow-heif)."""
-    try:
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-    except ImportError:  # pragma: no cover - a runtime dependency
-        pass
-    Image.init()
-    return [f for f in DECODE_FORMATS if f in Image.OPEN]
-
-
-def upright_image(data: bytes, recorded_orientation: int = 1) -> tuple[Image.Image, bytes | None]:
+def upright_image(data: bytes, recorded_orientation: int = 1, *, max_side: int | None = None,
+                  max_pixels: int | None = EXPORT_MAX_PIXELS) -> tuple[Image.Image, bytes | None]:
     """Decode stored image bytes into an upright RGB picture (in memory) and its ICC profile."""
-    try:
-        with Image.open(io.BytesIO(data), formats=_decode_formats()) as img:
-            img.load()
-            icc = img.info.get("icc_profile")
-            tag = img.getexif().get(0x0112)
-            orientation = tag if isinstance(tag, int) and tag in range(1, 9) else recorded_orientation
-            pic = img.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise InvalidInput("A stored image could not be decoded; run 'dermarchive verify'.") from None
-    method = _UPRIGHT.get(orientation)
-    if method:
-        pic = pic.transpose(method)
-    pic.info = {}  # nothing of the source's metadata (EXIF, XMP, comment…) may ride along
+    pic, icc, _note = _upright(data, recorded_orientation, max_side=max_side, max_pixels=max_pixels)
     return pic, icc
+
+
+def _upright(data: bytes, recorded_orientation: int, *, max_side: int | None = None,
+             max_pixels: int | None = EXPORT_MAX_PIXELS) -> tuple[Image.Image, bytes | None, str]:
+    try:
+        decoded = decode_upright(data, recorded=recorded_orientation, max_side=max_side,
+                                 max_pixels=max_pixels, formats=DECODE_FORMATS)
+    except PictureError as exc:
+        raise InvalidInput(f"A stored image could not be decoded ({exc}); run 'dermarchive verify'.") from None
+    pic = decoded.image if decoded.image.mode == "RGB" else decoded.image.convert("RGB")
+    pic.info = {}  # nothing of the source's metadata (EXIF, XMP, comment…) may ride along
+    return pic, decoded.icc, decoded.note()
 
 
 def _blur_box(pic: Image.Image, box: tuple[int, int, int, int]) -> None:
@@ -149,8 +139,7 @@ def redacted_preview(archive: Archive, image_id: int, redactions: Sequence[Redac
                      max_side: int = 1200) -> bytes:
     """The upright (optionally redacted) picture as screen-size JPEG bytes, for the redaction tool."""
     image = records.get_image(archive, image_id)
-    pic, _icc = upright_image(records.image_bytes(archive, image), image.orientation)
-    pic.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)  # fractions make this exact
+    pic, _icc = upright_image(records.image_bytes(archive, image), image.orientation, max_side=max_side)
     return encode_clean_jpeg(apply_redactions(pic, redactions), quality=88)
 
 
@@ -211,10 +200,11 @@ def _sidecars(rows: list[dict[str, Any]], purpose: str) -> tuple[bytes, bytes]:
     return text.getvalue().encode("utf-8"), json.dumps(meta, indent=2, ensure_ascii=False).encode("utf-8")
 
 
-def _render(data: bytes, orientation: int, redactions: Sequence[Redaction]) -> bytes:
-    """Stored bytes → upright, redacted, metadata-free JPEG (runs in a worker thread)."""
-    pic, icc = upright_image(data, orientation)
-    return encode_clean_jpeg(apply_redactions(pic, redactions), icc)
+def _render(data: bytes, orientation: int, redactions: Sequence[Redaction]) -> tuple[bytes, str]:
+    """Stored bytes → upright, redacted, metadata-free JPEG (runs in a worker thread), and the
+    size note when the photo was downscaled (the size policy)."""
+    pic, icc, note = _upright(data, orientation)
+    return encode_clean_jpeg(apply_redactions(pic, redactions), icc), note
 
 
 def _sidecar_row(name: str, image: records.ImageRecord, lesion_of: Mapping[int, records.Lesion],
@@ -267,11 +257,12 @@ def export_deidentified(archive: Archive, patient_id: int, purpose: str, out: Pa
     lesion_no: dict[int, str] = {}
     rows: list[dict[str, Any]] = []
 
-    def finish(tmp: Path, n: int, image: records.ImageRecord, rendering: Future[bytes]) -> None:
+    def finish(tmp: Path, n: int, image: records.ImageRecord, rendering: Future[tuple[bytes, str]]) -> None:
         name = f"image-{n:03d}.jpg"
-        write_new_file(tmp / name, rendering.result())
+        jpeg_bytes, note = rendering.result()
+        write_new_file(tmp / name, jpeg_bytes)
         rows.append(_sidecar_row(name, image, lesion_of, lesion_no, patient.dob, first,
-                                 redactions.get(image.id, [])))
+                                 redactions.get(image.id, [])) | {"note": note})
         if progress:
             progress(n, total, f"Exported photo {n} of {total}")
 
@@ -281,7 +272,7 @@ def export_deidentified(archive: Archive, patient_id: int, purpose: str, out: Pa
         # Decoding and encoding (Pillow releases the GIL) run in WORKERS threads; blobs are
         # decrypted here, at most WORKERS photos ahead of the one being written.
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="deidentify") as pool:
-            pending: deque[tuple[int, records.ImageRecord, Future[bytes]]] = deque()
+            pending: deque[tuple[int, records.ImageRecord, Future[tuple[bytes, str]]]] = deque()
             for n, image in enumerate(chosen, 1):
                 if cancelled and cancelled():
                     raise Cancelled("The export")
@@ -298,5 +289,6 @@ def export_deidentified(archive: Archive, patient_id: int, purpose: str, out: Pa
     archive.log_event("export", {"patient": patient_id, "images": [i.id for i in chosen]},
                       {"purpose": purpose, "count": total, "redacted": redacted, "kind": "deidentified"})
     log.exports.info("de-identified export: %d image(s), %d redacted", total, redacted)
+    downscaled = [r["file"] + ": " + r["note"] for r in rows if r["note"]]
     return {"count": total, "out": str(out), "files": [r["file"] for r in rows],
-            "redacted": redacted, "purpose": purpose}
+            "redacted": redacted, "purpose": purpose, "downscaled": downscaled}

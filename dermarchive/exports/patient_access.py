@@ -22,8 +22,17 @@ from ..archive.fsutil import check_new_folder, new_folder, write_new_file
 from ..consent import policy
 from ..consent.scopes import PATIENT_ACCESS
 from ..errors import Cancelled, InvalidInput
+from ..ingest import jpeg
 
 EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png"}
+
+
+def _patient_copy(data: bytes, image: Any) -> bytes:
+    """The stored copy as it is; a multi-picture JPEG stored before issue 14 leaves as its primary
+    image alone (its MPF index and later frames, with their own device and date, stay behind)."""
+    if image.stored_format == "MPO":
+        return jpeg.clean(data, image.orientation).data
+    return data
 
 
 def export_patient_access(archive: Any, patient_id: int, out: Path | str, *, image_ids: list[int] | None = None,
@@ -49,7 +58,7 @@ def export_patient_access(archive: Any, patient_id: int, out: Path | str, *, ima
             if cancelled is not None and cancelled():
                 raise Cancelled("The export")
             name = f"image-{n:04d}{EXTENSIONS.get(image.stored_format, '.bin')}"
-            write_new_file(tmp / name, records.image_bytes(archive, image))
+            write_new_file(tmp / name, _patient_copy(records.image_bytes(archive, image), image))
             lesion = lesions.get(image.lesion_id) if image.lesion_id else None
             rows.append([name, image.taken_at or image.visit_date, image.kind,
                          lesion.label if lesion else "", lesion.site_label if lesion else ""])

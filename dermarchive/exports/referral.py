@@ -129,10 +129,10 @@ def _select_images(archive: Archive, patient_id: int, image_ids: list[int] | Non
     if image_ids is None:
         ids = default_image_ids(archive, patient_id)
         if not ids:
-            total = len(records.images(archive, patient_id=patient_id, kinds=DEFAULT_KINDS))
-            raise InvalidInput(
-                "This patient has no clinical or dermoscopic photos that may be sent with a referral "
-                f"({total} photo(s) lack '{PURPOSE}' consent). Record consent, or choose photos with --image.")
+            candidates = [i.id for i in records.images(archive, patient_id=patient_id, kinds=DEFAULT_KINDS)]
+            if candidates:  # photos there are, none consented: a consent refusal like any other (exit 3)
+                raise policy.ConsentRefused(PURPOSE, policy.check(archive, candidates, PURPOSE))
+            raise InvalidInput("This patient has no clinical or dermoscopic photos to send with a referral.")
         return records.images(archive, image_ids=ids)
     ids = list(dict.fromkeys(int(i) for i in image_ids))
     found = {i.id: i for i in records.images(archive, image_ids=ids)}
@@ -177,7 +177,7 @@ def prepare_photos(archive: Archive, imgs: list[records.ImageRecord], *,
         if cancelled and cancelled():
             return None
         try:
-            jpeg, pixels, size_pt = print_photo(records.image_bytes(archive, img))
+            jpeg, pixels, size_pt = print_photo(records.image_bytes(archive, img), orientation=img.orientation)
         except PhotoUnreadable as exc:
             raise PhotoUnreadable(f"Image {img.id} cannot be printed: {exc}. Nothing was written.") from None
         return Photo(img.id, jpeg, pixels, size_pt, "")

@@ -27,8 +27,7 @@ PRINT_DPI = 200
 MIN_PASSWORD = 6
 # Decoders allowed for stored images (DESIGN §2: Pillow opens only an allow-list). MPO files open
 # through the JPEG decoder (first frame).
-_FORMATS = ["JPEG", "PNG", "TIFF", "WEBP", "HEIF"]
-_MAX_PIXELS = 200_000_000
+_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "WEBP", "HEIF")
 
 
 class PhotoUnreadable(DermArchiveError):
@@ -124,21 +123,6 @@ FRAME_W = PAGE_W - 2 * MARGIN
 GUTTER = 14.0
 PHOTO_BOX = ((FRAME_W - GUTTER) / 2 - 4, 205.0)
 
-_heif_ready = False
-
-
-def _open_image(data: bytes) -> Any:
-    global _heif_ready
-    from PIL import Image
-
-    if not _heif_ready:
-        from pillow_heif import register_heif_opener
-
-        register_heif_opener()
-        _heif_ready = True
-    return Image.open(io.BytesIO(data), formats=_FORMATS)
-
-
 @functools.lru_cache(maxsize=16)
 def _srgb_transform(icc: bytes, mode: str) -> Any:
     """A cached transform from an embedded ICC profile to sRGB; None for a profile lcms rejects."""
@@ -162,51 +146,45 @@ def _fit(upright: tuple[int, int], box: tuple[float, float], dpi: int) -> tuple[
 
 
 def print_photo(data: bytes, box: tuple[float, float] = PHOTO_BOX,
-                dpi: int = PRINT_DPI) -> tuple[bytes, tuple[int, int], tuple[float, float]]:
+                dpi: int = PRINT_DPI, orientation: int = 1) -> tuple[bytes, tuple[int, int], tuple[float, float]]:
     """Stored image bytes → (JPEG without metadata, pixel size, printed size in points).
 
-    Upright (EXIF orientation applied), sRGB, fitted into ``box`` points and sampled at ``dpi``
-    (never upsampled). Raises :class:`PhotoUnreadable` for data Pillow cannot decode.
+    Upright (the one orientation rule of :mod:`dermarchive.ingest.picture`; ``orientation`` is the
+    catalogue's value, used when the file states none), sRGB, fitted into ``box`` points and
+    sampled at ``dpi`` (never upsampled; a JPEG is draft-decoded near that size, so a 200 MP photo
+    is never decoded in full). Raises :class:`PhotoUnreadable` for data that cannot be decoded.
     """
-    from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageCms
+
+    from ..ingest.picture import PictureError, decode_upright, open_picture, orientation_of, upright_size
 
     try:
-        with _open_image(data) as img:
-            w, h = img.size
-            if w * h > _MAX_PIXELS:
-                raise PhotoUnreadable("the image is too large to print")
-            orientation = img.getexif().get(0x0112, 1)
-            upright = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-            size_pt, want = _fit(upright, box, dpi)
-            if img.format in ("JPEG", "MPO"):
-                # Let the decoder scale by 1/2…1/8 while decoding (in stored orientation).
-                img.draft("RGB", want if upright == (w, h) else (want[1], want[0]))
-            icc = img.info.get("icc_profile")
-            out = ImageOps.exif_transpose(img)
-            if (out.width > out.height) != (upright[0] > upright[1]) and out.width != out.height:
-                # the decoder turned it already (HEIF): fit what we got
-                size_pt, want = _fit((upright[1], upright[0]), box, dpi)
-            if out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info):
-                rgba = out.convert("RGBA")
-                out = Image.new("RGB", rgba.size, "white")
-                out.paste(rgba, mask=rgba.getchannel("A"))
-            if out.mode not in ("RGB", "CMYK"):
-                out = out.convert("RGB")
-            if out.size != want:
-                out = out.resize(want, Image.Resampling.LANCZOS, reducing_gap=2.0)
-            # Colour: to sRGB after resizing (fewer pixels); phones write Display P3 profiles.
-            to_srgb = _srgb_transform(icc, out.mode) if icc else None
-            out = ImageCms.applyTransform(out, to_srgb) if to_srgb is not None else out
-            if out.mode != "RGB":
-                out = out.convert("RGB")
-            out.info = {}  # Pillow writes some info keys by default (a JPEG "comment", "dpi"…)
-            buf = io.BytesIO()
-            out.save(buf, "JPEG", quality=86, optimize=True)  # no exif=, no icc_profile=: no metadata
-            return buf.getvalue(), out.size, size_pt
-    except PhotoUnreadable:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise PhotoUnreadable(f"the stored image could not be decoded ({type(exc).__name__})") from None
+        with open_picture(data, _FORMATS) as probe:
+            turn = orientation_of(probe, orientation)
+            size_pt, want = _fit(upright_size(probe.size, turn), box, dpi)
+        decoded = decode_upright(data, recorded=orientation, max_side=max(want), formats=_FORMATS)
+        out = decoded.image
+        if out.mode in ("RGBA", "LA", "PA") or (out.mode == "P" and "transparency" in out.info):
+            rgba = out.convert("RGBA")
+            out = Image.new("RGB", rgba.size, "white")
+            out.paste(rgba, mask=rgba.getchannel("A"))
+        if out.mode not in ("RGB", "CMYK"):
+            out = out.convert("RGB")
+        if out.size != want:
+            out = out.resize(want, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        # Colour: to sRGB after resizing (fewer pixels); phones write Display P3 profiles.
+        to_srgb = _srgb_transform(decoded.icc, out.mode) if decoded.icc else None
+        out = ImageCms.applyTransform(out, to_srgb) if to_srgb is not None else out
+        if out.mode != "RGB":
+            out = out.convert("RGB")
+        out.info = {}  # Pillow writes some info keys by default (a JPEG "comment", "dpi"…)
+        buf = io.BytesIO()
+        out.save(buf, "JPEG", quality=86, optimize=True)  # no exif=, no icc_profile=: no metadata
+        return buf.getvalue(), out.size, size_pt
+    except PictureError as exc:
+        raise PhotoUnreadable(str(exc)) from None
+    except (OSError, ValueError, SyntaxError, MemoryError):
+        raise PhotoUnreadable("its picture data is damaged and cannot be decoded") from None
 
 
 # -- layout (pure) -----------------------------------------------------------------------------

@@ -17,7 +17,6 @@ also fed by the viewer) tells the side panel. Problems are the blob store's plai
 
 from __future__ import annotations
 
-import io
 import threading
 import weakref
 from collections import Counter, OrderedDict
@@ -25,12 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
-from PIL import Image, ImageOps
+from PIL import Image
 from PySide6.QtGui import QGuiApplication, QImage, QPixmap
 
 from .. import log
 from ..archive import records
 from ..errors import ArchiveLocked, BlobIntegrityError, NotFound
+from ..ingest.picture import decode_upright
 
 THUMB_SIDE = 144
 
@@ -176,25 +176,27 @@ class _Work(QRunnable):
 DECODED_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "WEBP")
 
 
-def decode_image(data: bytes, max_side: int | None = None, *, orient: bool = True) -> QImage:
-    """Decode stored bytes to a QImage, upright (EXIF orientation applied unless ``orient`` is
-    False), at most ``max_side``.
+# The size policy (ingest.picture): the viewer shows at most this many pixels (more than any
+# screen; a 200 MP photo is draft-decoded at 1/2 scale instead of taking ~1.4 GB as a QImage).
+VIEW_MAX_PIXELS = 50_000_000
+
+
+def decode_image(data: bytes, max_side: int | None = None, *, orient: bool = True,
+                 orientation: int = 1) -> QImage:
+    """Decode stored bytes to a QImage, upright (the one orientation rule of
+    ``ingest.picture``; ``orientation`` is the catalogue's value; not applied when ``orient`` is
+    False), at most ``max_side`` (else :data:`VIEW_MAX_PIXELS`).
 
     Worker threads must not use Qt's image readers: QImageReader on a QBuffer made in Python calls
     back into Python (for the buffer's virtual methods) while holding Qt's plugin-loader lock, and
     another thread holding the GIL while waiting for that lock deadlocks both. Pillow decodes
     without the GIL and without Qt; the pixels are copied into a QImage that owns them.
-    Raises ``OSError``/``ValueError`` subclasses for data that is not a decodable picture.
+    Raises ``ValueError`` (``PictureError``) for data that is not a decodable picture.
     """
-    with Image.open(io.BytesIO(data), formats=DECODED_FORMATS) as img:
-        if max_side and img.format in ("JPEG", "MPO"):
-            img.draft("RGB", (max_side, max_side))  # the decoder scales by 1/2…1/8 while decoding
-        img.load()
-        turned = orient and img.getexif().get(0x0112, 1) in (2, 3, 4, 5, 6, 7, 8)
-        upright = (ImageOps.exif_transpose(img) or img) if turned else img  # no 36 MB copy when upright
-        if max_side and max(upright.size) > max_side:
-            upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        return _to_qimage(upright)
+    decoded = decode_upright(data, recorded=orientation, max_side=max_side,
+                             max_pixels=None if max_side else VIEW_MAX_PIXELS,
+                             formats=DECODED_FORMATS, orient=orient)
+    return _to_qimage(decoded.image)
 
 
 def _to_qimage(img: Image.Image) -> QImage:

@@ -34,7 +34,7 @@ def decode_for_view(archive: Any, image: records.ImageRecord) -> QImage:
     which = "original" if image.stored_format.upper() in DECODED_FORMATS else "preview"
     data = records.view_image(archive, image, which)
     try:
-        return decode_image(data)  # Pillow, not QImageReader, off the GUI thread (see decode_image)
+        return decode_image(data, orientation=image.orientation)  # Pillow, not QImageReader, off the GUI thread (see decode_image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         from ..errors import BlobIntegrityError
         raise BlobIntegrityError(image.blob_id, "the photo could not be decoded") from None

@@ -47,41 +47,51 @@ class StoredPhoto:
     proof: str              # why the pixels can be trusted: coding digest, pixel hash or "lossy"
 
 
-def _exif_for(block: bytes | None, *, orientation: int | None = None) -> bytes | None:
-    if not block:
-        return jpeg.rebuild_exif({}, orientation=orientation) if orientation else None
-    if not block.startswith(jpeg.EXIF_HEADER):
-        block = jpeg.EXIF_HEADER + block
-    try:
-        return jpeg.rebuild_exif(jpeg.load_exif(block), orientation=orientation)
-    except jpeg.EXIF_ERRORS:
-        raise UnreadablePhoto("its EXIF metadata block is damaged, so it cannot be cleaned safely") from None
+def _exif_for(block: bytes | None, *, orientation: int | None = None,
+              size: tuple[int, int] | None = None) -> bytes | None:
+    """The allow-list EXIF of ``block`` with ``orientation`` set; a block that cannot be parsed is
+    dropped whole (only the orientation is written then)."""
+    exif: dict = {}
+    if not block and orientation in (None, 1):
+        return None
+    if block:
+        if not block.startswith(jpeg.EXIF_HEADER):
+            block = jpeg.EXIF_HEADER + block
+        try:
+            exif = jpeg.load_exif(block)
+        except jpeg.EXIF_ERRORS:
+            exif = {}
+    return jpeg.rebuild_exif(exif, orientation=orientation, size=size)
 
 
 def _pixel_hash(img: Image.Image) -> str:
     return hashlib.sha256(img.mode.encode() + repr(img.size).encode() + img.tobytes()).hexdigest()
 
 
-def _jpeg(data: bytes) -> StoredPhoto:
+def _jpeg(data: bytes, meta: PhotoMetadata, check_only: bool = False) -> StoredPhoto | None:
     try:
-        cleaned = jpeg.clean(data)
+        cleaned = jpeg.clean(data, meta.orientation)
     except jpeg.JpegStructureError as exc:
         raise UnreadablePhoto(str(exc)) from None
-    except jpeg.EXIF_ERRORS:
-        raise UnreadablePhoto("its EXIF metadata block is damaged, so it cannot be cleaned safely") from None
     try:
         with open_pil(cleaned.data, "JPEG") as img:
-            orientation = img.getexif().get(0x0112, 1)
-            thumbs = make_thumbnails(img)
+            if check_only:  # every scan decoded (at 1/8: the same entropy data), nothing encoded
+                img.draft("RGB", (max(1, img.size[0] // 8), max(1, img.size[1] // 8)))
+                img.load()
+                return None
+            thumbs = make_thumbnails(img, meta.orientation)
     except OSError:
         raise UnreadablePhoto("its picture data is damaged and cannot be decoded (corrupt or truncated)") from None
-    return StoredPhoto(cleaned.data, "MPO" if cleaned.frames > 1 else "JPEG",
-                       orientation if 1 <= orientation <= 8 else 1, thumbs, f"coding-digest:{cleaned.digest}")
+    # Multi-picture files keep their primary image only (jpeg.clean): stored as a plain JPEG.
+    return StoredPhoto(cleaned.data, "JPEG", meta.orientation, thumbs, f"coding-digest:{cleaned.digest}")
 
 
-def _heic(data: bytes) -> StoredPhoto:
+def _heic(data: bytes, check_only: bool = False) -> StoredPhoto | None:
     heif = open_heif(data)
     try:
+        if check_only:
+            heif[0].data  # noqa: B018 - decodes (what can fail), nothing encoded
+            return None
         img = heif[0].to_pillow()
     except (ValueError, RuntimeError, OSError):
         raise UnreadablePhoto("its picture data is damaged and cannot be decoded (corrupt or truncated)") from None
@@ -90,27 +100,29 @@ def _heic(data: bytes) -> StoredPhoto:
     if img.mode != "RGB":
         img = img.convert("RGB")
     out = io.BytesIO()
-    exif = _exif_for(info.get("exif"), orientation=1)
+    exif = _exif_for(info.get("exif"), orientation=1, size=img.size)
     img.save(out, "JPEG", quality=HEIC_JPEG_QUALITY, subsampling=0,
              icc_profile=info.get("icc_profile") or None, exif=exif or b"")
-    thumbs = make_thumbnails(img)
+    thumbs = make_thumbnails(img, 1)  # libheif turned it already
     return StoredPhoto(out.getvalue(), "JPEG", 1, thumbs, "lossy:heic-to-jpeg-q95-444")
 
 
-def _to_png(data: bytes, fmt: str) -> StoredPhoto:
+def _to_png(data: bytes, fmt: str, meta: PhotoMetadata, check_only: bool = False) -> StoredPhoto | None:
     try:
         with open_pil(data, fmt) as src:
             src.load()
+            if check_only:
+                return None
             info = dict(src.info)
             img = src if src.mode in PNG_MODES else src.convert("RGBA" if "A" in src.mode else "RGB")
             img = img.copy()
     except OSError:
         raise UnreadablePhoto("its picture data is damaged and cannot be decoded (corrupt or truncated)") from None
-    orientation = 1
-    # TIFF keeps its EXIF in its own tags (not carried over); Pillow decodes it upright.
-    exif = None if fmt == "TIFF" else _exif_for(info.get("exif"))
-    if exif:
-        orientation = jpeg.load_exif(exif)["0th"].get(0x0112, 1)
+    # TIFF keeps its EXIF in its own tags (not carried over); Pillow decodes it upright. PNG and
+    # WebP: the orientation found at import (EXIF, else XMP, which is not kept) goes into the
+    # stored copy's EXIF, so the file itself turns the same way in any viewer.
+    orientation = 1 if fmt == "TIFF" else meta.orientation
+    exif = None if fmt == "TIFF" else _exif_for(info.get("exif"), orientation=orientation, size=img.size)
     out = io.BytesIO()
     kwargs: dict[str, Any] = {"icc_profile": info.get("icc_profile") or None}
     if exif:
@@ -124,20 +136,31 @@ def _to_png(data: bytes, fmt: str) -> StoredPhoto:
         check.load()
         if _pixel_hash(check) != _pixel_hash(img):  # pragma: no cover - PNG is lossless
             raise UnreadablePhoto("its pixels could not be stored without change")
-        thumbs = make_thumbnails(check)
-    return StoredPhoto(stored, "PNG", orientation if 1 <= orientation <= 8 else 1, thumbs,
-                       f"pixels:{_pixel_hash(img)}")
+        thumbs = make_thumbnails(check, orientation)
+    return StoredPhoto(stored, "PNG", orientation, thumbs, f"pixels:{_pixel_hash(img)}")
 
 
 def prepare(data: bytes, meta: PhotoMetadata) -> StoredPhoto:
     """The cleaned copy and thumbnails of a photo (raises :class:`UnreadablePhoto`)."""
+    stored = _prepare(data, meta, False)
+    assert stored is not None
+    return stored
+
+
+def check(data: bytes, meta: PhotoMetadata) -> None:
+    """Every check :func:`prepare` makes that can refuse a photo (structure, metadata rebuild, a
+    full decode), without encoding anything: what the plan runs, so it says what the import does."""
+    _prepare(data, meta, True)
+
+
+def _prepare(data: bytes, meta: PhotoMetadata, check_only: bool) -> StoredPhoto | None:
     try:
         if meta.format in ("JPEG", "MPO"):
-            return _jpeg(data)
+            return _jpeg(data, meta, check_only)
         if meta.format == "HEIC":
-            return _heic(data)
+            return _heic(data, check_only)
         if meta.format in ("PNG", "TIFF", "WEBP"):
-            return _to_png(data, meta.format)
+            return _to_png(data, meta.format, meta, check_only)
     except UnreadablePhoto:
         raise
     except DECODE_ERRORS as exc:  # whatever a damaged file makes a decoder raise

@@ -8,16 +8,17 @@ decoded pixels are identical by construction; :func:`coding_digest` (a SHA-256 o
 that decides the pixels) is compared before and after as the proof at import time, and the tests
 compare decoded pixels.
 
-Kept: JFIF APP0 (without its thumbnail), ICC profile (APP2 ``ICC_PROFILE``), MPF (APP2 ``MPF``,
-with its offsets rewritten), Adobe APP14 (it decides the colour transform), and the EXIF tags of
-:data:`EXIF_KEEP`. Dropped: XMP (incl. extended XMP and its GPS), IPTC/Photoshop (APP13), COM
+Kept: JFIF APP0 (without its thumbnail), ICC profile (APP2 ``ICC_PROFILE``), Adobe APP14 (it
+decides the colour transform), and the EXIF tags of :data:`EXIF_KEEP`. An EXIF block piexif cannot
+parse is dropped whole (never half-parsed); the orientation is then written from the tolerant
+reader. Dropped: XMP (incl. extended XMP and its GPS), IPTC/Photoshop (APP13), COM
 comments, every other APPn (maker blocks, FlashPix, C2PA/JUMBF…), the EXIF thumbnail (IFD1), GPS,
 maker notes, artist, descriptions, serial numbers, and any bytes after the last frame's EOI
 (e.g. a "motion photo" video appended by some Android cameras).
 
 MPO (stereo pairs, iPhone HDR gain maps) is a JPEG followed by more JPEG frames; the first frame's
-MPF segment records each frame's size and offset. Every frame is cleaned the same way and the
-MPF entries are rewritten for the new sizes.
+MPF segment records each frame's size and offset. The stored copy is the primary image alone
+(issue 14: a kept MPF index dangled, or a second frame kept its own device and date).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import struct
 from dataclasses import dataclass
 
 import piexif
+from PIL import Image, TiffTags
+from PIL.TiffImagePlugin import IFDRational
 
 SOI = b"\xff\xd8"
 _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # a real marker inside entropy-coded data
@@ -150,18 +153,72 @@ def coding_digest(data: bytes, frame: Frame) -> str:
     return h.hexdigest()
 
 
-def rebuild_exif(exif: dict, *, orientation: int | None = None) -> bytes | None:
-    """A new EXIF block holding only the :data:`EXIF_KEEP` tags (None when nothing is left)."""
-    new: dict[str, dict] = {}
-    for ifd, tags in EXIF_KEEP.items():
-        kept = {t: exif[ifd][t] for t in tags if t in exif.get(ifd, {})}
-        if kept:
-            new[ifd] = kept
-    if orientation is not None:
-        new.setdefault("0th", {})[piexif.ImageIFD.Orientation] = orientation
-    if not new:
+# ComponentsConfiguration is UNDEFINED in the EXIF standard; Pillow's table has no type for it
+# (it would write BYTE, which exiftool -validate flags).
+TiffTags.TAGS_V2_GROUPS.setdefault(0x8769, {})[0x9101] = TiffTags.TagInfo(
+    0x9101, "ComponentsConfiguration", TiffTags.UNDEFINED, 4)
+
+
+def _ascii(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.split(b"\x00", 1)[0].decode("ascii", "replace")
+    if not isinstance(value, str):
         return None
-    return piexif.dump(new)
+    text = "".join(c if 32 <= ord(c) < 127 else "?" for c in value).strip()
+    return text or None
+
+
+def _rational(value: object, default: float) -> IFDRational:
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value) and value[1] > 0 \
+            and value[0] > 0:
+        return IFDRational(value[0], value[1])
+    return IFDRational(int(default), 1)  # a bad or missing DPI rational: the EXIF default
+
+
+def rebuild_exif(exif: dict, *, orientation: int | None = None, size: tuple[int, int] | None = None) -> bytes | None:
+    """A new EXIF block (``Exif\\0\\0`` + TIFF) holding only the :data:`EXIF_KEEP` values of
+    ``exif`` (piexif's dict; values of the wrong type are left out, a bad or missing resolution
+    becomes 72 dpi) plus the tags the EXIF standard requires of a JPEG, so the stored copy reads
+    clean under ``exiftool -validate``. None when there is nothing to keep."""
+    zeroth, sub = exif.get("0th", {}) or {}, exif.get("Exif", {}) or {}
+    kept = {t for t in EXIF_KEEP["0th"] if t in zeroth} | {t for t in EXIF_KEEP["Exif"] if t in sub}
+    if orientation is None and not kept:
+        return None
+    out = Image.Exif()
+    value = zeroth.get(piexif.ImageIFD.Orientation)
+    out[0x0112] = orientation or (value if isinstance(value, int) and 1 <= value <= 8 else 1)
+    for tag in (piexif.ImageIFD.Make, piexif.ImageIFD.Model):
+        text = _ascii(zeroth.get(tag))
+        if text:
+            out[tag] = text
+    out[0x011A] = _rational(zeroth.get(piexif.ImageIFD.XResolution), 72)
+    out[0x011B] = _rational(zeroth.get(piexif.ImageIFD.YResolution), 72)
+    unit = zeroth.get(piexif.ImageIFD.ResolutionUnit)
+    out[0x0128] = unit if unit in (2, 3) else 2
+    out[0x0213] = 1  # YCbCrPositioning: centred (what every JPEG encoder here writes)
+    ifd = out.get_ifd(0x8769)
+    ifd[0x9000] = b"0232"
+    ifd[0x9101] = b"\x01\x02\x03\x00"
+    ifd[0xA000] = b"0100"
+    space = sub.get(piexif.ExifIFD.ColorSpace)
+    ifd[0xA001] = space if space in (1, 0xFFFF) else 0xFFFF
+    if size is not None:
+        ifd[0xA002], ifd[0xA003] = size
+    for tag in (piexif.ExifIFD.DateTimeOriginal, piexif.ExifIFD.DateTimeDigitized,
+                piexif.ExifIFD.OffsetTimeOriginal, piexif.ExifIFD.SubSecTimeOriginal):
+        text = _ascii(sub.get(tag))
+        if text:
+            ifd[tag] = text
+    return out.tobytes()
+
+
+def sof_size(data: bytes, frame: Frame) -> tuple[int, int] | None:
+    """(width, height) from the frame header."""
+    for seg in frame.segments:
+        if 0xC0 <= seg.marker <= 0xCF and seg.marker not in (0xC4, 0xC8, 0xCC):
+            body = seg.payload(data)
+            return int.from_bytes(body[3:5], "big"), int.from_bytes(body[1:3], "big")
+    return None
 
 
 def load_exif(block: bytes) -> dict:
@@ -175,35 +232,64 @@ def _segment(marker: int, payload: bytes) -> bytes:
     return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
 
 
-def _clean_frame(data: bytes, frame: Frame) -> tuple[bytes, int | None]:
-    """Cleaned bytes of one frame, and the offset of its MPF TIFF header within them (or None)."""
+def _icc_complete(payloads: list[bytes]) -> bool:
+    """The APP2 ICC_PROFILE chunks make one whole profile (numbered 1…n, total length as stated)."""
+    try:
+        chunks = sorted((p[12], p[13], p[14:]) for p in payloads)
+        if [c[0] for c in chunks] != list(range(1, len(chunks) + 1)) or {c[1] for c in chunks} != {len(chunks)}:
+            return False
+        profile = b"".join(c[2] for c in chunks)
+    except IndexError:
+        return False
+    return len(profile) >= 128 and int.from_bytes(profile[:4], "big") == len(profile) and profile[36:40] == b"acsp"
+
+
+def _clean_frame(data: bytes, frame: Frame, orientation: int | None = None) -> tuple[bytes, bool]:
+    """Cleaned bytes of one frame, and whether its EXIF block was damaged (and so dropped whole).
+
+    ``orientation`` (when not None) is written into the new EXIF block: the tolerant reader's
+    value for a damaged block, or XMP's when the EXIF said nothing (XMP itself is dropped)."""
     view = memoryview(data)
     parts: list[bytes | memoryview] = [SOI]
-    length = len(SOI)
-    mpf_at: int | None = None
-    exif_done = False
+    exif: dict = {}
+    damaged = False
+    exif_at: int | None = None
+    icc: list[tuple[int, bytes]] = []  # (index in parts, payload)
     for seg in frame.segments:
         kind = app_kind(data, seg)
         part: bytes | memoryview | None = None
+        if kind == "icc":
+            icc.append((len(parts), seg.payload(data)))
         if kind in ("coding", "adobe", "icc"):
             part = view[seg.start:seg.end]
         elif kind == "jfif":
             body = seg.payload(data)[:14]
             if len(body) == 14:
                 part = _segment(0xE0, body[:12] + b"\x00\x00")  # same header, no thumbnail
-        elif kind == "exif" and not exif_done:
-            exif_done = True
-            block = rebuild_exif(load_exif(seg.payload(data)))
-            part = _segment(0xE1, block) if block else None
-        elif kind == "mpf":
-            mpf_at = length + 8  # FF E2 len(2) "MPF\0" then the TIFF header
-            part = view[seg.start:seg.end]
-        # everything else (XMP, IPTC, comments, other APPn, duplicate EXIF) is dropped
+        elif kind == "exif" and exif_at is None:
+            exif_at = len(parts)  # the rebuilt block goes where the first one was
+            try:
+                exif = load_exif(seg.payload(data))
+            except EXIF_ERRORS:
+                damaged = True  # dropped whole: never a half-parsed block
+        # everything else (XMP, IPTC, comments, MPF, other APPn, duplicate EXIF) is dropped
         if part is not None:
             parts.append(part)
-            length += len(part)
+    if icc and not _icc_complete([p for _, p in icc]):
+        damaged = True  # a colour profile that is not one (bad length, missing chunks): dropped whole
+        for index, _ in reversed(icc):
+            del parts[index]
+            if exif_at is not None and index < exif_at:
+                exif_at -= 1
+    if exif_at is None and orientation in (None, 1):
+        block = None  # no EXIF, nothing to say: none is added
+    else:
+        block = rebuild_exif(exif, orientation=orientation, size=sof_size(data, frame))
+    if block:
+        parts.insert(exif_at if exif_at is not None else (2 if len(parts) > 1 and bytes(parts[1][:2]) == b"\xff\xe0" else 1),
+                     _segment(0xE1, block))
     parts.append(b"\xff\xd9")
-    return b"".join(parts), mpf_at
+    return b"".join(parts), damaged
 
 
 # -- MPO --------------------------------------------------------------------------------------
@@ -254,35 +340,20 @@ def frames(data: bytes) -> list[Frame]:
 @dataclass(frozen=True)
 class CleanedJpeg:
     data: bytes
-    frames: int
-    digest: str          # coding digest of all frames, identical before and after
+    frames: int          # frames of the source (the cleaned copy holds the primary image only)
+    digest: str          # coding digest of the primary image, identical before and after
+    damaged_exif: bool = False  # its EXIF block could not be parsed and was dropped whole
 
 
-def clean(data: bytes) -> CleanedJpeg:
-    """Lossless cleaning of a JPEG/MPO (see module docstring). Raises JpegStructureError or one
-    of :data:`EXIF_ERRORS`."""
+def clean(data: bytes, orientation: int | None = None) -> CleanedJpeg:
+    """Lossless cleaning of a JPEG/MPO (see module docstring): the primary image only.
+
+    A multi-picture file (MPO stereo pair, HDR gain map, depth map) keeps its first frame alone:
+    no MPF index (it would point past the end of the copy) and no later frame with its own Make,
+    Model and date. Raises JpegStructureError."""
     parts = frames(data)
-    cleaned = [_clean_frame(data, f) for f in parts]
-    before = "".join(coding_digest(data, f) for f in parts)
-    if len(parts) > 1:
-        mp = _mp_entries(cleaned[0][0], parse_frame(cleaned[0][0]))
-        if mp is None or cleaned[0][1] is None:
-            raise JpegStructureError("its multi-picture index is damaged")
-        first = bytearray(cleaned[0][0])
-        tiff = cleaned[0][1]
-        rel = mp.entries_at
-        position = len(first)
-        for i, (frame_bytes, _mpf) in enumerate(cleaned):
-            off = rel + 16 * i
-            size_offset = (len(frame_bytes), 0 if i == 0 else position - tiff)
-            first[off + 4:off + 12] = struct.pack(mp.endian + "II", *size_offset)
-            if i:
-                position += len(frame_bytes)
-        out = bytes(first) + b"".join(f for f, _ in cleaned[1:])
-    else:
-        out = cleaned[0][0]
-    # The coded data is copied slice by slice, so a single frame cannot differ; for MPO the
-    # rewritten index must lead to the same frames, which is checked.
-    if len(parts) > 1 and "".join(coding_digest(out, f) for f in frames(out)) != before:
+    cleaned, damaged = _clean_frame(data, parts[0], orientation)
+    before = coding_digest(data, parts[0])
+    if coding_digest(cleaned, parse_frame(cleaned)) != before:
         raise AssertionError("JPEG cleaning changed the coded image data")  # pragma: no cover - a bug
-    return CleanedJpeg(out, len(parts), hashlib.sha256(before.encode()).hexdigest())
+    return CleanedJpeg(cleaned, len(parts), hashlib.sha256(before.encode()).hexdigest(), damaged)

@@ -2,8 +2,10 @@
 other identifying metadata (DESIGN §5). Read from bytes in memory; nothing is decoded in full.
 
 Formats are recognised by content (:func:`sniff`), and Pillow only ever opens a photo with the
-allow-list :data:`PIL_FORMATS` and under :data:`PIXEL_CAP`. EXIF is read with piexif; a malformed
-EXIF block raises :class:`UnreadablePhoto` (that file is rejected, never the batch).
+allow-list :data:`PIL_FORMATS` and under :data:`PIXEL_CAP`. EXIF is read with piexif; a block it
+cannot parse never refuses a decodable photo (issue 14): the block is dropped whole at cleaning,
+the orientation comes from Pillow's tolerant reader, and the image carries the note
+:data:`DAMAGED_NOTE`. Orientation: EXIF, else XMP ``tiff:Orientation`` (as Pillow's reader).
 
 Capture time: EXIF DateTimeOriginal with OffsetTimeOriginal (``exif-offset``), else without an
 offset (``exif-local``: the phone's clock, zone unknown), else DateTimeDigitized, else the file's
@@ -23,11 +25,12 @@ import piexif
 from PIL import Image, JpegImagePlugin
 
 from ..archive.records import device_label
-from . import jpeg
+from . import jpeg, picture
 
 PIL_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP")  # MPO frames are read as JPEG
-PIXEL_CAP = 210_000_000        # a 200 MP phone photo fits; JPEG is only ever draft-decoded
-FULL_DECODE_CAP = 120_000_000  # formats decoded in full (HEIC, PNG, TIFF, WebP)
+PIXEL_CAP = picture.PIXEL_CAP  # a 200 MP phone photo fits (JPEG and HEIC alike)
+FULL_DECODE_CAP = 120_000_000  # formats decoded in full without a phone behind them (PNG, TIFF, WebP)
+DAMAGED_NOTE = "metadata damaged, removed"
 SUPPORTED = ("JPEG", "MPO", "HEIC", "PNG", "TIFF", "WEBP")
 
 
@@ -42,7 +45,10 @@ DECODE_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, SyntaxErr
 
 
 def damaged(exc: BaseException) -> UnreadablePhoto:
-    return UnreadablePhoto(f"it is damaged and cannot be decoded ({type(exc).__name__})")
+    """The plain reason for whatever a decoder raised (never the exception's name)."""
+    if isinstance(exc, MemoryError):
+        return UnreadablePhoto("it is too large to open with the memory this computer has free")
+    return UnreadablePhoto("it is damaged (corrupt or truncated) and cannot be decoded")
 
 
 def sniff(head: bytes) -> str | None:
@@ -102,6 +108,7 @@ class PhotoMetadata:
     identifying: tuple[str, ...] = ()  # other identifying metadata found (removed on import)
     frames: int = 1
     has_icc: bool = False
+    notes: tuple[str, ...] = ()      # e.g. DAMAGED_NOTE: shown in the plan, kept on the image
 
     @property
     def device(self) -> str:
@@ -116,7 +123,7 @@ class PhotoMetadata:
                 "orientation": self.orientation, "taken_at": self.taken_at,
                 "taken_at_source": self.taken_at_source, "device": self.device,
                 "has_location": self.has_location, "identifying": list(self.identifying),
-                "frames": self.frames}
+                "frames": self.frames, "notes": list(self.notes)}
 
 
 # -- EXIF fields ------------------------------------------------------------------------------
@@ -183,7 +190,7 @@ _IDENTIFYING_TAGS = {
 
 @dataclass
 class _ExifFacts:
-    orientation: int = 1
+    orientation: int | None = None   # None: not stated (XMP may; else 1)
     taken_at: str | None = None
     source: str = "unknown"
     make: str = ""
@@ -191,6 +198,7 @@ class _ExifFacts:
     has_location: bool = False
     location: dict[str, float] | None = None
     identifying: set[str] = field(default_factory=set)
+    notes: set[str] = field(default_factory=set)
 
 
 def _exif_facts(block: bytes | None) -> _ExifFacts:
@@ -200,11 +208,15 @@ def _exif_facts(block: bytes | None) -> _ExifFacts:
     try:
         exif = jpeg.load_exif(block)
     except jpeg.EXIF_ERRORS:
-        raise UnreadablePhoto("its EXIF metadata block is damaged, so it cannot be checked for a "
-                              "location or cleaned safely; save a fresh copy on the phone and import that") from None
+        # Unparseable (a bad DPI rational, a missing tag, short IFDs): the whole block is dropped
+        # at cleaning; the tolerant reader still gives the orientation. Location cannot be
+        # checked, but nothing of the block is kept, so nothing of it can leak.
+        facts.orientation = picture.exif_block_orientation(block)
+        facts.notes.add(DAMAGED_NOTE)
+        facts.identifying.add("damaged EXIF block")
+        return facts
     zeroth, sub = exif.get("0th", {}), exif.get("Exif", {})
-    orientation = zeroth.get(piexif.ImageIFD.Orientation, 1)
-    facts.orientation = orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+    facts.orientation = picture.valid(zeroth.get(piexif.ImageIFD.Orientation))
     facts.make, facts.model = _text(zeroth.get(piexif.ImageIFD.Make)), _text(zeroth.get(piexif.ImageIFD.Model))
     original = _exif_time(sub.get(piexif.ExifIFD.DateTimeOriginal), sub.get(piexif.ExifIFD.OffsetTimeOriginal))
     if original:
@@ -231,6 +243,8 @@ def _xmp_facts(xmp: bytes | None, facts: _ExifFacts) -> None:
     facts.identifying.add("XMP")
     if b"GPSLatitude" in xmp or b"GPSLongitude" in xmp:
         facts.has_location = True
+    if facts.orientation is None:  # EXIF said nothing: XMP's tiff:Orientation (as Pillow reads it)
+        facts.orientation = picture.xmp_orientation(xmp)
 
 
 def _file_time(mtime: float | None, facts: _ExifFacts) -> None:
@@ -280,8 +294,8 @@ def open_pil(data: bytes, fmt: str) -> Image.Image:
             img = Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError:
         raise UnreadablePhoto("it claims an impossibly large picture (a decompression bomb)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise UnreadablePhoto(f"it is damaged and cannot be read ({type(exc).__name__})") from None
+    except (OSError, ValueError, SyntaxError):
+        raise UnreadablePhoto("it is damaged (corrupt or truncated) and cannot be read") from None
     cap = PIXEL_CAP if img.format in ("JPEG", "MPO") else FULL_DECODE_CAP
     if img.size[0] * img.size[1] > cap:
         img.close()
@@ -298,8 +312,9 @@ def open_heif(data: bytes) -> Any:
     except (ValueError, RuntimeError, OSError, SyntaxError):
         raise UnreadablePhoto("it is damaged and cannot be read as HEIC/HEIF") from None
     width, height = heif.size
-    if width * height > FULL_DECODE_CAP:
-        raise UnreadablePhoto(f"it claims {width}×{height} pixels, more than DermArchive opens")
+    if width * height > PIXEL_CAP:
+        raise UnreadablePhoto(f"it claims {width}×{height} pixels, more than DermArchive opens "
+                              f"({PIXEL_CAP // 1_000_000} megapixels)")
     return heif
 
 
@@ -400,6 +415,6 @@ def read_metadata(data: bytes, fmt: str, mtime: float | None = None) -> PhotoMet
         raise UnreadablePhoto(f"{fmt} is not a photo format DermArchive imports")
     _file_time(mtime, facts)
     return PhotoMetadata(
-        meta.format, meta.width, meta.height, facts.orientation, facts.taken_at, facts.source,
+        meta.format, meta.width, meta.height, facts.orientation or 1, facts.taken_at, facts.source,
         facts.make, facts.model, facts.has_location, facts.location, tuple(sorted(facts.identifying)),
-        meta.frames, meta.has_icc)
+        meta.frames, meta.has_icc, tuple(sorted(facts.notes)))

@@ -376,7 +376,7 @@ class _Writer:
                     device_make=meta.device_make, device_model=meta.device_model,
                     orientation=p.orientation, source_hmac=p.fingerprint, had_location=meta.has_location,
                     location=location, location_reason=opts.location_reason.strip() if location else None,
-                    notes=assign.notes)
+                    notes="; ".join(n for n in (assign.notes.strip(), *meta.notes) if n))
                 ids.append(image_id)
                 kept += location is not None
                 had += meta.has_location

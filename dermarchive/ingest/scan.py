@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import log
 from ..errors import Cancelled, InvalidInput
+from .clean import check
 from .metadata import (DECODE_ERRORS, FULL_DECODE_CAP, PhotoMetadata, UnreadablePhoto, damaged,
                        gif_claimed_pixels, read_metadata, sniff)
 
@@ -41,9 +42,15 @@ VIDEO_EXT = {".mov", ".mp4", ".m4v", ".3gp", ".avi", ".mkv", ".webm", ".mts", ".
 SIDECAR_EXT = {".aae": "an Apple Photos edit file (the photo itself is imported, without the edit)",
                ".xmp": "a metadata sidecar file", ".json": "a metadata file (e.g. from Google Photos)",
                ".thm": "a video thumbnail file"}
-UNSUPPORTED_EXT = {".gif": "GIF", ".bmp": "BMP", ".dng": "RAW (DNG)", ".cr2": "RAW", ".cr3": "RAW",
-                   ".nef": "RAW", ".arw": "RAW", ".orf": "RAW", ".rw2": "RAW", ".raf": "RAW",
-                   ".avif": "AVIF", ".jxl": "JPEG XL", ".psd": "Photoshop", ".svg": "SVG"}
+UNSUPPORTED_EXT = {".gif": "GIF", ".bmp": "BMP", ".avif": "AVIF", ".jxl": "JPEG XL", ".psd": "Photoshop",
+                   ".svg": "SVG"}
+# Camera RAW files, every maker's: one reason for all, with what to do (issue 14: .crw/.mrw/.x3f
+# were "not a photo" while .cr2/.nef were "not supported").
+RAW_EXT = {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf", ".rw2", ".raf",
+           ".mrw", ".x3f", ".pef", ".ptx", ".srw", ".erf", ".kdc", ".dcr", ".dcs", ".k25", ".mos", ".mef",
+           ".3fr", ".fff", ".iiq", ".rwl", ".raw", ".rwz", ".gpr", ".bay", ".cap", ".eip", ".ari", ".cs1"}
+RAW_REASON = ("it is a camera RAW file, which DermArchive does not import; export it as JPEG from the "
+              "camera or its photo software (or set the camera to save JPEG) and import that")
 MAX_FILE_BYTES = 256_000_000  # a 200 MP JPEG is ~60 MB; anything this big is not a phone photo
 SYSTEM_NAMES = {"thumbs.db", "desktop.ini", ".ds_store", ".nomedia"}
 FORMAT_WORDS = {"JPEG": "a JPEG", "HEIC": "an HEIC", "PNG": "a PNG", "TIFF": "a TIFF", "WEBP": "a WebP",
@@ -171,6 +178,9 @@ def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntr
                                                   "still be syncing it")
         return entry
     actual = sniff(data[:32])
+    if ext in RAW_EXT:
+        entry.status, entry.reason = "rejected", RAW_REASON
+        return entry
     if ext in UNSUPPORTED_EXT or actual in ("GIF", "BMP", "AVIF") and named is None:
         entry.status = "rejected"
         what = UNSUPPORTED_EXT.get(ext) or actual
@@ -196,10 +206,17 @@ def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntr
         return entry
     try:
         entry.metadata = read_metadata(data, actual, st.st_mtime)
+        # Every check the import runs, run now (issue 14: the plan said "new" for photos the
+        # import then rejected): clean, rebuild metadata, decode; nothing is encoded.
+        check(data, entry.metadata)
+        if entry.metadata.notes:
+            entry.reason = "; ".join(entry.metadata.notes)
     except UnreadablePhoto as exc:
+        entry.metadata = None
         entry.status, entry.reason = "rejected", str(exc)
         return entry
     except DECODE_ERRORS as exc:  # whatever else a hostile file makes a parser raise
+        entry.metadata = None
         entry.status, entry.reason = "rejected", str(damaged(exc))
         return entry
     entry.fingerprint = fingerprint(data)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image
+
+from .picture import decode_upright, orientation_of, upright
 
 THUMB_SIZE = 320
 PREVIEW_SIZE = 1600
@@ -39,15 +41,16 @@ def _fit(size: tuple[int, int], box: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
-def make_thumbnails(img: Image.Image) -> Thumbnails:
-    """From an opened (not yet loaded) Pillow image; applies EXIF orientation.
+def make_thumbnails(img: Image.Image, orientation: int | None = None) -> Thumbnails:
+    """From an opened (not yet loaded) Pillow image; applies the orientation (``orientation``, else
+    the one rule of :mod:`.picture`).
 
     JPEG: draft-decodes at the smallest 1/2…1/8 scale that still covers the preview size (the
     request has the photo's own aspect ratio, else a 4:3 photo would never qualify for 1/2).
     A drafted picture no larger than PREVIEW_MAX is the preview as it is (no resampling pass).
     Reduce first, then turn: rotating a preview costs far less than rotating the full photo.
     """
-    orientation = img.getexif().get(0x0112, 1)
+    orientation = orientation or orientation_of(img)
     if img.format in ("JPEG", "MPO"):
         img.draft("RGB", _fit(img.size, PREVIEW_SIZE))
     if max(img.size) <= PREVIEW_MAX:  # e.g. a 12 MP photo drafted at 1/2: 2016 px is screen size
@@ -55,11 +58,7 @@ def make_thumbnails(img: Image.Image) -> Thumbnails:
         preview = img
     else:
         preview = img.resize(_fit(img.size, PREVIEW_SIZE), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    if orientation in (2, 3, 4, 5, 6, 7, 8):
-        preview = preview.transpose({2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-                                     4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-                                     6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-                                     8: Image.Transpose.ROTATE_90}[orientation])
+    preview = upright(preview, orientation)
     thumb = preview.resize(_fit(preview.size, THUMB_SIZE), Image.Resampling.LANCZOS, reducing_gap=2.0)
     return Thumbnails(thumb=_encode(thumb, 85), preview=_encode(preview, 88))
 
@@ -111,9 +110,8 @@ def render_jpeg(data: bytes, fmt: str, size: int) -> bytes:
         if small is not None:
             small.thumbnail((size, size), Image.Resampling.LANCZOS)
             return _encode(small, 85)
-    with open_decodable(data, fmt) as img:
-        if img.format in ("JPEG", "MPO"):
-            img.draft("RGB", _fit(img.size, size))
-        oriented = ImageOps.exif_transpose(img)
-        oriented.thumbnail((size, size), Image.Resampling.LANCZOS)
-        return _encode(oriented, 85)
+    if fmt == "HEIC":
+        with open_decodable(data, fmt) as img:
+            img.thumbnail((size, size), Image.Resampling.LANCZOS)
+            return _encode(img, 85)
+    return _encode(decode_upright(data, max_side=size, formats=(fmt,)).image, 85)
