@@ -72,8 +72,10 @@ def _plan_lines(plan: Any) -> list[str]:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from ..archive import records
-    from ..ingest.run import EntryAssignment, ImportOptions, remove_originals, run_import
+    from ..ingest import suggest_visits
+    from ..ingest.run import remove_originals
     from ..ingest.scan import scan
+    from ..workflows.import_visit import ConsentChoice, ImportChoices, NewLesion, PhotoChoice, carry_out
 
     if args.by_sheet:
         return cmd_import_by_sheet(args)
@@ -98,16 +100,30 @@ def cmd_import(args: argparse.Namespace) -> int:
             emit(args, {"entries": [e.as_json() for e in plan.entries], "counts": plan.counts()},
                  _plan_lines(plan))
             return 0
-        per_entry = {}
-        if args.undated_visit_date:  # one visit on that day for the photos with no camera date
-            per_entry = {e.rel: EntryAssignment(visit_group="undated", visit_date=args.undated_visit_date)
-                         for e in plan.entries if e.metadata and e.metadata.taken_at_source in ("file-time", "unknown")}
-        options = ImportOptions(patient.id, kind=args.kind, lesion_label=args.lesion, site=args.site,
-                                site_text=args.site_text, laterality=args.laterality,
-                                gap_hours=args.gap_hours, keep_location=args.keep_location,
-                                location_reason=args.location_reason, verify_existing=args.remove_originals,
-                                per_entry=per_entry)
-        result = run_import(archive, plan, options, progress=bar, cancelled=bar.cancel.is_set)
+        # The same use case as the import wizard: the photos' visits by capture gap, one lesion
+        # (found, or created with the given site), consent recorded afterwards with `consent set`.
+        choices = ImportChoices(patient_id=patient.id, keep_location=args.keep_location,
+                                location_reason=args.location_reason, consent=ConsentChoice(mode="later"),
+                                clinician=archive.user.name)
+        if args.lesion and args.lesion not in {lesion.label for lesion in records.lesions(archive, patient.id)}:
+            choices.new_lesions[args.lesion] = NewLesion(args.lesion, args.site, args.site_text, args.laterality)
+        # Capture sessions over the new photos and those already imported, so a re-run (after an
+        # interruption) continues the visit its earlier photos made instead of starting another.
+        seen = [e for e in plan.entries if e.status in ("new", "already-imported") and e.metadata]
+        visits = suggest_visits(seen, args.gap_hours)
+        for v, group in enumerate(visits):
+            earlier = _visit_of_earlier(archive, patient.id, group)
+            for e in group:
+                if e.status != "new":
+                    continue
+                undated = bool(args.undated_visit_date and e.metadata
+                               and e.metadata.taken_at_source in ("file-time", "unknown"))
+                # one visit on the given day for the photos with no camera date
+                choices.photos[e.rel] = PhotoChoice(visit=len(visits) if undated else v, kind=args.kind,
+                                                    lesion=args.lesion or "",
+                                                    visit_date=args.undated_visit_date if undated else "",
+                                                    visit_id=None if undated else earlier)
+        result = carry_out(archive, plan, choices, progress=bar, cancelled=bar.cancel.is_set).result
         removed = remove_originals(archive, result) if args.remove_originals else []
         outcome_of = {o.rel: o for o in result.outcomes}
         entries = []
@@ -141,6 +157,22 @@ def cmd_import(args: argparse.Namespace) -> int:
                     "removed": removed, "entries": entries,
                     "undated": [{"file": rel, "visit_date": when} for rel, when in undated]}, text)
     return 1 if failed else 0
+
+
+def _visit_of_earlier(archive: Any, patient_id: int, group: list[Any]) -> int | None:
+    """The visit an already-imported photo of this capture session (and this patient) is in."""
+    from ..archive import records
+    from ..errors import NotFound
+
+    for e in group:
+        if e.status == "already-imported" and e.existing_image_id:
+            try:
+                image = records.get_image(archive, e.existing_image_id)
+            except NotFound:
+                continue
+            if image.patient_id == patient_id:
+                return image.visit_id
+    return None
 
 
 def _undated(archive: Any, plan: Any, outcome_of: dict[str, Any]) -> list[tuple[str, str]]:

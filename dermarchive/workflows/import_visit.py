@@ -62,12 +62,15 @@ class PhotoChoice:
     lesion: str = ""                  # label of an existing or new lesion ("" = none)
     notes: str = ""
     visit_date: str = ""              # YYYY-MM-DD the nurse gave its visit ("" = by capture time)
+    visit_id: int | None = None       # an existing visit of the patient its visit continues
 
 
 @dataclass
 class ConsentChoice:
     """``mode``: ``record`` (a new consent per created visit), ``existing`` (import into a visit
-    that already has consent) or ``none`` (no consent record, with ``reason``; audited)."""
+    that already has consent), ``none`` (no consent record, with ``reason``; audited) or ``later``
+    (the command line: consent is recorded afterwards with ``dermarchive consent set``; until then
+    the consent policy keeps the photos to the clinical record)."""
 
     mode: str = "record"
     method: str = "verbal"
@@ -124,6 +127,8 @@ def check_consent(choice: ConsentChoice, photos: dict[str, PhotoChoice], include
         if not choice.reason.strip():
             raise InvalidInput("Importing without any consent record needs a reason (e.g. 'patient "
                                "unconscious; consent to be recorded at the next visit').")
+        return
+    if choice.mode == "later":
         return
     if choice.mode == "existing":
         if choice.visit_id is None:
@@ -201,7 +206,7 @@ def carry_out(archive: Archive, plan: ImportPlan, choices: ImportChoices, *, pro
             per_entry = {}
             for e in entries:
                 photo = choices.photos.get(e.rel, PhotoChoice())
-                visit_id = existing if existing is not None else visit_of.get(photo.visit)
+                visit_id = existing if existing is not None else (photo.visit_id or visit_of.get(photo.visit))
                 per_entry[e.rel] = EntryAssignment(
                     kind=photo.kind, notes=photo.notes, lesion_label=None if lesion else (photo.lesion or None),
                     visit_id=visit_id, visit_group=None if visit_id is not None else str(photo.visit),
@@ -231,7 +236,7 @@ def carry_out(archive: Archive, plan: ImportPlan, choices: ImportChoices, *, pro
 
 def _record_consent(archive: Archive, outcome: WizardOutcome, choice: ConsentChoice) -> None:
     visits = outcome.result.visits
-    if not visits or choice.mode == "existing":
+    if not visits or choice.mode in ("existing", "later"):
         return
     if choice.mode == "none":
         archive.log_event("consent.none", {"patient": outcome.patient_id, "visits": visits},
