@@ -275,8 +275,11 @@ def _ecc_polish(a1: np.ndarray, b1: np.ndarray, hr: np.ndarray) -> np.ndarray | 
     warp = np.eye(2, 3, dtype=np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-5)
     try:
-        _cc, warp = cv2.findTransformECC(_flat(a2), _flat(w2), warp, cv2.MOTION_AFFINE, criteria,
-                                         (w2 > 0).astype(np.uint8), 5)
+        # band-pass: the lighting's gradient (which ECC's global gain cannot absorb, and would
+        # answer with a shift) goes with the broad shading, JPEG noise with the fine blur
+        cc, warp = cv2.findTransformECC(cv2.GaussianBlur(_flat(a2), (0, 0), 2.0),
+                                        cv2.GaussianBlur(_flat(w2), (0, 0), 2.0), warp, cv2.MOTION_AFFINE,
+                                        criteria, (w2 > 0).astype(np.uint8), 1)
     except cv2.error:
         return None
     corr = np.linalg.inv(np.vstack([warp.astype(np.float64), [0, 0, 1]]))  # ECC's warp: fixed → moving

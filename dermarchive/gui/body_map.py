@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QHBoxLayout
                                QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
 from ..archive import bodymap, bodysites, records
+from ..workflows.changes import Changes
 from .forms import resource_path
 from .jobs import run_job
 PIN_RADIUS = 8
@@ -112,6 +113,7 @@ class BodyMapDialog(QDialog):
         self.setObjectName("bodyMapDialog")
         self.setWindowTitle("Body map")
         self.archive, self.patient_id = archive, patient_id
+        self.changes = Changes()  # what the window re-reads when this closes: the patient's page once a pin moved
         self.lesions: dict[int, records.Lesion] = {}
         self.figures = BodyFigures(self)
         self.list = QListWidget(self)
@@ -201,6 +203,7 @@ class BodyMapDialog(QDialog):
 
         def done(placed: bodymap.Region) -> None:
             self.hint.setText(f"Pin placed: {bodysites.label(placed.site, '', placed.laterality)}.")
+            self.changes = Changes.of_patient(self.patient_id)
             self.changed.emit()
             self.reload()
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QKeyEvent, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout, QLabel, QListView,
-                               QListWidget, QListWidgetItem, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QListView,
+                               QListWidget, QListWidgetItem, QPushButton, QScrollArea, QStackedWidget, QVBoxLayout,
+                               QWidget)
 
 from ..archive import records
 from ..workflows.compare import interval_days, interval_text
@@ -120,6 +121,7 @@ class LesionView(QWidget):
         self.order = QComboBox(self)
         self.order.setObjectName("lesionOrder")
         self.order.addItems(["Oldest first", "Newest first"])
+        self.order.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.order.setAccessibleName("Order of the photos")
         self.order.currentIndexChanged.connect(lambda i: self.set_newest_first(i == 1))
         self.first_latest = QPushButton("&First vs latest", self)
@@ -140,7 +142,8 @@ class LesionView(QWidget):
         top, tools = QHBoxLayout(), QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.position)
-        for w in (self.order, self.first_latest, self.compare_button, self.back_button):
+        top.addWidget(self.back_button)
+        for w in (self.order, self.first_latest, self.compare_button):
             tools.addWidget(w)
         tools.addStretch(1)
         head.addLayout(top)
@@ -171,10 +174,16 @@ class LesionView(QWidget):
         self.compare = LesionCompareView(self)
         self.grid = GridCompare(self)
         self.pages = QStackedWidget(self)
-        self.pages.addWidget(strips_page)
+        # scrolls rather than making the window taller than the screen (large text, 720 px)
+        strips_scroll = QScrollArea(self)
+        strips_scroll.setObjectName("stripsScroll")
+        strips_scroll.setWidgetResizable(True)
+        strips_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        strips_scroll.setWidget(strips_page)
+        self.pages.addWidget(strips_scroll)
         self.pages.addWidget(self.compare)
         self.pages.addWidget(self.grid)
-        self.strips_page = strips_page
+        self.strips_page = strips_scroll
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)

@@ -26,6 +26,7 @@ def test_click_places_pin_sets_site_and_pin_opens_lesion(qtbot, archive):
     l2 = records.add_lesion(archive, pid, "L2", site="scalp")
     dialog = BodyMapDialog(archive, pid)
     qtbot.addWidget(dialog)
+    assert not dialog.changes.patients and not dialog.changes.patient_list
     dialog.show()
     qtbot.waitUntil(lambda: dialog.list.count() == 2, timeout=5000)
     assert "(no pin yet)" in dialog.list.item(0).text()
@@ -37,6 +38,7 @@ def test_click_places_pin_sets_site_and_pin_opens_lesion(qtbot, archive):
     lesion = records.get_lesion(archive, l1)
     assert (lesion.site, lesion.laterality) == ("back", "left")
     assert dialog.hint.text() == "Pin placed: Left back."
+    assert dialog.changes.patients == {pid}  # the window re-reads this patient's page (new site) when it closes
     assert dialog.list.item(0).text() == "L1 · Left back"
     # L2 on the front figure's right forearm
     dialog.list.setCurrentRow(1)
