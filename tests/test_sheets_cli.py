@@ -85,6 +85,8 @@ def test_sheet_then_import_by_sheet(cli_archive, tmp_path):
     assert bad.returncode != 0
     bad = _run("import", archive, str(phone), *auth)
     assert bad.returncode != 0 and "--by-sheet" in bad.stderr
+    bad = _run("import", archive, str(phone), "--by-sheet", "--kind", "dermoscopic", *auth)
+    assert bad.returncode != 0 and "--kind" in bad.stderr
 
 
 def test_sheet_pdf_page_renders_with_poppler(cli_archive, tmp_path):

@@ -63,7 +63,9 @@ def cmd_import_by_sheet(args: argparse.Namespace) -> int:
 
     if args.patient:
         raise InvalidInput("--by-sheet takes each photo's patient from the consent sheets: leave out --patient.")
-    clashing = [flag for flag, on in (("--lesion", args.lesion), ("--remove-originals", args.remove_originals),
+    clashing = [flag for flag, on in (("--lesion", args.lesion), ("--site", args.site), ("--site-text", args.site_text),
+                                      ("--laterality", args.laterality), ("--kind", args.kind != "clinical"),
+                                      ("--remove-originals", args.remove_originals),
                                       ("--keep-location", args.keep_location),
                                       ("--undated-visit-date", args.undated_visit_date)) if on]
     if clashing:
