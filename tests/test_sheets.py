@@ -317,3 +317,15 @@ def test_an_iphone_heic_is_judged_on_its_own_thumbnail(archive, corpus):
     data = (corpus / "iphone_13_pro_max.HEIC").read_bytes()
     assert paper_share(data) is not None
     assert look(data, archive.archive_id, sheet_key(archive)) is None
+
+
+def test_a_sheet_printed_before_a_user_was_removed_still_reads(archive):
+    """Removing a user makes a new master key (issue 15); sheets already printed and handed to
+    patients must still be recognised as this archive's, not as altered."""
+    from dermarchive.archive import CHEAP_TEST_PARAMS
+
+    before = SheetCode(archive.archive_id, "ZZZ0016", "2026-11-30", 3)
+    text = encode_sheet(before, sheet_key(archive))
+    archive.add_user("dr.leaving", "clinician", "a long passphrase for dr leaving 42", kdf=CHEAP_TEST_PARAMS)
+    archive.remove_user("dr.leaving")
+    assert decode(text, archive.archive_id, sheet_key(archive)) == before
