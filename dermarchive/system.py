@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import mmap
 import os
 import struct
 import sys
@@ -186,19 +187,23 @@ class _Elf:
 def read_elf(path: Path) -> _Elf | None:
     """The dynamic section of an ELF shared object; None if it is not one (empty, truncated…)."""
     try:
-        data = path.read_bytes()
-    except OSError:
+        with path.open("rb") as f:
+            # mapped, not read: Qt's libraries are tens of MB and only the headers are looked at
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
         return None
-    if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
-        return None
-    bits, end = (32 if data[4] == 1 else 64), ("<" if data[5] == 1 else ">")
     try:
+        if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
+            return None
+        bits, end = (32 if data[4] == 1 else 64), ("<" if data[5] == 1 else ">")
         return _parse_elf(data, bits, end)
-    except (struct.error, IndexError, UnicodeDecodeError):
+    except (struct.error, IndexError, UnicodeDecodeError, ValueError):
         return None
+    finally:
+        data.close()
 
 
-def _parse_elf(data: bytes, bits: int, end: str) -> _Elf | None:
+def _parse_elf(data: mmap.mmap, bits: int, end: str) -> _Elf | None:
     if bits == 64:
         machine, = struct.unpack_from(end + "H", data, 18)
         shoff, = struct.unpack_from(end + "Q", data, 40)
@@ -217,7 +222,9 @@ def _parse_elf(data: bytes, bits: int, end: str) -> _Elf | None:
     str_off = strtab[4]
 
     def string(offset: int) -> str:
-        stop = data.index(b"\0", str_off + offset)
+        stop = data.find(b"\0", str_off + offset)
+        if stop < 0:
+            raise ValueError("unterminated string in the ELF string table")
         return data[str_off + offset:stop].decode()
 
     needed: list[str] = []
