@@ -115,11 +115,14 @@ def run_job(fn: Callable[..., Any], *args: Any, parent: QWidget | None = None, t
         dialog.canceled.connect(job.cancel)
 
     def _progress(done: int, total: int, message: str) -> None:
-        if dialog is not None:
-            dialog.setMaximum(max(total, 0))
-            dialog.setValue(min(done, total) if total else 0)
+        # A local reference: QProgressDialog.setValue processes events when the dialog is modal, so
+        # the job's end (_finish, which drops ``dialog``) can run in the middle of this update.
+        shown = dialog
+        if shown is not None:
+            shown.setMaximum(max(total, 0))
+            shown.setValue(min(done, total) if total else 0)
             if message:
-                dialog.setLabelText(message)
+                shown.setLabelText(message)
         if on_progress:
             on_progress(done, total, message)
 
