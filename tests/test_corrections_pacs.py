@@ -89,6 +89,8 @@ def test_undo_puts_the_photo_back_in_its_visit_and_lesion(archive, corpus: Path)
     assert (back.patient_id, back.visit_id, back.lesion_id) == (before.patient, before.visit, before.lesion)
     entries = archive.audit.entries(archive.catalogue, action="image.move")
     assert [e.details["undo"] for e in entries] == [False, True]
+    assert entries[1].details["removed_visits"] == [after.visit], "the visit the move made is gone with it"
+    assert [v.id for v in records.visits(archive, other.id)] == []
     assert verify(archive) == []
 
 

@@ -34,6 +34,18 @@ def file_image(tx: Any, image_id: int, visit_id: int, lesion_id: int | None) -> 
     tx.execute("UPDATE image SET visit_id = ?, lesion_id = ? WHERE id = ?", (visit_id, lesion_id, image_id))
 
 
+def drop_empty_visits(tx: Any, visit_ids: list[int]) -> list[int]:
+    """Remove those of ``visit_ids`` that hold no photo and no consent (a visit a move made and
+    its undo emptied again); returns the ids removed."""
+    gone = []
+    for vid in visit_ids:
+        if not tx.scalar("SELECT 1 FROM image WHERE visit_id = ? UNION ALL SELECT 1 FROM consent WHERE visit_id = ?",
+                         (vid, vid)):
+            tx.execute("DELETE FROM visit WHERE id = ?", (vid,))
+            gone.append(vid)
+    return gone
+
+
 def forget_dicom_instance(tx: Any, image_ids: list[int]) -> None:
     """Drop the DICOM instance UIDs of photos that changed patient or study: sent again, they get
     new UIDs under the right study, so a PACS never sees one UID with two patients."""

@@ -337,11 +337,13 @@ def undo_move(archive: Archive, move: Move, *, reason: str = "undo of the last m
     photos = _photos(archive, list(move.moves))
     back = {i: before for i, (before, _after) in move.moves.items()}
     return _refile(archive, {i: (b.patient, b.lesion) for i, b in back.items()}, photos, reason,
-                   action="image.move", visits={i: b.visit for i, b in back.items()}, undo=True)
+                   action="image.move", visits={i: b.visit for i, b in back.items()}, undo=True,
+                   emptied=move.new_visits)
 
 
 def _refile(archive: Archive, where: dict[int, tuple[int, int | None]], photos: list[records.ImageRecord],
-            reason: str, *, action: str, visits: dict[int, int] | None = None, undo: bool = False) -> Move:
+            reason: str, *, action: str, visits: dict[int, int] | None = None, undo: bool = False,
+            emptied: list[int] | None = None) -> Move:
     moving = [p for p in photos if (p.patient_id, p.lesion_id) != where[p.id]
               or (visits is not None and visits[p.id] != p.visit_id)]
     unchanged = sorted(p.id for p in photos if p not in moving)
@@ -376,9 +378,10 @@ def _refile(archive: Archive, where: dict[int, tuple[int, int | None]], photos: 
             if visit_id != p.visit_id:
                 catalogue_corrections.forget_dicom_instance(tx, [p.id])
             moves[p.id] = (Filing(p.patient_id, p.visit_id, p.lesion_id), Filing(patient_id, visit_id, lesion_id))
+        removed = catalogue_corrections.drop_empty_visits(tx, emptied or [])  # the undone move's new visit
         archive.record(tx, action, {"images": sorted(moves), "patients": sorted({f.patient for m in moves.values()
                                                                                  for f in m})},
-                       {"reason": reason, "undo": undo, "new_visits": new_visits,
+                       {"reason": reason, "undo": undo, "new_visits": new_visits, "removed_visits": removed,
                         "moves": [{"image": i, "from": a.as_json(), "to": b.as_json()} for i, (a, b) in moves.items()]})
     log.archive.info("%d image(s) refiled (%d new visit(s))", len(moves), len(new_visits))
     return Move(moves, new_visits, _send_again(archive, fix), unchanged)
