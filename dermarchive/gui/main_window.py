@@ -549,7 +549,8 @@ class MainWindow(QMainWindow):
                 pass
 
     def import_photos(self) -> None:
-        self._dialog("import", self.archive)
+        """The wizard with the open patient pre-selected (photos are usually for the patient in front of you)."""
+        self._dialog("import", self.archive, patient_id=self.current_patient_id())
 
     def print_consent_sheet(self) -> None:
         if self.patient_page.patient is None:

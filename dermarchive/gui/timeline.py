@@ -402,6 +402,7 @@ class TimelineView(QListView):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("timelineView")
+        self.setAccessibleName("Photos by visit, oldest first")
         self.setViewMode(QListView.ViewMode.ListMode)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(True)

@@ -185,7 +185,7 @@ class LocationPage(FormPage):
         self.reason = self.w(QLineEdit, "locationReasonEdit")
         self.keep.toggled.connect(self._update)
         self.setCommitPage(True)
-        self.setButtonText(QWizard.WizardButton.CommitButton, "Import")
+        self.setButtonText(QWizard.WizardButton.CommitButton, "&Import")
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's names
         plan = self.wiz.plan
