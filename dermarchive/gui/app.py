@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 from .. import __version__, log
 from ..archive.keys import KdfParams
 from . import messages, settings
+from .colours import readable_palette
 from .icons import style_sheet
 from .jobs import run_job
 from .main_window import MainWindow
@@ -117,6 +118,7 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     QGuiApplication.setDesktopFileName("nz.dermarchive.DermArchive")  # matches packaging/linux
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
+    app.setPalette(readable_palette(app.style().standardPalette()))
     app.setStyleSheet(style_sheet())
     from .about_dialog import app_icon
 

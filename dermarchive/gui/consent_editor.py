@@ -52,6 +52,14 @@ def scope_note(purpose: str) -> QLabel:
     return note
 
 
+UNAVAILABLE_WHY = "not available: needs a signature or a photographed consent form"
+
+
+def scope_text(purpose: str, available: bool) -> str:
+    """A scope's check box text; an unavailable scope says why in words (not only by a grey)."""
+    return LABELS[purpose] if available else f"{LABELS[purpose]} — {UNAVAILABLE_WHY}"
+
+
 def describe(version: ConsentVersion | None) -> str:
     if version is None:
         return ("No consent is recorded for this visit: its photos may only be kept in the clinical record. "
@@ -126,6 +134,9 @@ class ConsentEditorDialog(QDialog):
         self.finished.connect(lambda _r: self.form_photos.stop())
         self._versions: dict[int, ConsentVersion] = {}
 
+        self.pad.set_keyboard_route("Keyboard only or no pen: choose “Photographed consent form” as the method "
+                                    "and photograph the signed paper form.")
+        self._set_tab_order()
         self._load_current()
         fit_to_screen(self, 1140, 780)
 
@@ -148,6 +159,18 @@ class ConsentEditorDialog(QDialog):
         checks[ALWAYS].setEnabled(False)
         checks[ALWAYS].setToolTip("Keeping the photo in the patient's own record is always allowed.")
         return checks
+
+    def _set_tab_order(self) -> None:
+        """Top to bottom as the form reads: what the patient agreed to, how, by whom, when, the
+        evidence, then the history and the buttons (Designer's order put the scopes last)."""
+        buttons = [child(self.form, QPushButton, n) for n in ("undoSignatureButton", "redoSignatureButton",
+                                                             "clearSignatureButton")]
+        chain: list[QWidget] = [*self.checks.values(), self.method_combo, self.obtained_by_edit, self.date_edit,
+                                self.notes_edit, *buttons, self.form_list, self.reason_edit,
+                                self.history_tree, self.withdraw_btn, child(self.form, QPushButton, "closeButton"),
+                                self.save_btn]
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
 
     def _load_photos(self) -> PhotoList:
         photos = records.images(self.archive, visit_id=self.visit_id)
@@ -198,6 +221,7 @@ class ConsentEditorDialog(QDialog):
                 check.setChecked(False)
             check.setToolTip(DESCRIPTIONS[purpose] if written else
                              "Needs written consent: a signature or a photographed consent form.")
+            check.setText(scope_text(purpose, written))
         for purpose in CLINICAL:
             if purpose != ALWAYS:
                 self.checks[purpose].setEnabled(not exemption)

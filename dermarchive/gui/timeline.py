@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 
 from ..archive import records
 from .thumbnails import DAMAGED_ADVICE, THUMB_SIDE, ThumbFailure, ThumbnailLoader
-from . import photo_drag
+from . import colours, photo_drag
 
 ImageRole = Qt.ItemDataRole.UserRole + 10
 VisitRole = Qt.ItemDataRole.UserRole + 11
@@ -274,7 +274,7 @@ class TimelineDelegate(QStyledItemDelegate):
         rect = option.rect
         small, bold, tag_widths, tag_height = self._font_setup(option.font)
         if header is not None:
-            painter.setPen(QColor("#c9d3da"))
+            painter.setPen(QColor(colours.SEPARATOR))
             painter.drawLine(rect.left(), rect.bottom() - 2, rect.right(), rect.bottom() - 2)
             painter.setFont(bold)
             painter.setPen(pal.color(QPalette.ColorRole.Text))
@@ -283,7 +283,7 @@ class TimelineDelegate(QStyledItemDelegate):
                              title)
             width = painter.fontMetrics().horizontalAdvance(title)
             painter.setFont(option.font)
-            painter.setPen(QColor("#5c6770"))
+            painter.setPen(QColor(colours.MUTED))
             who = f" · {header.visit.clinician}" if header.visit.clinician else ""
             detail = f"{header.photos} photo{'s' if header.photos != 1 else ''}{who} · Consent: {header.consent}"
             painter.drawText(rect.adjusted(16 + width, 0, 0, -4),

@@ -236,3 +236,63 @@ def test_field_labels_of_the_organise_step_and_dermoscopy_dialog_have_buddies(qt
             if label is None or label.buddy() is None:
                 missing.append(f"{form_name}:{name}")
     assert missing == []
+
+
+def test_consent_editor_reads_top_to_bottom_by_keyboard(qtbot: Any, archive: Any) -> None:
+    """Scopes → method → obtained by → date → notes → … ; the exemption reason takes Tab as a move,
+    not as a character; an unavailable scope says why; the pad names the way without a pen."""
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    from dermarchive.gui.consent_editor import ConsentEditorDialog
+    from tests.gui.test_consent_editor import choose_method
+    from tests.test_consent_support import make_patient
+
+    visit_id = records.add_visit(archive, make_patient(archive), "2024-05-01")
+    dialog = ConsentEditorDialog(archive, visit_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    first_scope = next(c for c in dialog.checks.values() if c.isEnabled())
+    chain = tab_chain(qtbot, first_scope)
+    order = [dialog.method_combo, dialog.obtained_by_edit, dialog.date_edit, dialog.notes_edit]
+    positions = [chain.index(w) if w in chain else -1 for w in order]
+    assert -1 not in positions and positions == sorted(positions), positions
+    scopes_after_method = [c for c in dialog.checks.values() if c in chain and
+                           chain.index(c) > chain.index(dialog.method_combo)]
+    assert scopes_after_method == []
+    assert dialog.save_btn in chain and chain.index(dialog.save_btn) > chain.index(dialog.notes_edit)
+    assert dialog.findChild(QScrollArea) is None or not any(isinstance(w, QScrollArea) for w in chain)
+
+    choose_method(dialog, "exemption")
+    reason = dialog.reason_edit
+    assert isinstance(reason, QPlainTextEdit)
+    reason.setFocus()
+    qtbot.keyClicks(reason, "urgent")
+    qtbot.keyClick(reason, Qt.Key.Key_Tab)
+    assert reason.toPlainText() == "urgent" and not reason.hasFocus()
+
+    choose_method(dialog, "verbal")
+    unavailable = [c for c in dialog.checks.values() if not c.isEnabled() and c.isChecked() is False]
+    assert unavailable and all("needs a signature or a photographed consent form" in c.text() for c in unavailable)
+    choose_method(dialog, "written-signature")
+    assert all("needs" not in c.text() for c in dialog.checks.values())
+    assert "Photographed consent form" in dialog.pad.accessibleDescription()
+
+
+def test_redaction_has_a_keyboard_route_named_beside_it(qtbot: Any, main_window: Any) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    w = main_window
+    _select_photos(w, qtbot, 2)
+    w.export_deidentified()
+    dialog = w.dialog_shown
+    qtbot.waitExposed(dialog)
+    assert len(dialog.images) == 2
+    assert "Leave this photo out" in dialog.form.findChild(QLabel, "hintLabel").text()
+    assert "Leave this photo out" in dialog.canvas.accessibleDescription()
+    button = dialog.form.findChild(QPushButton, "leaveOutButton")
+    assert "&" in button.text() and button.focusPolicy() & Qt.FocusPolicy.TabFocus
+    button.setFocus()
+    qtbot.keyClick(button, Qt.Key.Key_Space)  # keyboard only
+    assert len(dialog.images) == 1 and dialog.photo_list.count() == 1
+    dialog.reject()

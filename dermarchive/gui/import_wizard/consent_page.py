@@ -23,7 +23,7 @@ from ...consent.scopes import (CLINICAL, DESCRIPTIONS, LABELS, METHOD_LABELS, ME
                                WRITTEN_METHODS)
 from ...errors import InvalidInput
 from .. import messages
-from ..consent_editor import ALWAYS, scope_note
+from ..consent_editor import ALWAYS, scope_note, scope_text
 from ..forms import place
 from ..signature_pad import SignaturePad
 from .base import FormPage
@@ -64,6 +64,7 @@ class ConsentPage(FormPage):
         self.w(QPushButton, "redoSignatureButton").clicked.connect(self.pad.redo)
         self.w(QPushButton, "clearSignatureButton").clicked.connect(self.pad.clear)
         self.pad.changed.connect(self._pad_changed)
+        self.pad.set_keyboard_route("Keyboard only or no pen: tick “Signed on paper instead” above.")
         scopes_box = self.w(QGroupBox, "scopesBox")
         self.scope_checks: dict[str, QCheckBox] = {}
         for purpose in PURPOSES:
@@ -130,6 +131,7 @@ class ConsentPage(FormPage):
                 allowed = False
                 check.setChecked(True)
             check.setEnabled(allowed)
+            check.setText(scope_text(purpose, purpose not in SECONDARY or method in WRITTEN_METHODS))
             if purpose in SECONDARY and method not in WRITTEN_METHODS:
                 check.setChecked(False)
             if method == "exemption":
