@@ -21,7 +21,7 @@ from .. import __version__, log
 from ..archive.keys import KdfParams
 from . import messages, settings
 from .colours import readable_palette
-from .icons import style_sheet
+from .icons import style_sheet, text_scale_for
 from .jobs import run_job
 from .main_window import MainWindow
 from .start_screen import StartScreen
@@ -119,7 +119,7 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
     app.setPalette(readable_palette(app.style().standardPalette()))
-    app.setStyleSheet(style_sheet())
+    app.setStyleSheet(style_sheet(text_scale_for(app.font().pointSizeF())))
     from .about_dialog import app_icon
 
     app.setWindowIcon(app_icon())

@@ -26,6 +26,7 @@ from . import messages
 from .forms import child, dialog_form
 from .icons import icon
 from .jobs import Job, run_job
+from .words import plural
 
 TITLE = "Backup"
 
@@ -157,7 +158,7 @@ class BackupDialog(QDialog):
         lines = check.lines()
         if not check.ok:
             self.recheck_next = True
-            lines[-1] = (f"The backup has {len(check.problems)} problem(s). Press “Back Up and Repair” to "
+            lines[-1] = (f"The backup has {plural(len(check.problems), 'problem')}. Press “Back Up and Repair” to "
                          "copy good files from the archive over the damaged or missing ones.")
         self.result_text.setPlainText("\n".join(lines))
 

@@ -29,6 +29,7 @@ from .consent_photos import PhotoList
 from .consent_withdraw import WithdrawConsentDialog, long_date
 from .forms import child, dialog_form, fit_to_screen, place
 from .signature_pad import SignaturePad
+from .words import day_text, plural
 
 PAGES = {"written-signature": "signaturePage", "photographed-form": "formPage", "verbal": "verbalPage",
          "exemption": "exemptionPage"}
@@ -49,10 +50,13 @@ def scope_note(purpose: str) -> QLabel:
     note.setObjectName(scope_object_name(purpose) + "_note")
     note.setWordWrap(True)
     note.setStyleSheet("color: #5c6770; font-size: 9pt; margin-left: 22px; margin-bottom: 4px;")
+    # wrapped notes may not be squeezed to a word a line (they overlapped the next box)
+    note.setMinimumWidth(min(note.fontMetrics().horizontalAdvance(note.text()), note.fontMetrics().averageCharWidth() * 24)
+                         + 26)
     return note
 
 
-UNAVAILABLE_WHY = "not available: needs a signature or a photographed consent form"
+UNAVAILABLE_WHY = "needs written consent"
 
 
 def scope_text(purpose: str, available: bool) -> str:
@@ -103,8 +107,7 @@ class ConsentEditorDialog(QDialog):
         place(child(self.form, QWidget, "signaturePlaceholder"), self.pad)
 
         self.visit_label.setText(f"{self.patient.display_name} · NHI {self.patient.nhi} — visit of "
-                                 f"{long_date(self.visit.date)} ({self.visit.image_count} photo"
-                                 f"{'s' if self.visit.image_count != 1 else ''})")
+                                 f"{long_date(self.visit.date)} ({plural(self.visit.image_count, 'photo')})")
         self.visit_label.setStyleSheet("font-weight: 600; font-size: 12pt;")
         child(self.form, QLabel, "historyTitle").setStyleSheet("font-weight: 600;")
         self.error_label.setStyleSheet(ERROR_STYLE)
@@ -197,7 +200,7 @@ class ConsentEditorDialog(QDialog):
         self.history_tree.clear()
         for v in reversed(versions):
             status = "Withdrawn" if v.withdrawn else ("Current" if v is latest else "Replaced")
-            item = QTreeWidgetItem([str(v.version), (v.withdrawn_at or v.obtained_at)[:10],
+            item = QTreeWidgetItem([str(v.version), day_text(v.withdrawn_at or v.obtained_at),
                                     SHORT_METHOD[v.method], status])
             item.setData(0, Qt.ItemDataRole.UserRole, v.version)
             self.history_tree.addTopLevelItem(item)
@@ -302,7 +305,7 @@ class ConsentEditorDialog(QDialog):
             self.changes = self.changes | result.changes
         if result is not None and result.deleted:
             self.status_label.setText(self.status_label.text() +
-                                      f" {len(result.deleted)} photo(s) were deleted; {len(result.kept)} kept.")
+                                      f" Deleted {plural(len(result.deleted), 'photo')}; kept {len(result.kept)}.")
 
 
 def _escape(text: str) -> str:

@@ -31,6 +31,7 @@ from .consent_photos import PhotoList, photo_caption
 from .forms import child, dialog_form, fit_to_screen, place
 from .jobs import run_job
 from .redaction import RedactionCanvas
+from .words import plural
 
 ERROR_STYLE = "color: #b3261e;"
 OK_STYLE = "color: #2e6b3a;"
@@ -125,7 +126,7 @@ class DeidentifiedExportDialog(QDialog):
             self.consent_label.setStyleSheet(ERROR_STYLE)
         elif refusals:
             lines = "\n".join(f"• photo {r.image_id}: {r.reason}" for r in refusals)
-            self.consent_label.setText(f"{len(refusals)} of {len(ids)} photo(s) may not be used for {purpose}:\n"
+            self.consent_label.setText(f"{len(refusals)} of {plural(len(ids), 'photo')} may not be used for {purpose}:\n"
                                        f"{lines}\nDeselect them, or record the patient's written consent first.")
             self.consent_label.setStyleSheet(ERROR_STYLE)
         else:
@@ -238,7 +239,7 @@ class DeidentifiedExportDialog(QDialog):
         self.summary = summary
         if self._closed:
             return
-        messages.info(self, f"Exported {summary['count']} de-identified photo(s) to {summary['out']}, with "
+        messages.info(self, f"Exported {plural(summary['count'], 'de-identified photo')} to {summary['out']}, with "
                             f"images.csv and images.json describing them.")
         self.accept()
 

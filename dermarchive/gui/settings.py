@@ -31,6 +31,8 @@ IDLE_LOCK_MINUTES = Setting("lock/idle_minutes", float, 5.0,
 RECENT_ARCHIVES = Setting("archives/recent", list, [], "Archive folders opened recently, newest first.")
 WINDOW_GEOMETRY = Setting("window/geometry", QByteArray, QByteArray(), "Main window size and position.")
 WINDOW_STATE = Setting("window/splitter", QByteArray, QByteArray(), "Patient list / page split.")
+PAGE_SPLIT = Setting("window/page_splitter", QByteArray, QByteArray(), "Patient page: photos / details panel split.")
+LESION_SPLIT = Setting("window/lesion_splitter", QByteArray, QByteArray(), "Patient page: lesions / photos split.")
 THUMB_CACHE_MB = Setting("cache/thumbnail_mb", int, 96, "Memory for decrypted thumbnails (MiB).")
 
 

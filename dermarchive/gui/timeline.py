@@ -14,7 +14,7 @@ data) and the remedy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 from ..archive import records
 from .thumbnails import DAMAGED_ADVICE, THUMB_SIDE, ThumbFailure, ThumbnailLoader
 from . import colours, photo_drag
+from .words import day_text, plural
 
 ImageRole = Qt.ItemDataRole.UserRole + 10
 VisitRole = Qt.ItemDataRole.UserRole + 11
@@ -77,12 +78,7 @@ def failure_tip(failure: ThumbFailure) -> str:
 
 
 def nice_date(iso: str | None) -> str:
-    if not iso:
-        return "date unknown"
-    try:
-        return date.fromisoformat(iso[:10]).strftime("%a %d %b %Y")
-    except ValueError:
-        return iso[:10]
+    return day_text(iso, "date unknown")
 
 
 def nice_time(iso: str | None) -> str:
@@ -258,10 +254,26 @@ class TimelineDelegate(QStyledItemDelegate):
             self._fonts = (key, small, bold, widths, fm.height() + 4)
         return self._fonts[1], self._fonts[2], self._fonts[3], self._fonts[4]
 
+    @staticmethod
+    def header_texts(header: VisitHeader) -> tuple[str, str]:
+        who = f" · {header.visit.clinician}" if header.visit.clinician else ""
+        return (f"Visit {nice_date(header.visit.date)}",
+                f"{plural(header.photos, 'photo')}{who} · Consent: {header.consent}")
+
+    def header_wraps(self, header: VisitHeader, font: QFont, width: int) -> bool:
+        """Large text or a narrow window: the details go on a second line instead of being cut."""
+        _small, bold, _w, _h = self._font_setup(font)
+        title, detail = self.header_texts(header)
+        return QFontMetrics(bold).horizontalAdvance(title) + 16 + QFontMetrics(font).horizontalAdvance(detail) + 8 \
+            > width
+
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
-        if isinstance(index.model().item(index.row()), VisitHeader):
-            return QSize(max(TILE.width(), self.view.viewport().width() - 2 * self.view.spacing() - 4),
-                         HEADER_HEIGHT)
+        item = index.model().item(index.row())
+        if isinstance(item, VisitHeader):
+            width = max(TILE.width(), self.view.viewport().width() - 2 * self.view.spacing() - 4)
+            lines = QFontMetrics(option.font).lineSpacing()
+            height = max(HEADER_HEIGHT, lines + 14)
+            return QSize(width, height + lines if self.header_wraps(item, option.font, width) else height)
         return TILE
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
@@ -276,18 +288,20 @@ class TimelineDelegate(QStyledItemDelegate):
         if header is not None:
             painter.setPen(QColor(colours.SEPARATOR))
             painter.drawLine(rect.left(), rect.bottom() - 2, rect.right(), rect.bottom() - 2)
+            title, detail = self.header_texts(header)
+            wraps = self.header_wraps(header, option.font, rect.width())
+            line = QFontMetrics(option.font).lineSpacing()
+            first = rect.adjusted(4, 0, 0, -4 - (line if wraps else 0))
             painter.setFont(bold)
             painter.setPen(pal.color(QPalette.ColorRole.Text))
-            title = f"Visit {nice_date(header.visit.date)}"
-            painter.drawText(rect.adjusted(4, 0, 0, -4), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             title)
+            painter.drawText(first, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
             width = painter.fontMetrics().horizontalAdvance(title)
             painter.setFont(option.font)
             painter.setPen(QColor(colours.MUTED))
-            who = f" · {header.visit.clinician}" if header.visit.clinician else ""
-            detail = f"{header.photos} photo{'s' if header.photos != 1 else ''}{who} · Consent: {header.consent}"
-            painter.drawText(rect.adjusted(16 + width, 0, 0, -4),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, detail)
+            where = (QRect(rect.left() + 4, first.bottom() - 2, rect.width() - 8, line + 2) if wraps
+                     else rect.adjusted(16 + width, 0, 0, -4))
+            elided = painter.fontMetrics().elidedText(detail, Qt.TextElideMode.ElideRight, where.width())
+            painter.drawText(where, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
             painter.restore()
             return
         image = item
