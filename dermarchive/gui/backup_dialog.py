@@ -68,6 +68,9 @@ class BackupDialog(QDialog):
         self.reminder_spin.setValue(core.reminder_days(archive))
 
         self.browse_button.clicked.connect(self.choose_destination)
+        # typed or pasted (a share path such as \\server\backups is quicker typed than browsed)
+        self.destination_edit.textChanged.connect(lambda _t: self.refresh())
+        self.destination_edit.editingFinished.connect(self._destination_typed)
         self.backup_button.clicked.connect(self.start_backup)
         self.verify_button.clicked.connect(self.start_verify)
         self.restore_button.clicked.connect(self.start_restore)
@@ -97,6 +100,12 @@ class BackupDialog(QDialog):
         self.verify_button.setEnabled(has_dest and not busy)
         self.restore_button.setEnabled(has_dest and not busy)
         self.browse_button.setEnabled(not busy)
+
+    def _destination_typed(self) -> None:
+        dest = self.destination()
+        if dest is not None and str(dest) != str(core.backup_destination(self.archive) or ""):
+            self.recheck_next = False
+            core.remember_destination(self.archive, str(dest))
 
     def choose_destination(self) -> None:
         start = str(self.destination() or Path.home())
