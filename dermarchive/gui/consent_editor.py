@@ -43,16 +43,19 @@ def scope_object_name(purpose: str) -> str:
     return "scope_" + purpose.replace(".", "_")
 
 
-def scope_note(purpose: str) -> QLabel:
+def scope_note(purpose: str, *, wrap: bool = True) -> QLabel:
     """The scope's one-line plain-language explanation (``scopes.DESCRIPTIONS``), shown under its
     checkbox here and on the import wizard's Consent step, so both say the same words."""
     note = QLabel(DESCRIPTIONS[purpose])
     note.setObjectName(scope_object_name(purpose) + "_note")
-    note.setWordWrap(True)
+    note.setWordWrap(wrap)
     note.setStyleSheet("color: #5c6770; font-size: 9pt; margin-left: 22px; margin-bottom: 4px;")
     # wrapped notes may not be squeezed to a word a line (they overlapped the next box)
-    note.setMinimumWidth(min(note.fontMetrics().horizontalAdvance(note.text()), note.fontMetrics().averageCharWidth() * 24)
-                         + 26)
+    if wrap:
+        note.ensurePolished()  # measure in the note's own 9 pt
+        width = min(note.fontMetrics().horizontalAdvance(note.text()), note.fontMetrics().averageCharWidth() * 24) + 26
+        note.setMinimumWidth(width)
+        note.setMinimumHeight(note.heightForWidth(width))  # all its lines, never cut to one
     return note
 
 
@@ -121,8 +124,9 @@ class ConsentEditorDialog(QDialog):
         first = consent_records.current(archive, visit_id) is None
         self.date_edit.setDate(QDate.fromString(self.visit.date, Qt.DateFormat.ISODate) if first else today)
         self.form_photos = self._load_photos()
-        self.history_tree.setColumnWidth(0, 44)
-        self.history_tree.setColumnWidth(1, 96)
+        metrics = self.history_tree.fontMetrics()  # wide enough for the text at any text size
+        self.history_tree.setColumnWidth(0, metrics.horizontalAdvance("Ver.") + 24)
+        self.history_tree.setColumnWidth(1, metrics.horizontalAdvance("30 Sep 2026") + 20)
 
         self.method_combo.currentIndexChanged.connect(self._method_changed)
         self.pad.changed.connect(self._pad_changed)

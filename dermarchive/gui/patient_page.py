@@ -90,14 +90,9 @@ class PatientPage(QWidget):
         self.lesion_model = LesionTableModel(self)
         self.lesion_table.setModel(self.lesion_model)
         header = self.lesion_table.horizontalHeader()
+        # Every column as wide as its heading and cells ("Left thigh", not "Lef…"; "Body site", not
+        # "dy s" at large text); a narrow window scrolls sideways.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        for column in (1, 5):  # body site and diagnosis share the width left
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
-        # ...but never less than their heading (large text clipped them to "dy s" and "gno"):
-        # a horizontal scrollbar is better than a heading nobody can read.
-        self.lesion_table.ensurePolished()
-        header.ensurePolished()
-        header.setMinimumSectionSize(max(header.sectionSizeFromContents(c).width() for c in (1, 5)))
         self.lesion_table.verticalHeader().hide()
         self.lesion_table.selectionModel().selectionChanged.connect(self._lesion_changed)
         self.timeline = TimelineView()
@@ -122,6 +117,9 @@ class PatientPage(QWidget):
         lesion_splitter = child(form, QSplitter, "lesionSplitter")
         rows = self.lesion_table.verticalHeader().defaultSectionSize()  # about four lesions without scrolling
         lesion_splitter.setSizes([header.sizeHint().height() + 4 * rows + 8, 530])
+        # never fewer than two lesion rows readable (a laptop at large text showed one)
+        self.lesion_table.setMinimumHeight(header.sizeHint().height() + 2 * rows
+                                           + self.lesion_table.horizontalScrollBar().sizeHint().height() + 6)
         for split, setting in ((splitter, settings.PAGE_SPLIT), (lesion_splitter, settings.LESION_SPLIT)):
             saved = settings.get(setting)
             if saved:

@@ -45,6 +45,9 @@ def test_wizard_from_the_patient_page_as_a_nurse(qtbot: Any, main_window: Any, c
     press_next(qtbot, wizard, PAGE_ORGANISE)
 
     page = wizard.organise
+    page.table.clearSelection()  # nothing selected: nothing made up either
+    assert page.w(QComboBox, "visitCombo").currentIndex() == -1
+    assert page.w(QDateEdit, "visitDateEdit").text() == "Select photos first"
     organise_rows(wizard, "iphone_hdr_NO.jpg", "jolla.jpg")
     visits = {page.model.photo(r).visit for r in range(len(page.model.entries))}
     assert len(visits) == 2

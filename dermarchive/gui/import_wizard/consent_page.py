@@ -75,8 +75,7 @@ class ConsentPage(FormPage):
             check.setToolTip(DESCRIPTIONS[purpose])
             check.setChecked(purpose in CLINICAL)
             scopes_box.layout().addWidget(check)
-            note = scope_note(purpose)  # the consent editor's words and look
-            note.setWordWrap(False)     # one line each: the column takes their width
+            note = scope_note(purpose, wrap=False)  # the consent editor's words and look, one line each
             scopes_box.layout().addWidget(note)
             self.scope_checks[purpose] = check
         for method in METHODS:

@@ -148,7 +148,7 @@ class OrganisePage(FormPage):
         self.date_edit = self.w(QDateEdit, "visitDateEdit")
         self.date_edit.setMaximumDate(QDate.currentDate())
         self.date_edit.setMinimumDate(QDate(1900, 1, 1))
-        self.date_edit.setSpecialValueText("Several visits")  # shown at the minimum date only
+        self.date_edit.setSpecialValueText("Select photos first")  # shown at the minimum date only
         self.w(QPushButton, "setVisitDateButton").clicked.connect(
             lambda: self.set_visit_date(self.date_edit.date().toString(Qt.DateFormat.ISODate)))
         self.model: OrganiseModel | None = None
@@ -181,6 +181,7 @@ class OrganisePage(FormPage):
             self.grouped_for = key
         else:
             self._refresh()
+        self._selection_changed()
 
     def _lesion_names(self) -> None:
         self.lesion_names.clear()
@@ -263,8 +264,18 @@ class OrganisePage(FormPage):
                 day = self.model.days.get(photos[0].visit, ("", ""))[0]
                 self.date_edit.setDate(QDate.fromString(day, Qt.DateFormat.ISODate) if day else QDate.currentDate())
             else:  # no made-up date ("1 Jan 2000") for photos of several visits
+                self.date_edit.setSpecialValueText("Several visits")
                 self.date_edit.setDate(self.date_edit.minimumDate())
             self.date_edit.setEnabled(one_visit)
+        else:  # nothing selected: nothing to show, rather than "Visit 1" and "1 Jan 2000"
+            for combo in (self.visit_combo, self.lesion_combo, self.kind_combo):
+                combo.setPlaceholderText("Select photos first")
+                combo.setCurrentIndex(-1)
+            self.notes.clear()
+            self.date_edit.setSpecialValueText("Select photos first")
+            self.date_edit.setDate(self.date_edit.minimumDate())
+            self.date_edit.setEnabled(False)
+            self.w(QPushButton, "setVisitDateButton").setEnabled(False)
 
     # -- editing ---------------------------------------------------------------------------
     def selected_rows(self) -> list[int]:
