@@ -55,7 +55,6 @@ def scope_note(purpose: str, *, wrap: bool = True) -> QLabel:
         note.ensurePolished()  # measure in the note's own 9 pt
         width = min(note.fontMetrics().horizontalAdvance(note.text()), note.fontMetrics().averageCharWidth() * 24) + 26
         note.setMinimumWidth(width)
-        note.setMinimumHeight(note.heightForWidth(width))  # all its lines, never cut to one
     return note
 
 
@@ -89,7 +88,7 @@ class ConsentEditorDialog(QDialog):
         self.visit = records.get_visit(archive, visit_id)
         self.patient = records.get_patient(archive, self.visit.patient_id)
         self.setWindowTitle("Consent")
-        self.form = dialog_form(self, "consent_editor", (16, 14, 16, 12))
+        self.form = dialog_form(self, "consent_editor", (16, 14, 16, 12), scrolls=True)
 
         self.visit_label = child(self.form, QLabel, "visitLabel")
         self.status_label = child(self.form, QLabel, "statusLabel")
@@ -159,7 +158,7 @@ class ConsentEditorDialog(QDialog):
                 check.setObjectName(scope_object_name(purpose))
                 check.setToolTip(DESCRIPTIONS[purpose])
                 column.addWidget(check)
-                column.addWidget(scope_note(purpose))
+                column.addWidget(scope_note(purpose, wrap=False))  # one line: a wrapped note was cut at large text
                 checks[purpose] = check
             column.addStretch(1)
         checks[ALWAYS].setChecked(True)
