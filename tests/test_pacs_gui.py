@@ -150,13 +150,13 @@ def test_withdrawal_dialog_names_and_deletes_the_pacs_copies(qtbot, archive, cor
     assert "PACS" not in summary.text()  # nothing is deleted yet
     child(dialog.form, QCheckBox, "deleteCheck").setChecked(True)
     # before confirming: which of the photos to be deleted are in the PACS, and deleted there too
-    assert f"Photo(s) {png} are also in the practice PACS and will be deleted there too." in summary.text()
+    assert f"Photo {png} is also in the practice PACS and will be deleted there too." in summary.text()
     assert dialog.photos.items[png].text().endswith("DELETED, in the PACS too")
     assert dialog.photos.items[base].text().endswith("Not essential: DELETED")
     dialog.photos.items[png].setCheckState(Qt.CheckState.Checked)  # essential: kept, so not deleted there
     assert "PACS" not in summary.text()
     dialog.photos.items[png].setCheckState(Qt.CheckState.Unchecked)
-    assert f"Photo(s) {png} are also" in summary.text()
+    assert f"Photo {png} is also" in summary.text()
 
     qtbot.mouseClick(child(dialog.form, QPushButton, "withdrawButton"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.result_ is not None, timeout=30_000)

@@ -119,6 +119,26 @@ def passphrase_problems(passphrase: str) -> list[str]:
     return problems
 
 
+STRENGTH_WORDS = ("weak", "fair", "strong", "very strong")
+
+
+def passphrase_strength(passphrase: str) -> tuple[int, str]:
+    """A rough guess of how hard the passphrase is to guess: (0–3, word), from its length and the
+    kinds of characters it uses, with repeats and a single repeated character counted down.
+    Shown while an archive is created; the policy (:func:`passphrase_problems`) is what is enforced."""
+    if not passphrase:
+        return 0, STRENGTH_WORDS[0]
+    pool = sum(size for present, size in ((any(c.islower() for c in passphrase), 26),
+                                          (any(c.isupper() for c in passphrase), 26),
+                                          (any(c.isdigit() for c in passphrase), 10),
+                                          (any(not c.isalnum() for c in passphrase), 33)) if present)
+    distinct = len(set(passphrase))
+    effective = min(len(passphrase), distinct * 3)  # "aaaaaaaaaa1" is not eleven characters' worth
+    bits = effective * math.log2(max(pool, 2))
+    score = 0 if bits < 50 else 1 if bits < 70 else 2 if bits < 100 else 3
+    return score, STRENGTH_WORDS[score]
+
+
 def wrap(kek: bytes, secret: bytes, aad: bytes) -> bytes:
     nonce = os.urandom(NONCE_LEN)
     return nonce + AESGCM(kek).encrypt(nonce, secret, aad)

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import QApplication
 from .. import __version__, log
 from ..archive.keys import KdfParams
 from . import messages, settings
-from .icons import style_sheet
+from .colours import readable_palette
+from .icons import style_sheet, text_scale_for
 from .jobs import run_job
 from .main_window import MainWindow
 from .start_screen import StartScreen
@@ -117,7 +118,8 @@ def application(argv: Sequence[str] = ()) -> QApplication:
     QGuiApplication.setDesktopFileName("nz.dermarchive.DermArchive")  # matches packaging/linux
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
-    app.setStyleSheet(style_sheet())
+    app.setPalette(readable_palette(app.style().standardPalette()))
+    app.setStyleSheet(style_sheet(text_scale_for(app.font().pointSizeF())))
     from .about_dialog import app_icon
 
     app.setWindowIcon(app_icon())

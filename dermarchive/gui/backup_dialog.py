@@ -26,6 +26,7 @@ from . import messages
 from .forms import child, dialog_form
 from .icons import icon
 from .jobs import Job, run_job
+from .words import plural
 
 TITLE = "Backup"
 
@@ -67,6 +68,9 @@ class BackupDialog(QDialog):
         self.reminder_spin.setValue(core.reminder_days(archive))
 
         self.browse_button.clicked.connect(self.choose_destination)
+        # typed or pasted (a share path such as \\server\backups is quicker typed than browsed)
+        self.destination_edit.textChanged.connect(lambda _t: self.refresh())
+        self.destination_edit.editingFinished.connect(self._destination_typed)
         self.backup_button.clicked.connect(self.start_backup)
         self.verify_button.clicked.connect(self.start_verify)
         self.restore_button.clicked.connect(self.start_restore)
@@ -96,6 +100,12 @@ class BackupDialog(QDialog):
         self.verify_button.setEnabled(has_dest and not busy)
         self.restore_button.setEnabled(has_dest and not busy)
         self.browse_button.setEnabled(not busy)
+
+    def _destination_typed(self) -> None:
+        dest = self.destination()
+        if dest is not None and str(dest) != str(core.backup_destination(self.archive) or ""):
+            self.recheck_next = False
+            core.remember_destination(self.archive, str(dest))
 
     def choose_destination(self) -> None:
         start = str(self.destination() or Path.home())
@@ -157,7 +167,7 @@ class BackupDialog(QDialog):
         lines = check.lines()
         if not check.ok:
             self.recheck_next = True
-            lines[-1] = (f"The backup has {len(check.problems)} problem(s). Press “Back Up and Repair” to "
+            lines[-1] = (f"The backup has {plural(len(check.problems), 'problem')}. Press “Back Up and Repair” to "
                          "copy good files from the archive over the damaged or missing ones.")
         self.result_text.setPlainText("\n".join(lines))
 

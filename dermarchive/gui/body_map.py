@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPen
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
+from shiboken6 import isValid
 
 from ..archive import bodymap, bodysites, records
 from ..workflows.changes import Changes
@@ -165,6 +166,8 @@ class BodyMapDialog(QDialog):
         run_job(load, on_done=self._loaded, parent=self)
 
     def _loaded(self, data: tuple[list[records.Lesion], dict[int, bodymap.Pin]]) -> None:
+        if not isValid(self.list):  # closed (and deleted) before the lesions were read
+            return
         lesions, pins = data
         current = self.current_lesion_id()
         self.lesions = {l.id: l for l in lesions}

@@ -29,6 +29,7 @@ from .consent_photos import PhotoList
 from .consent_withdraw import WithdrawConsentDialog, long_date
 from .forms import child, dialog_form, fit_to_screen, place
 from .signature_pad import SignaturePad
+from .words import day_text, plural
 
 PAGES = {"written-signature": "signaturePage", "photographed-form": "formPage", "verbal": "verbalPage",
          "exemption": "exemptionPage"}
@@ -42,14 +43,27 @@ def scope_object_name(purpose: str) -> str:
     return "scope_" + purpose.replace(".", "_")
 
 
-def scope_note(purpose: str) -> QLabel:
+def scope_note(purpose: str, *, wrap: bool = True) -> QLabel:
     """The scope's one-line plain-language explanation (``scopes.DESCRIPTIONS``), shown under its
     checkbox here and on the import wizard's Consent step, so both say the same words."""
     note = QLabel(DESCRIPTIONS[purpose])
     note.setObjectName(scope_object_name(purpose) + "_note")
-    note.setWordWrap(True)
+    note.setWordWrap(wrap)
     note.setStyleSheet("color: #5c6770; font-size: 9pt; margin-left: 22px; margin-bottom: 4px;")
+    # wrapped notes may not be squeezed to a word a line (they overlapped the next box)
+    if wrap:
+        note.ensurePolished()  # measure in the note's own 9 pt
+        width = min(note.fontMetrics().horizontalAdvance(note.text()), note.fontMetrics().averageCharWidth() * 24) + 26
+        note.setMinimumWidth(width)
     return note
+
+
+UNAVAILABLE_WHY = "needs written consent"
+
+
+def scope_text(purpose: str, available: bool) -> str:
+    """A scope's check box text; an unavailable scope says why in words (not only by a grey)."""
+    return LABELS[purpose] if available else f"{LABELS[purpose]} — {UNAVAILABLE_WHY}"
 
 
 def describe(version: ConsentVersion | None) -> str:
@@ -74,7 +88,7 @@ class ConsentEditorDialog(QDialog):
         self.visit = records.get_visit(archive, visit_id)
         self.patient = records.get_patient(archive, self.visit.patient_id)
         self.setWindowTitle("Consent")
-        self.form = dialog_form(self, "consent_editor", (16, 14, 16, 12))
+        self.form = dialog_form(self, "consent_editor", (16, 14, 16, 12), scrolls=True)
 
         self.visit_label = child(self.form, QLabel, "visitLabel")
         self.status_label = child(self.form, QLabel, "statusLabel")
@@ -95,8 +109,7 @@ class ConsentEditorDialog(QDialog):
         place(child(self.form, QWidget, "signaturePlaceholder"), self.pad)
 
         self.visit_label.setText(f"{self.patient.display_name} · NHI {self.patient.nhi} — visit of "
-                                 f"{long_date(self.visit.date)} ({self.visit.image_count} photo"
-                                 f"{'s' if self.visit.image_count != 1 else ''})")
+                                 f"{long_date(self.visit.date)} ({plural(self.visit.image_count, 'photo')})")
         self.visit_label.setStyleSheet("font-weight: 600; font-size: 12pt;")
         child(self.form, QLabel, "historyTitle").setStyleSheet("font-weight: 600;")
         self.error_label.setStyleSheet(ERROR_STYLE)
@@ -110,8 +123,9 @@ class ConsentEditorDialog(QDialog):
         first = consent_records.current(archive, visit_id) is None
         self.date_edit.setDate(QDate.fromString(self.visit.date, Qt.DateFormat.ISODate) if first else today)
         self.form_photos = self._load_photos()
-        self.history_tree.setColumnWidth(0, 44)
-        self.history_tree.setColumnWidth(1, 96)
+        metrics = self.history_tree.fontMetrics()  # wide enough for the text at any text size
+        self.history_tree.setColumnWidth(0, metrics.horizontalAdvance("Ver.") + 24)
+        self.history_tree.setColumnWidth(1, metrics.horizontalAdvance("30 Sep 2026") + 20)
 
         self.method_combo.currentIndexChanged.connect(self._method_changed)
         self.pad.changed.connect(self._pad_changed)
@@ -126,6 +140,9 @@ class ConsentEditorDialog(QDialog):
         self.finished.connect(lambda _r: self.form_photos.stop())
         self._versions: dict[int, ConsentVersion] = {}
 
+        self.pad.set_keyboard_route("Keyboard only or no pen: choose “Photographed consent form” as the method "
+                                    "and photograph the signed paper form.")
+        self._set_tab_order()
         self._load_current()
         fit_to_screen(self, 1140, 780)
 
@@ -141,13 +158,25 @@ class ConsentEditorDialog(QDialog):
                 check.setObjectName(scope_object_name(purpose))
                 check.setToolTip(DESCRIPTIONS[purpose])
                 column.addWidget(check)
-                column.addWidget(scope_note(purpose))
+                column.addWidget(scope_note(purpose, wrap=False))  # one line: a wrapped note was cut at large text
                 checks[purpose] = check
             column.addStretch(1)
         checks[ALWAYS].setChecked(True)
         checks[ALWAYS].setEnabled(False)
         checks[ALWAYS].setToolTip("Keeping the photo in the patient's own record is always allowed.")
         return checks
+
+    def _set_tab_order(self) -> None:
+        """Top to bottom as the form reads: what the patient agreed to, how, by whom, when, the
+        evidence, then the history and the buttons (Designer's order put the scopes last)."""
+        buttons = [child(self.form, QPushButton, n) for n in ("undoSignatureButton", "redoSignatureButton",
+                                                             "clearSignatureButton")]
+        chain: list[QWidget] = [*self.checks.values(), self.method_combo, self.obtained_by_edit, self.date_edit,
+                                self.notes_edit, *buttons, self.form_list, self.reason_edit,
+                                self.history_tree, self.withdraw_btn, child(self.form, QPushButton, "closeButton"),
+                                self.save_btn]
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
 
     def _load_photos(self) -> PhotoList:
         photos = records.images(self.archive, visit_id=self.visit_id)
@@ -174,7 +203,7 @@ class ConsentEditorDialog(QDialog):
         self.history_tree.clear()
         for v in reversed(versions):
             status = "Withdrawn" if v.withdrawn else ("Current" if v is latest else "Replaced")
-            item = QTreeWidgetItem([str(v.version), (v.withdrawn_at or v.obtained_at)[:10],
+            item = QTreeWidgetItem([str(v.version), day_text(v.withdrawn_at or v.obtained_at),
                                     SHORT_METHOD[v.method], status])
             item.setData(0, Qt.ItemDataRole.UserRole, v.version)
             self.history_tree.addTopLevelItem(item)
@@ -198,6 +227,7 @@ class ConsentEditorDialog(QDialog):
                 check.setChecked(False)
             check.setToolTip(DESCRIPTIONS[purpose] if written else
                              "Needs written consent: a signature or a photographed consent form.")
+            check.setText(scope_text(purpose, written))
         for purpose in CLINICAL:
             if purpose != ALWAYS:
                 self.checks[purpose].setEnabled(not exemption)
@@ -278,7 +308,7 @@ class ConsentEditorDialog(QDialog):
             self.changes = self.changes | result.changes
         if result is not None and result.deleted:
             self.status_label.setText(self.status_label.text() +
-                                      f" {len(result.deleted)} photo(s) were deleted; {len(result.kept)} kept.")
+                                      f" Deleted {plural(len(result.deleted), 'photo')}; kept {len(result.kept)}.")
 
 
 def _escape(text: str) -> str:

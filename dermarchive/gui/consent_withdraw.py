@@ -9,7 +9,6 @@ deleted too), and afterwards the dialog says what became of them there.
 
 from __future__ import annotations
 
-from datetime import date
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QColor
@@ -26,13 +25,13 @@ from .jobs import run_job
 from . import messages
 from .consent_photos import PhotoList
 from .forms import child, dialog_form
+from .words import day_text, plural
 
 DANGER_STYLE = "QPushButton { background: #b3261e; color: white; border-color: #8c1d18; font-weight: 600; }"
 
 
 def long_date(iso: str) -> str:
-    day = date.fromisoformat(iso[:10])
-    return f"{day.day} {day:%B %Y}"
+    return day_text(iso)
 
 
 class WithdrawConsentDialog(QDialog):
@@ -103,12 +102,14 @@ class WithdrawConsentDialog(QDialog):
         elif deleting:
             in_pacs = sorted(set(doomed) & self.in_pacs)
             self.summary_label.setText(
-                f"{len(doomed)} photo(s) will be deleted for good (they cannot be recovered); "
+                f"{plural(len(doomed), 'photo')} will be deleted for good (they cannot be recovered); "
                 f"{len(marks) - len(doomed)} essential for care will be kept, limited to the clinical record."
-                + (f" Photo(s) {', '.join(map(str, in_pacs))} are also in the practice PACS and will be "
+                + (f" {'Photo' if len(in_pacs) == 1 else 'Photos'} {', '.join(map(str, in_pacs))} "
+                   f"{'is' if len(in_pacs) == 1 else 'are'} also in the practice PACS and will be "
                    "deleted there too." if in_pacs else ""))
         else:
-            self.summary_label.setText(f"All {len(marks)} photo(s) are kept, limited to the clinical record.")
+            kept = "The photo is" if len(marks) == 1 else f"All {len(marks)} photos are"
+            self.summary_label.setText(f"{kept} kept, limited to the clinical record.")
         self.summary_label.setStyleSheet("color: #b3261e; font-weight: 600;" if deleting and doomed else "")
         if deleting and doomed:
             self.withdraw_btn.setText(f"Withdraw and delete {len(doomed)} photo{'s' if len(doomed) != 1 else ''}")

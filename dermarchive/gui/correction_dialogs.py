@@ -31,6 +31,7 @@ from ..errors import InvalidInput, NotFound
 from ..workflows import corrections
 from . import messages
 from .jobs import run_job
+from .words import plural
 
 DANGER_STYLE = "QPushButton { background: #b3261e; color: white; border-color: #8c1d18; font-weight: 600; }"
 HINT_STYLE = "color: #5c6770;"
@@ -273,7 +274,7 @@ class MoveToLesionDialog(CorrectionDialog):
 
     def __init__(self, archive: Any, image_ids: list[int], patient_id: int, parent: QWidget | None = None) -> None:
         super().__init__(archive, "Move to lesion",
-                         f"File {len(image_ids)} photo(s) under another lesion of this patient.", parent)
+                         f"File {plural(len(image_ids), 'photo')} under another lesion of this patient.", parent)
         self.image_ids, self.patient_id = image_ids, patient_id
         self.lesion_combo = _lesion_combo(archive, patient_id, "lesionCombo")
         self.lesion_combo.currentIndexChanged.connect(self.update_state)
@@ -291,7 +292,7 @@ class MoveToPatientDialog(CorrectionDialog):
 
     def __init__(self, archive: Any, image_ids: list[int], patient_id: int, parent: QWidget | None = None) -> None:
         super().__init__(archive, "Move to another patient",
-                         f"File {len(image_ids)} photo(s) under another patient. They join that patient's visit "
+                         f"File {plural(len(image_ids), 'photo')} under another patient. They join that patient's visit "
                          "of the same day (or a new one) and its consent; this patient's consent does not go "
                          "with them. A copy in the practice PACS is corrected too.", parent)
         self.image_ids = image_ids
@@ -323,10 +324,10 @@ class DeletePhotosDialog(CorrectionDialog):
     def __init__(self, archive: Any, image_ids: list[int], parent: QWidget | None = None) -> None:
         from ..dicom.pacs import images_in_pacs
 
-        self.ok_text = f"Delete {len(image_ids)} photo(s) for good"
+        self.ok_text = f"Delete {plural(len(image_ids), 'photo')} for good"
         in_pacs = sorted(images_in_pacs(archive, image_ids))
         super().__init__(archive, "Delete photos",
-                         f"Delete {len(image_ids)} photo(s) for real: their stored files are erased and cannot "
+                         f"Delete {plural(len(image_ids), 'photo')} for real: their stored files are erased and cannot "
                          "be recovered (backups made earlier still hold them). The audit log keeps the fact "
                          "and your reason, not the photos."
                          + (f" {len(in_pacs)} of them are in the practice PACS and are deleted there too."

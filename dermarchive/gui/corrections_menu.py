@@ -21,6 +21,7 @@ from .correction_dialogs import (DeletePhotosDialog, LesionDialog, MergeDialog, 
                                  MoveToPatientDialog, PatientDialog)
 from .jobs import run_job
 from .photo_drag import LesionDropTarget
+from .words import plural
 
 
 class Corrections:
@@ -316,7 +317,7 @@ class Corrections:
 
         def done(back: Any) -> None:
             lines = back.pacs.lines()
-            messages.info(self.window, f"Moved {len(back.moves)} photo(s) back." + ("\n" + "\n".join(lines)
+            messages.info(self.window, f"Moved {plural(len(back.moves), 'photo')} back." + ("\n" + "\n".join(lines)
                                                                                     if lines else ""))
             self.window.refresh()
             self.update()

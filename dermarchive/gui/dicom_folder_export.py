@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from ..dicom.export import export_dicom
 from . import messages
 from .jobs import Job, run_job
+from .words import plural
 
 
 def target_folder(chosen: Path, nhi: str, day: date | None = None) -> Path:
@@ -35,7 +36,7 @@ def export_to_folder(parent: QWidget, archive: Any, patient: Any, image_ids: lis
     out = target_folder(Path(chosen), patient.nhi)
 
     def done(summary: dict[str, Any]) -> None:
-        messages.info(parent, f"Exported {summary['count']} photo(s) as DICOM, with a DICOMDIR, to {out}.")
+        messages.info(parent, f"Exported {plural(summary['count'], 'photo')} as DICOM, with a DICOMDIR, to {out}.")
 
     return run_job(partial(export_dicom, image_ids=image_ids), archive, patient.id, out, parent=parent,
                    title="Exporting DICOM…", with_progress=True, on_done=done,

@@ -31,6 +31,7 @@ from .consent_photos import PhotoList, photo_caption
 from .forms import child, dialog_form, fit_to_screen, place
 from .jobs import run_job
 from .redaction import RedactionCanvas
+from .words import plural
 
 ERROR_STYLE = "color: #b3261e;"
 OK_STYLE = "color: #2e6b3a;"
@@ -90,6 +91,10 @@ class DeidentifiedExportDialog(QDialog):
         child(self.form, QPushButton, "cancelButton").clicked.connect(self.reject)
         self.export_btn.clicked.connect(self.export)
         self.drop_btn.clicked.connect(self.leave_out_refused)
+        child(self.form, QPushButton, "leaveOutButton").clicked.connect(self.leave_out_current)
+        self.canvas.setAccessibleName("Photo to blur or crop")
+        self.canvas.setAccessibleDescription("Drawn with a mouse, finger or pen. Without one, leave the photo out "
+                                             "with “Leave this photo out”.")
         self.finished.connect(self._cleanup)
 
         self._purpose_changed()
@@ -121,7 +126,7 @@ class DeidentifiedExportDialog(QDialog):
             self.consent_label.setStyleSheet(ERROR_STYLE)
         elif refusals:
             lines = "\n".join(f"• photo {r.image_id}: {r.reason}" for r in refusals)
-            self.consent_label.setText(f"{len(refusals)} of {len(ids)} photo(s) may not be used for {purpose}:\n"
+            self.consent_label.setText(f"{len(refusals)} of {plural(len(ids), 'photo')} may not be used for {purpose}:\n"
                                        f"{lines}\nDeselect them, or record the patient's written consent first.")
             self.consent_label.setStyleSheet(ERROR_STYLE)
         else:
@@ -142,9 +147,20 @@ class DeidentifiedExportDialog(QDialog):
             self.folder_edit.setText(str(deidentified.suggest_folder(parent, self.purpose())))
             self._update_state()
 
+    def leave_out_current(self) -> None:
+        """The keyboard route beside the redaction canvas: export the others without this photo."""
+        image_id = self.current_id()
+        if image_id is not None:
+            self._leave_out({image_id})
+            if self.images:
+                self.photos.select(self.images[0].id)
+
     def leave_out_refused(self) -> None:
         """Export only the photos consent allows for this purpose (the others stay in the archive)."""
-        refused = {r.image_id for r in policy.check(self.archive, [i.id for i in self.images], self.purpose())}
+        self._leave_out({r.image_id for r in policy.check(self.archive, [i.id for i in self.images],
+                                                          self.purpose())})
+
+    def _leave_out(self, refused: set[int]) -> None:
         self.images = [i for i in self.images if i.id not in refused]
         for image_id in refused:
             self.redactions.pop(image_id, None)
@@ -223,7 +239,7 @@ class DeidentifiedExportDialog(QDialog):
         self.summary = summary
         if self._closed:
             return
-        messages.info(self, f"Exported {summary['count']} de-identified photo(s) to {summary['out']}, with "
+        messages.info(self, f"Exported {plural(summary['count'], 'de-identified photo')} to {summary['out']}, with "
                             f"images.csv and images.json describing them.")
         self.accept()
 

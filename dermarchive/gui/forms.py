@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QFile, QIODevice
+from PySide6.QtCore import QFile, QIODevice, Qt
 from PySide6.QtUiTools import QUiLoader
-from PySide6.QtWidgets import QLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLayout, QScrollArea, QVBoxLayout, QWidget
 
 T = TypeVar("T")
 
@@ -46,12 +46,30 @@ def load_form(name: str, parent: QWidget | None = None) -> QWidget:
     return widget
 
 
-def dialog_form(dialog: QWidget, name: str, margins: tuple[int, int, int, int] = (18, 18, 18, 14)) -> QWidget:
-    """Load form ``name`` as the whole content of ``dialog`` (its one layout, with margins)."""
+def dialog_form(dialog: QWidget, name: str, margins: tuple[int, int, int, int] = (18, 18, 18, 14), *,
+                scrolls: bool = False) -> QWidget:
+    """Load form ``name`` as the whole content of ``dialog`` (its one layout, with margins).
+    ``scrolls``: a tall form scrolls inside the dialog instead of making it taller than a
+    laptop's screen (large text, 1280×720)."""
     form = load_form(name, dialog)
     layout = QVBoxLayout(dialog)
-    layout.setContentsMargins(*margins)
-    layout.addWidget(form)
+    if not scrolls:
+        layout.setContentsMargins(*margins)
+        layout.addWidget(form)
+        return form
+    layout.setContentsMargins(0, 0, 0, 0)
+    area = QScrollArea(dialog)
+    area.setObjectName(f"{name}Scroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the controls inside are the Tab stops
+    holder = QWidget()
+    holder.setObjectName("scrolledForm")  # the dialog's background (style.qss)
+    inner = QVBoxLayout(holder)
+    inner.setContentsMargins(*margins)
+    inner.addWidget(form)
+    area.setWidget(holder)
+    layout.addWidget(area)
     return form
 
 

@@ -165,8 +165,9 @@ class MainWindow(QMainWindow):
         state = settings.get(settings.WINDOW_STATE)
         if state:
             self.splitter.restoreState(state)
-        else:
-            self.splitter.setSizes([420, 860])
+        else:  # a laptop's 1280 px: the list takes about a quarter, the photos the rest
+            side = min(420, int(self.width() * 0.27))
+            self.splitter.setSizes([side, self.width() - side])
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self._update_title()
@@ -549,7 +550,8 @@ class MainWindow(QMainWindow):
                 pass
 
     def import_photos(self) -> None:
-        self._dialog("import", self.archive)
+        """The wizard with the open patient pre-selected (photos are usually for the patient in front of you)."""
+        self._dialog("import", self.archive, patient_id=self.current_patient_id())
 
     def print_consent_sheet(self) -> None:
         if self.patient_page.patient is None:

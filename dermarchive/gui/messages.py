@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from ..errors import DermArchiveError
+from ..errors import DermArchiveError, WrongPassphrase
 
 Sink = Callable[[QWidget | None, str, str, str], None]
 
@@ -19,9 +19,18 @@ def _show(parent: QWidget | None, level: str, title: str, text: str) -> None:
 sink: Sink = _show
 
 
+def in_words(exc: DermArchiveError) -> str:
+    """What a person at the screen is told. A wrong passphrase is a typing matter, not news that
+    "nothing was changed" (the command line keeps the core's wording for scripts)."""
+    if isinstance(exc, WrongPassphrase):
+        return (f"That is not the passphrase of user '{exc.user}'. Check Caps Lock and the keyboard layout, "
+                "then type it again.")
+    return str(exc)
+
+
 def show_error(parent: QWidget | None, exc: BaseException, title: str = "DermArchive") -> None:
     if isinstance(exc, DermArchiveError):
-        sink(parent, "error", title, str(exc))
+        sink(parent, "error", title, in_words(exc))
     else:
         sink(parent, "error", title,
              f"Something went wrong ({type(exc).__name__}). Your archive is safe; the action was not completed.")

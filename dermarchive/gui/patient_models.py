@@ -8,13 +8,13 @@ lower-case keys in one list comprehension takes ~7 ms (measured; see bench/bench
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from .. import nhi as nhi_mod
 from ..archive import records
+from .words import day_text
 
 PatientRole = Qt.ItemDataRole.UserRole + 1
 IdRole = Qt.ItemDataRole.UserRole + 2
@@ -24,12 +24,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 def _fmt_date(iso: str | None) -> str:
-    if not iso:
-        return ""
-    try:
-        return date.fromisoformat(iso[:10]).strftime("%d %b %Y")
-    except ValueError:
-        return iso[:10]
+    return day_text(iso)
 
 
 class PatientTableModel(QAbstractTableModel):

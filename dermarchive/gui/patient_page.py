@@ -7,7 +7,6 @@ patient. The side panel follows the selection. Opening the page audits ``patient
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from html import escape
 from typing import Any
 
@@ -17,13 +16,14 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QSplitter, QTabl
 
 from ..archive import records
 from ..consent import policy
-from . import messages
+from . import messages, settings
 from .forms import child, load_form, place
 from .jobs import run_job
 from .image_panel import ImagePanel
 from .patient_models import LesionTableModel
 from .thumbnails import ThumbnailLoader
 from .timeline import TimelineModel, TimelineView
+from .words import day_text, plural
 
 @dataclass(frozen=True)
 class PatientData:
@@ -90,9 +90,9 @@ class PatientPage(QWidget):
         self.lesion_model = LesionTableModel(self)
         self.lesion_table.setModel(self.lesion_model)
         header = self.lesion_table.horizontalHeader()
+        # Every column as wide as its heading and cells ("Left thigh", not "Lef…"; "Body site", not
+        # "dy s" at large text); a narrow window scrolls sideways.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        for column in (1, 5):  # body site and diagnosis share the width left (elided, never a scrollbar)
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         self.lesion_table.verticalHeader().hide()
         self.lesion_table.selectionModel().selectionChanged.connect(self._lesion_changed)
         self.timeline = TimelineView()
@@ -113,8 +113,18 @@ class PatientPage(QWidget):
         self.referral_button.clicked.connect(self.referralRequested)
         splitter = child(form, QSplitter, "pageSplitter")
         splitter.setStretchFactor(0, 1)
-        splitter.setSizes([900, 280])
-        child(form, QSplitter, "lesionSplitter").setSizes([270, 530])  # about four lesions without scrolling
+        splitter.setSizes([900, 240])
+        lesion_splitter = child(form, QSplitter, "lesionSplitter")
+        rows = self.lesion_table.verticalHeader().defaultSectionSize()  # about four lesions without scrolling
+        lesion_splitter.setSizes([header.sizeHint().height() + 4 * rows + 8, 530])
+        # never fewer than two lesion rows readable (a laptop at large text showed one)
+        self.lesion_table.setMinimumHeight(header.sizeHint().height() + 2 * rows
+                                           + self.lesion_table.horizontalScrollBar().sizeHint().height() + 6)
+        for split, setting in ((splitter, settings.PAGE_SPLIT), (lesion_splitter, settings.LESION_SPLIT)):
+            saved = settings.get(setting)
+            if saved:
+                split.restoreState(saved)  # the panels as the user left them
+            split.splitterMoved.connect(lambda _pos, _i, s=split, key=setting: settings.put(key, s.saveState()))
         self._images: list[records.ImageRecord] = []
         self._visits: list[records.Visit] = []
         self._consent_text: dict[int, str] = {}
@@ -160,9 +170,9 @@ class PatientPage(QWidget):
         p = self.patient = data.patient
         self.name_label.setText(p.display_name)
         age = p.age()
-        born = date.fromisoformat(p.dob).strftime("%d %b %Y") if p.dob else "date of birth not recorded"
-        self.details_label.setText(f"Born {born}" + (f" · {age} years" if age is not None else "")
-                                   + f" · {p.image_count} photo{'s' if p.image_count != 1 else ''}")
+        born = day_text(p.dob) if p.dob else "date of birth not recorded"
+        self.details_label.setText(f"Born {born}" + (f" · {plural(age, 'year')}" if age is not None else "")
+                                   + f" · {plural(p.image_count, 'photo')}")
         self.nhi_label.setText(f"NHI {p.nhi}")
         self._lesions = {lesion.id: lesion for lesion in data.lesions}
         self._visits, self._images, self._consent_text = data.visits, data.images, data.consent_text
@@ -235,7 +245,7 @@ class PatientPage(QWidget):
                                        scopes=self._scopes, in_pacs=self._in_pacs)
         lesion = self._lesions.get(lesion_id or -1)
         what = f"{lesion.label} · {lesion.site_label}" if lesion else "All photos"
-        self._title = (what, f" — {len(shown)} photo{'s' if len(shown) != 1 else ''}, oldest first")
+        self._title = (what, f" — {plural(len(shown), 'photo')}, oldest first")
         self._fit_title()
         self.panel.clear()
         self._update_buttons()

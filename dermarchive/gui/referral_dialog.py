@@ -31,6 +31,7 @@ from . import messages
 from .forms import child, dialog_form, fit_to_screen, place
 from .jobs import Job, run_job
 from .referral_letterhead import LetterheadDialog
+from .words import plural
 
 PREVIEW_DELAY_MS = 450
 PREVIEW_DPI = 110
@@ -161,7 +162,7 @@ class ReferralDialog(QDialog):
             label.setStyleSheet("")
         elif refusals:
             lines = "\n".join(f"• {r}" for r in refusals)
-            label.setText(f"{len(refusals)} of {n} selected photo(s) may not be sent with a referral:\n{lines}\n"
+            label.setText(f"{len(refusals)} of {plural(n, 'selected photo')} may not be sent with a referral:\n{lines}\n"
                           "Deselect them on the patient page, or record the patient's consent first.")
             label.setStyleSheet(ERROR_STYLE)
         else:
@@ -277,7 +278,8 @@ class ReferralDialog(QDialog):
         if self._closed:  # closed (e.g. the archive locked) after the file was written and audited
             return
         lock = ", password-protected" if summary["encrypted"] else ""
-        text = f"Referral saved to {summary['path']} ({summary['count']} photo(s), {summary['pages']} page(s){lock})."
+        text = (f"Referral saved to {summary['path']} ({plural(summary['count'], 'photo')}, "
+                f"{plural(summary['pages'], 'page')}{lock}).")
         if self.open_check.isChecked() and not QDesktopServices.openUrl(QUrl.fromLocalFile(summary["path"])):
             messages.warning(self.parentWidget(), text + "\n\nIt could not be opened: no program to show PDF "
                              "files was found. Open it from its folder.", "Referral saved")

@@ -213,7 +213,7 @@ class RestoreDialog(QDialog):
         if isinstance(exc, Cancelled):  # the user pressed Cancel: no box, the line says so
             self._say(f"{exc} Nothing was restored.")
         else:
-            self._say(str(exc) if isinstance(exc, DermArchiveError)
+            self._say(messages.in_words(exc) if isinstance(exc, DermArchiveError)
                       else f"The backup could not be restored ({type(exc).__name__}).", _BAD)
             messages.show_error(self, exc, TITLE)
         self.refresh()

@@ -8,6 +8,7 @@ paths are kept for the recent list; nothing read from an archive is ever stored 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,12 @@ class Setting:
 IDLE_LOCK_MINUTES = Setting("lock/idle_minutes", float, 5.0,
                             "Lock the archive after this many minutes without keyboard or mouse use.")
 RECENT_ARCHIVES = Setting("archives/recent", list, [], "Archive folders opened recently, newest first.")
+RECENT_OPENED_AT = Setting("archives/opened_at", list, [],
+                           "When each recent archive was last opened: 'folder<TAB>YYYY-MM-DD' entries.")
 WINDOW_GEOMETRY = Setting("window/geometry", QByteArray, QByteArray(), "Main window size and position.")
 WINDOW_STATE = Setting("window/splitter", QByteArray, QByteArray(), "Patient list / page split.")
+PAGE_SPLIT = Setting("window/page_splitter", QByteArray, QByteArray(), "Patient page: photos / details panel split.")
+LESION_SPLIT = Setting("window/lesion_splitter", QByteArray, QByteArray(), "Patient page: lesions / photos split.")
 THUMB_CACHE_MB = Setting("cache/thumbnail_mb", int, 96, "Memory for decrypted thumbnails (MiB).")
 
 
@@ -66,6 +71,19 @@ def add_recent(path: Path) -> None:
     text = str(Path(path).resolve())
     items = [p for p in get(RECENT_ARCHIVES) if p != text]
     put(RECENT_ARCHIVES, [text, *items][:RECENT_MAX])
+    kept = set([text, *items][:RECENT_MAX])
+    opened = [e for e in get(RECENT_OPENED_AT) if e.split("\t", 1)[0] in kept and e.split("\t", 1)[0] != text]
+    put(RECENT_OPENED_AT, [f"{text}\t{date.today().isoformat()}", *opened])
+
+
+def last_opened(path: Path) -> str | None:
+    """The day an archive of the recent list was last opened ('YYYY-MM-DD'), if known."""
+    text = str(Path(path).resolve())
+    for entry in get(RECENT_OPENED_AT):
+        where, _, day = entry.partition("\t")
+        if where == text:
+            return day or None
+    return None
 
 
 def forget_recent(path: Path) -> None:

@@ -12,6 +12,8 @@ from PySide6.QtGui import (QColor, QImage, QMouseEvent, QPainter, QPaintEvent, Q
                            QTabletEvent, QTouchEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from . import colours
+
 INK = QColor("#14213d")
 Point = tuple[float, float, float]  # x, y (fractions of the pad) and pressure 0–1
 
@@ -29,9 +31,18 @@ class SignaturePad(QWidget):
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setToolTip("Sign here with the mouse, a finger or a pen.")
         self.setAccessibleName("Signature pad")
+        self.keyboard_route = ""
         self.strokes: list[list[Point]] = []
         self._redo: list[list[Point]] = []
         self._drawing = False
+
+    def set_keyboard_route(self, text: str) -> None:
+        """Name the way to record consent without drawing (keyboard only, no pen): shown in the
+        empty pad, and spoken by screen readers as the pad's description."""
+        self.keyboard_route = text
+        self.setAccessibleDescription(text)
+        self.setToolTip(f"Sign here with the mouse, a finger or a pen. {text}")
+        self.update()
 
     # -- state --------------------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -140,17 +151,20 @@ class SignaturePad(QWidget):
         painter = QPainter(self)
         rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
         painter.fillRect(rect, QColor("#ffffff"))
-        painter.setPen(QPen(QColor("#b8c4cc"), 1))
+        painter.setPen(QPen(QColor(colours.PAD_BORDER), 1))
         painter.drawRoundedRect(rect, 4, 4)
         baseline = self.height() * 0.75
-        painter.setPen(QPen(QColor("#9aa5ad"), 1, Qt.PenStyle.DashLine))
+        painter.setPen(QPen(QColor(colours.PAD_BORDER), 1, Qt.PenStyle.DashLine))
         painter.drawLine(QPointF(24, baseline), QPointF(self.width() - 24, baseline))
-        painter.setPen(QColor("#5c6770"))
+        painter.setPen(QColor(colours.MUTED))
         painter.drawText(QPointF(10, baseline + 5), "×")
         if not self.strokes:
-            painter.setPen(QColor("#9aa5ad"))
+            painter.setPen(QColor(colours.HINT))
             painter.drawText(self.rect().adjusted(0, 0, 0, -int(self.height() * 0.3)),
                              Qt.AlignmentFlag.AlignCenter, "Patient signs here")
+            if self.keyboard_route:  # the way without a mouse, finger or pen, in words
+                painter.drawText(self.rect().adjusted(8, int(baseline) + 6, -8, -2),
+                                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.keyboard_route)
         self._paint_strokes(painter, self.width(), self.height(), 1.0)
         painter.end()
 

@@ -9,17 +9,18 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QLabel, QLineEdit, QListWidget,
+                               QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from ..archive import Archive
-from ..archive.keys import KdfParams, passphrase_problems
+from ..archive.keys import KdfParams, passphrase_problems, passphrase_strength
 from ..errors import DermArchiveError
 from . import settings
 from .forms import child, load_form
 from .icons import icon
 from .jobs import run_job
 from .restore_dialog import RestoreDialog
+from .words import day_text
 
 
 class StartScreen(QWidget):
@@ -71,7 +72,9 @@ class StartScreen(QWidget):
         self.recent.clear()
         for path in settings.recent_archives():
             exists = (path / "archive.json").exists()
-            item = QListWidgetItem(icon("open"), f"{path.name}\n{path.parent}" + ("" if exists else "  (not found)"))
+            opened = settings.last_opened(path)
+            when = f" · last opened {day_text(opened)}" if opened else ""
+            item = QListWidgetItem(icon("open"), f"{path.name}\n{path.parent}{when}" + ("" if exists else "  (not found)"))
             item.setData(Qt.ItemDataRole.UserRole, str(path))
             item.setToolTip(str(path))
             if not exists:
@@ -156,10 +159,18 @@ class CreateArchiveDialog(QDialog):
         child(form, QPushButton, "browseButton").clicked.connect(self._browse)
         for edit in (self.folder, self.user, self.passphrase, self.repeat):
             edit.textChanged.connect(self._check)
+        self.strength = child(form, QProgressBar, "strengthBar")
+        self.show_check = child(form, QCheckBox, "showPassphraseCheck")
+        self.show_check.toggled.connect(self._show_passphrase)
         self.busy = False
         self.error.hide()
         self.setMinimumWidth(520)
         self._check()
+
+    def _show_passphrase(self, shown: bool) -> None:
+        mode = QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password
+        for edit in (self.passphrase, self.repeat):
+            edit.setEchoMode(mode)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for the new archive")
@@ -174,6 +185,10 @@ class CreateArchiveDialog(QDialog):
 
     def _check(self) -> None:
         problems = self.problems()
+        score, word = passphrase_strength(self.passphrase.text())
+        self.strength.setValue(score if self.passphrase.text() else 0)
+        self.strength.setFormat(word.capitalize() if self.passphrase.text() else "Nothing typed yet")
+        self.strength.setAccessibleDescription(self.strength.format())
         if not self.passphrase.text():
             self.policy.setText("<span style='color:#5c6770'>The passphrase needs at least 10 characters, "
                                 "with letters and at least one digit. A short sentence is easy to remember.</span>")

@@ -14,7 +14,7 @@ data) and the remedy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt,
@@ -24,7 +24,8 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 
 from ..archive import records
 from .thumbnails import DAMAGED_ADVICE, THUMB_SIDE, ThumbFailure, ThumbnailLoader
-from . import photo_drag
+from . import colours, photo_drag
+from .words import day_text, plural
 
 ImageRole = Qt.ItemDataRole.UserRole + 10
 VisitRole = Qt.ItemDataRole.UserRole + 11
@@ -77,12 +78,7 @@ def failure_tip(failure: ThumbFailure) -> str:
 
 
 def nice_date(iso: str | None) -> str:
-    if not iso:
-        return "date unknown"
-    try:
-        return date.fromisoformat(iso[:10]).strftime("%a %d %b %Y")
-    except ValueError:
-        return iso[:10]
+    return day_text(iso, "date unknown")
 
 
 def nice_time(iso: str | None) -> str:
@@ -258,11 +254,35 @@ class TimelineDelegate(QStyledItemDelegate):
             self._fonts = (key, small, bold, widths, fm.height() + 4)
         return self._fonts[1], self._fonts[2], self._fonts[3], self._fonts[4]
 
+    @staticmethod
+    def header_texts(header: VisitHeader) -> tuple[str, str]:
+        who = f" · {header.visit.clinician}" if header.visit.clinician else ""
+        return (f"Visit {nice_date(header.visit.date)}",
+                f"{plural(header.photos, 'photo')}{who} · Consent: {header.consent}")
+
+    def header_wraps(self, header: VisitHeader, font: QFont, width: int) -> bool:
+        """Large text or a narrow window: the details go on a second line instead of being cut."""
+        _small, bold, _w, _h = self._font_setup(font)
+        title, detail = self.header_texts(header)
+        return QFontMetrics(bold).horizontalAdvance(title) + 16 + QFontMetrics(font).horizontalAdvance(detail) + 8 \
+            > width
+
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
-        if isinstance(index.model().item(index.row()), VisitHeader):
-            return QSize(max(TILE.width(), self.view.viewport().width() - 2 * self.view.spacing() - 4),
-                         HEADER_HEIGHT)
-        return TILE
+        item = index.model().item(index.row())
+        if isinstance(item, VisitHeader):
+            width = max(TILE.width(), self.view.viewport().width() - 2 * self.view.spacing() - 4)
+            lines = QFontMetrics(option.font).lineSpacing()
+            height = max(HEADER_HEIGHT, lines + 14)
+            return QSize(width, height + lines if self.header_wraps(item, option.font, width) else height)
+        return self.tile_size(option.font)
+
+    def tile_size(self, font: QFont) -> QSize:
+        """A tile wide and tall enough for the widest kind tag beside "L12 · 09:05" at this text
+        size (at 14 pt the fixed tile cut the caption to ":06")."""
+        small, _bold, tag_widths, tag_height = self._font_setup(font)
+        caption = QFontMetrics(small).horizontalAdvance("L12 · 00:00")
+        return QSize(max(TILE.width(), max(tag_widths.values()) + caption + 26),
+                     max(TILE.height(), THUMB_SIDE + tag_height + 26))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         model: TimelineModel = index.model()
@@ -274,20 +294,22 @@ class TimelineDelegate(QStyledItemDelegate):
         rect = option.rect
         small, bold, tag_widths, tag_height = self._font_setup(option.font)
         if header is not None:
-            painter.setPen(QColor("#c9d3da"))
+            painter.setPen(QColor(colours.SEPARATOR))
             painter.drawLine(rect.left(), rect.bottom() - 2, rect.right(), rect.bottom() - 2)
+            title, detail = self.header_texts(header)
+            wraps = self.header_wraps(header, option.font, rect.width())
+            line = QFontMetrics(option.font).lineSpacing()
+            first = rect.adjusted(4, 0, 0, -4 - (line if wraps else 0))
             painter.setFont(bold)
             painter.setPen(pal.color(QPalette.ColorRole.Text))
-            title = f"Visit {nice_date(header.visit.date)}"
-            painter.drawText(rect.adjusted(4, 0, 0, -4), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             title)
+            painter.drawText(first, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
             width = painter.fontMetrics().horizontalAdvance(title)
             painter.setFont(option.font)
-            painter.setPen(QColor("#5c6770"))
-            who = f" · {header.visit.clinician}" if header.visit.clinician else ""
-            detail = f"{header.photos} photo{'s' if header.photos != 1 else ''}{who} · Consent: {header.consent}"
-            painter.drawText(rect.adjusted(16 + width, 0, 0, -4),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, detail)
+            painter.setPen(QColor(colours.MUTED))
+            where = (QRect(rect.left() + 4, first.bottom() - 2, rect.width() - 8, line + 2) if wraps
+                     else rect.adjusted(16 + width, 0, 0, -4))
+            elided = painter.fontMetrics().elidedText(detail, Qt.TextElideMode.ElideRight, where.width())
+            painter.drawText(where, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
             painter.restore()
             return
         image = item
@@ -402,6 +424,7 @@ class TimelineView(QListView):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("timelineView")
+        self.setAccessibleName("Photos by visit, oldest first")
         self.setViewMode(QListView.ViewMode.ListMode)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(True)

@@ -99,7 +99,7 @@ class UnlockPanel(QWidget):
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)
-        self._show_error(str(exc) if isinstance(exc, DermArchiveError)
+        self._show_error(messages.in_words(exc) if isinstance(exc, DermArchiveError)
                          else f"The archive could not be opened ({type(exc).__name__}).")
         self.passphrase.setFocus(Qt.FocusReason.OtherFocusReason)
 

@@ -49,6 +49,8 @@ class ImageView(QGraphicsView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("imageView")
+        self.setAccessibleName("Photo")
+        self.setAccessibleDescription("Plus and minus zoom, 0 fits, 1 shows 100 %, R rotates the view, arrows pan")
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
         self._item = QGraphicsPixmapItem()

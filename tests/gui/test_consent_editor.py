@@ -144,7 +144,7 @@ def test_withdrawal_dialog_deletes_only_unticked_photos(qtbot: Any, archive: Arc
     dialog.photos.items[now_essential].setCheckState(Qt.CheckState.Checked)
     child(dialog.form, QCheckBox, "deleteCheck").setChecked(True)
     assert button.text() == "Withdraw and delete 1 photo"
-    assert "1 photo(s) will be deleted" in child(dialog.form, QLabel, "summaryLabel").text()
+    assert "1 photo will be deleted" in child(dialog.form, QLabel, "summaryLabel").text()
 
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.result_ is not None, timeout=10_000)  # runs in a worker
@@ -154,7 +154,7 @@ def test_withdrawal_dialog_deletes_only_unticked_photos(qtbot: Any, archive: Arc
     v = current(archive, visit)
     assert v is not None and v.withdrawn and v.withdrawn_reason == "Patient asked"
     status = child(editor.form, QLabel, "statusLabel").text()
-    assert "WITHDRAWN" in status and "1 photo(s) were deleted" in status
+    assert "WITHDRAWN" in status and "Deleted 1 photo" in status
     assert not child(editor.form, QPushButton, "withdrawButton").isEnabled()
     assert set(editor.form_photos.items) == {keep, now_essential}
     assert not policy.allowed(archive, keep, "clinical.referral")
@@ -168,7 +168,7 @@ def test_withdrawal_without_deletion_keeps_all(qtbot: Any, archive: Archive, vis
     editor.withdraw()
     dialog = editor.withdraw_dialog
     qtbot.keyClicks(child(dialog.form, QLineEdit, "reasonEdit"), "not given")
-    assert "All 2 photo(s) are kept" in child(dialog.form, QLabel, "summaryLabel").text()
+    assert "All 2 photos are kept" in child(dialog.form, QLabel, "summaryLabel").text()
     qtbot.mouseClick(child(dialog.form, QPushButton, "withdrawButton"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.result_ is not None, timeout=10_000)
     assert {i.id for i in records.images(archive, visit_id=visit)} == photos

@@ -86,7 +86,7 @@ def test_blur_drawn_on_screen_is_in_the_exported_copy(qtbot: Any, dialog: Any, a
     rows = list(csv.DictReader(io.StringIO((out / "images.csv").read_text())))
     assert [r["redacted"] for r in rows] == ["blur", ""]
     assert records.image_bytes(archive, records.get_image(archive, first)) == stored
-    assert any("Exported 2 de-identified photo(s)" in t for t in messages.texts("info"))
+    assert any("Exported 2 de-identified photos" in t for t in messages.texts("info"))
     assert dialog.result() == dialog.DialogCode.Accepted
 
 

@@ -149,7 +149,8 @@ def test_a_wrong_passphrase_says_so_and_restores_nothing(
     press_restore(qtbot, dialog)
 
     assert messages.entries == [("error", "Restore from a backup",
-                                 f"The passphrase for user '{KIM}' is wrong. Nothing was changed.")]
+                                 f"That is not the passphrase of user '{KIM}'. Check Caps Lock and the keyboard layout, "
+                                 "then type it again.")]
     assert not target.exists() and leftovers(tmp_path) == []
     assert w(dialog, QLineEdit, "passphraseEdit").text() == ""  # cleared for another try
     assert dialog.isVisible() and not w(dialog, QPushButton, "openArchiveButton").isVisible()

@@ -22,6 +22,7 @@ from ...ingest.scan import preview_thumbnail
 from ...workflows.clinic_day import ClinicDay, ClinicDayResult, consent_problem, import_clinic_day, sort_clinic_day
 from .. import messages
 from ..jobs import Job, run_job
+from ..words import plural
 
 REL_ROLE = Qt.ItemDataRole.UserRole
 GROUP_ROLE = Qt.ItemDataRole.UserRole + 1   # index into day.groups; -1 for the waiting photos
@@ -120,8 +121,8 @@ class ClinicDayPage(QWizardPage):
         self.day = day
         self.fill()
         self.import_button.setEnabled(bool(day.groups))
-        self.status.setText(f"{len(day.groups)} patient(s) found by their consent sheets; "
-                            f"{len(day.waiting)} photo(s) wait for a patient and are not imported.")
+        self.status.setText(f"{plural(len(day.groups), 'patient')} found by their consent sheets; "
+                            f"waiting for a patient, not imported: {plural(len(day.waiting), 'photo')}.")
         rels = [r for g in day.groups for r in g.rels()] + list(day.waiting)
         entries = [day.plan.entry(r) for r in rels]
         self.thumb_job = run_job(lambda: {e.rel: preview_thumbnail(e, 160) for e in entries if e.metadata},
@@ -147,7 +148,7 @@ class ClinicDayPage(QWizardPage):
             problem = consent_problem(group.consent)
             what = ("tick to confirm the consent read from the sheet" if problem is None
                     else f"consent to record by hand after import: {problem}")
-            top = QTreeWidgetItem([f"{patient.display_name} · NHI {patient.nhi} · {len(group.rels())} photo(s) · {what}"])
+            top = QTreeWidgetItem([f"{patient.display_name} · NHI {patient.nhi} · {plural(len(group.rels()), 'photo')} · {what}"])
             top.setData(0, GROUP_ROLE, n)
             flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsDropEnabled | Qt.ItemFlag.ItemIsSelectable
             if problem is None:
@@ -165,7 +166,7 @@ class ClinicDayPage(QWizardPage):
                 self._photo(top, rel, label, movable=True)
             top.setExpanded(True)
             self.move_to.addItem(f"{patient.display_name} ({patient.nhi})", n)
-        waiting = QTreeWidgetItem([f"Waiting for a patient (not imported) · {len(day.waiting)} photo(s)"])
+        waiting = QTreeWidgetItem([f"Waiting for a patient (not imported) · {plural(len(day.waiting), 'photo')}"])
         waiting.setData(0, GROUP_ROLE, WAITING)
         waiting.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsDropEnabled | Qt.ItemFlag.ItemIsSelectable)
         self.tree.addTopLevelItem(waiting)
@@ -253,9 +254,9 @@ class ClinicDayPage(QWizardPage):
         for g in result.groups:
             done = sum(1 for o in g.result.outcomes if o.status == "imported") if g.result else 0
             consent = "consent recorded" if g.consent_version else f"consent {g.consent_note}"
-            lines.append(f"{g.group.nhi}: {done} photo(s) imported; {consent}.")
+            lines.append(f"{g.group.nhi}: {plural(done, 'photo')} imported; {consent}.")
         waiting = len(self.day.waiting) if self.day else 0
-        self.status.setText("\n".join(lines + [f"{waiting} photo(s) were left waiting for a patient."]))
+        self.status.setText("\n".join(lines + [f"Left waiting for a patient: {plural(waiting, 'photo')}."]))
         self.completeChanged.emit()
 
     def _import_failed(self, exc: BaseException) -> None:

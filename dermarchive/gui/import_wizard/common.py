@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
@@ -12,20 +12,15 @@ from PySide6.QtGui import QPixmap
 
 from ...ingest import PlanEntry, preview_thumbnail
 from ..jobs import Job, run_job
+from ..words import day_text, plural  # noqa: F401 - plural: the pages import it from here
 
 KIND_LABELS = {"clinical": "Clinical", "dermoscopic": "Dermoscopic", "consent-form": "Consent form",
                "other": "Other"}
 
 
 def long_date(iso: str | None) -> str:
-    """'2015-04-10T20:12:23+10:00' → '10 Apr 2015'; '' when unknown."""
-    if not iso:
-        return ""
-    try:
-        day = datetime.fromisoformat(iso).date() if "T" in iso else date.fromisoformat(iso[:10])
-    except ValueError:
-        return iso[:10]
-    return f"{day.day} {day:%b %Y}"
+    """'2015-04-10T20:12:23+10:00' → '10 Apr 2015'; '' when unknown (the app's one date format)."""
+    return day_text(iso)
 
 
 def taken_text(entry: PlanEntry) -> str:
@@ -79,10 +74,6 @@ class EntryTableModel(QAbstractTableModel):
 
     def all_changed(self) -> None:
         self.dataChanged.emit(self.index(0, 0), self.index(len(self.entries) - 1, len(self.COLUMNS) - 1))
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 class PreviewQueue(QObject):

@@ -13,7 +13,9 @@ explicitly keeps it with a reason (audited by the core)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QDate
+from html import escape
+
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDateEdit, QGroupBox, QLabel, QLineEdit, QPushButton,
                                QRadioButton, QWidget, QWizard)
 
@@ -23,7 +25,7 @@ from ...consent.scopes import (CLINICAL, DESCRIPTIONS, LABELS, METHOD_LABELS, ME
                                WRITTEN_METHODS)
 from ...errors import InvalidInput
 from .. import messages
-from ..consent_editor import ALWAYS, scope_note
+from ..consent_editor import ALWAYS, scope_note, scope_text
 from ..forms import place
 from ..signature_pad import SignaturePad
 from .base import FormPage
@@ -64,6 +66,7 @@ class ConsentPage(FormPage):
         self.w(QPushButton, "redoSignatureButton").clicked.connect(self.pad.redo)
         self.w(QPushButton, "clearSignatureButton").clicked.connect(self.pad.clear)
         self.pad.changed.connect(self._pad_changed)
+        self.pad.set_keyboard_route("Keyboard only or no pen: tick “Signed on paper instead” above.")
         scopes_box = self.w(QGroupBox, "scopesBox")
         self.scope_checks: dict[str, QCheckBox] = {}
         for purpose in PURPOSES:
@@ -72,8 +75,7 @@ class ConsentPage(FormPage):
             check.setToolTip(DESCRIPTIONS[purpose])
             check.setChecked(purpose in CLINICAL)
             scopes_box.layout().addWidget(check)
-            note = scope_note(purpose)  # the consent editor's words and look
-            note.setWordWrap(False)     # one line each: the column takes their width
+            note = scope_note(purpose, wrap=False)  # the consent editor's words and look, one line each
             scopes_box.layout().addWidget(note)
             self.scope_checks[purpose] = check
         for method in METHODS:
@@ -130,6 +132,7 @@ class ConsentPage(FormPage):
                 allowed = False
                 check.setChecked(True)
             check.setEnabled(allowed)
+            check.setText(scope_text(purpose, purpose not in SECONDARY or method in WRITTEN_METHODS))
             if purpose in SECONDARY and method not in WRITTEN_METHODS:
                 check.setChecked(False)
             if method == "exemption":
@@ -185,7 +188,15 @@ class LocationPage(FormPage):
         self.reason = self.w(QLineEdit, "locationReasonEdit")
         self.keep.toggled.connect(self._update)
         self.setCommitPage(True)
-        self.setButtonText(QWizard.WizardButton.CommitButton, "Import")
+        self.setButtonText(QWizard.WizardButton.CommitButton, "&Import")
+        self.plan_summary = QLabel(self)  # what Import will do, checked before it starts
+        self.plan_summary.setObjectName("importPlanSummary")
+        self.plan_summary.setWordWrap(True)
+        self.plan_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard |
+                                                  Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.plan_summary.setStyleSheet("background: #ffffff; border: 1px solid #d5dde3; border-radius: 4px; "
+                                        "padding: 8px;")
+        self.layout().addWidget(self.plan_summary)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's names
         plan = self.wiz.plan
@@ -208,12 +219,54 @@ class LocationPage(FormPage):
     def _update(self) -> None:
         keep = self.keep.isChecked()
         self.reason.setVisible(keep)
+        self.plan_summary.setText(self.summary_text(keep))
         self.w(QLabel, "locationNext").setText(
             ("The locations will be KEPT (encrypted, in the catalogue only, not inside the stored photo) and "
              "your reason is recorded. " if keep else "") +
             "Press Import to start. You can stop the import at any time; photos already imported stay safely "
             "in the archive.")
         self.completeChanged.emit()
+
+    def summary_text(self, keep_location: bool) -> str:
+        """Before Import: how many photos, whose, which visits and lesions, what consent, the location."""
+        wiz = self.wiz
+        if wiz is None or wiz.plan is None:
+            return ""
+        choices = wiz.choices
+        included = choices.included(wiz.plan)
+        photos = [choices.photos[e.rel] for e in included if e.rel in choices.photos]
+        if choices.new_patient is not None:
+            p = choices.new_patient
+            who = f"a new patient, {escape(p.family.upper())}, {escape(p.given)} · NHI {escape(p.nhi)}"
+        elif choices.patient_id is not None:
+            patient = records.get_patient(wiz.archive, choices.patient_id)
+            who = f"{escape(patient.display_name)} · NHI {escape(patient.nhi)}"
+        else:
+            who = "no patient chosen"
+        visits = sorted({p.visit for p in photos})
+        model = wiz.organise.model
+        days = [model.dates.get(v, "") for v in visits] if model is not None else []
+        lesions = sorted({p.lesion for p in photos if p.lesion})
+        lesion_words = ", ".join(escape(label) + (" (new)" if label in choices.new_lesions else "")
+                                 for label in lesions) or "none"
+        consent = choices.consent
+        if consent.mode == "existing":
+            consent_words = "added to an earlier visit that has consent"
+        elif consent.mode == "none":
+            consent_words = "none recorded (the reason is audited); clinical record only"
+        else:
+            consent_words = (f"{escape(METHOD_LABELS.get(consent.method, consent.method))}, allowing "
+                             f"{escape(', '.join(LABELS[s] for s in consent.scopes))}")
+        visit_words = plural(len(visits), "new visit") + (f" ({escape(', '.join(d for d in days if d))})"
+                                                        if any(days) and consent.mode != "existing" else "")
+        if consent.mode == "existing":
+            visit_words = "an earlier visit"
+        return ("<b>Import will store:</b><br>"
+                f"{plural(len(included), 'photo')} for {who}<br>"
+                f"Visits: {visit_words}<br>"
+                f"Lesions: {lesion_words}<br>"
+                f"Consent: {consent_words}<br>"
+                f"Location: {'kept, with your reason' if keep_location else 'removed from the stored copies'}")
 
     def validatePage(self) -> bool:  # noqa: N802
         choices = self.wiz.choices

@@ -21,7 +21,7 @@ from .common import KIND_LABELS, EntryTableModel, Index, long_date, plural, take
 
 COLUMNS = ("Photo", "Visit", "Lesion", "Kind", "Notes")
 C_PHOTO, C_VISIT, C_LESION, C_KIND, C_NOTES = range(len(COLUMNS))
-ROW_THUMB = 56
+ROW_THUMB = 72  # large enough to tell photos apart (was 40, then 56)
 NEW_VISIT = -1
 
 
@@ -147,6 +147,8 @@ class OrganisePage(FormPage):
         self.w(QPushButton, "addLesionButton").clicked.connect(self.add_lesion)
         self.date_edit = self.w(QDateEdit, "visitDateEdit")
         self.date_edit.setMaximumDate(QDate.currentDate())
+        self.date_edit.setMinimumDate(QDate(1900, 1, 1))
+        self.date_edit.setSpecialValueText("Select photos first")  # shown at the minimum date only
         self.w(QPushButton, "setVisitDateButton").clicked.connect(
             lambda: self.set_visit_date(self.date_edit.date().toString(Qt.DateFormat.ISODate)))
         self.model: OrganiseModel | None = None
@@ -179,6 +181,7 @@ class OrganisePage(FormPage):
             self.grouped_for = key
         else:
             self._refresh()
+        self._selection_changed()
 
     def _lesion_names(self) -> None:
         self.lesion_names.clear()
@@ -242,14 +245,37 @@ class OrganisePage(FormPage):
         rows = self.selected_rows()
         self.w(QWidget, "selectionBox").setTitle(
             f"For the {plural(len(rows), 'selected photo')}" if rows else "Select photos in the table first")
-        if rows and self.model is not None:  # show the first selected photo's choices (no change made)
-            photo = self.model.photo(rows[0])
-            for combo, value in ((self.visit_combo, photo.visit), (self.lesion_combo, photo.lesion),
-                                 (self.kind_combo, photo.kind)):
-                combo.setCurrentIndex(max(0, combo.findData(value)))
-            self.notes.setText(photo.notes)
-            day = self.model.days.get(photo.visit, ("", ""))[0]
-            self.date_edit.setDate(QDate.fromString(day, Qt.DateFormat.ISODate) if day else QDate.currentDate())
+        if rows and self.model is not None:  # show the selected photos' choices (no change made)
+            photos = [self.model.photo(r) for r in rows]
+            for combo, field in ((self.visit_combo, "visit"), (self.lesion_combo, "lesion"),
+                                 (self.kind_combo, "kind")):
+                values = {getattr(p, field) for p in photos}
+                if len(values) == 1:
+                    combo.setCurrentIndex(max(0, combo.findData(values.pop())))
+                else:  # photos of several visits are not "Visit 1": say so, change all only when chosen
+                    combo.setPlaceholderText(f"Several ({len(values)}) — choose to change all")
+                    combo.setCurrentIndex(-1)
+            notes = {p.notes for p in photos}
+            self.notes.setText(notes.pop() if len(notes) == 1 else "")
+            visits = {p.visit for p in photos}
+            one_visit = len(visits) == 1
+            self.w(QPushButton, "setVisitDateButton").setEnabled(one_visit)
+            if one_visit:
+                day = self.model.days.get(photos[0].visit, ("", ""))[0]
+                self.date_edit.setDate(QDate.fromString(day, Qt.DateFormat.ISODate) if day else QDate.currentDate())
+            else:  # no made-up date ("1 Jan 2000") for photos of several visits
+                self.date_edit.setSpecialValueText("Several visits")
+                self.date_edit.setDate(self.date_edit.minimumDate())
+            self.date_edit.setEnabled(one_visit)
+        else:  # nothing selected: nothing to show, rather than "Visit 1" and "1 Jan 2000"
+            for combo in (self.visit_combo, self.lesion_combo, self.kind_combo):
+                combo.setPlaceholderText("Select photos first")
+                combo.setCurrentIndex(-1)
+            self.notes.clear()
+            self.date_edit.setSpecialValueText("Select photos first")
+            self.date_edit.setDate(self.date_edit.minimumDate())
+            self.date_edit.setEnabled(False)
+            self.w(QPushButton, "setVisitDateButton").setEnabled(False)
 
     # -- editing ---------------------------------------------------------------------------
     def selected_rows(self) -> list[int]:

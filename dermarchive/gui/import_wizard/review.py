@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QRect, QSize, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QPushButton, QSplitter,
-                               QStyledItemDelegate, QStyleOptionViewItem, QTableView, QWidget)
+                               QStyledItemDelegate, QStyleOptionViewItem, QTableView, QTabWidget, QWidget)
 
 from ...ingest import ImportPlan, PlanEntry
 from .base import FormPage
@@ -161,21 +161,41 @@ class PhotoGridProxy(QSortFilterProxyModel):
         return super().data(index, role)
 
 
+MAX_BADGES = 3  # status, Location, Consent form
+
+
+def badge_font(base: QFont) -> QFont:
+    font = QFont(base)
+    font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
+    font.setBold(True)
+    return font
+
+
+def badge_block_height(base: QFont) -> int:
+    """Room kept under every caption for the badges, so a badge never covers the date."""
+    return (QFontMetrics(badge_font(base)).height() + 4) * MAX_BADGES + 2
+
+
 class BadgeDelegate(QStyledItemDelegate):
-    """Paints the grid cell as usual, then small coloured badges under the caption."""
+    """Paints the thumbnail and its caption in the upper part of the cell, the small coloured
+    badges in the room kept below the caption (they used to be drawn over it)."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802
+        size = super().sizeHint(option, index)
+        return QSize(size.width(), size.height() + badge_block_height(option.font))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        super().paint(painter, option, index)
+        block = badge_block_height(option.font)
+        upper = QStyleOptionViewItem(option)
+        upper.rect = option.rect.adjusted(0, 0, 0, -block)
+        super().paint(painter, upper, index)
         badges = index.data(BADGES_ROLE) or []
         if not badges:
             return
         painter.save()
-        font = QFont(option.font)
-        font.setPointSizeF(max(7.0, font.pointSizeF() - 1.5))
-        font.setBold(True)
-        painter.setFont(font)
+        painter.setFont(badge_font(option.font))
         metrics = painter.fontMetrics()
-        y = option.rect.bottom() - (metrics.height() + 4) * len(badges) - 2
+        y = upper.rect.bottom() + 4
         for text, colour in badges:
             width = metrics.horizontalAdvance(text) + 12
             box = QRect(option.rect.center().x() - width // 2, y, width, metrics.height() + 2)
@@ -213,7 +233,8 @@ class ReviewPage(FormPage):
         self.caption = self.w(QLabel, "previewCaption")
         self.grid.setViewMode(QListView.ViewMode.IconMode)
         self.grid.setIconSize(QSize(GRID_SIDE, GRID_SIDE))
-        self.grid.setGridSize(QSize(GRID_SIDE + 30, GRID_SIDE + 74))
+        lines = self.grid.fontMetrics().lineSpacing()  # two caption lines, then the badges
+        self.grid.setGridSize(QSize(GRID_SIDE + 30, GRID_SIDE + 2 * lines + badge_block_height(self.grid.font()) + 14))
         self.grid.setItemDelegate(BadgeDelegate(self.grid))
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
         self.grid.setMovement(QListView.Movement.Static)
@@ -224,7 +245,9 @@ class ReviewPage(FormPage):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
-        self.w(QSplitter, "reviewSplitter").setSizes([760, 300])
+        self.splitter = self.w(QSplitter, "reviewSplitter")
+        self.splitter.setSizes([760, 300])
+        self.w(QTabWidget, "reviewTabs").currentChanged.connect(self._tab_changed)
         self.w(QPushButton, "selectAllButton").clicked.connect(lambda: self.model and self.model.set_include(True))
         self.w(QPushButton, "selectNoneButton").clicked.connect(lambda: self.model and self.model.set_include(False))
         self.w(QPushButton, "markConsentButton").clicked.connect(self.mark_consent_form)
@@ -237,6 +260,12 @@ class ReviewPage(FormPage):
         self.large = PreviewQueue(640, self, in_flight=1)
         self.large.ready.connect(self._large_ready)
         self.shown_rel: str | None = None
+
+    def _tab_changed(self, tab: int) -> None:
+        """"All files" is a wide table: the preview pane gives it room (and takes it back for the grid)."""
+        total = sum(self.splitter.sizes())
+        side = 220 if tab == 1 else 300
+        self.splitter.setSizes([max(0, total - side), side])
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's names
         plan = self.wiz.plan

@@ -74,6 +74,8 @@ class ImportPage(FormPage):
         self.stop_button.hide()
         self.wiz.setButtonText(QWizard.WizardButton.CancelButton, "Close")  # nothing left to cancel
         self.completeChanged.emit()
+        # the Stop button had the focus: hand it to Next, so Enter goes on (not to "Close")
+        self.wiz.button(QWizard.WizardButton.NextButton).setFocus()
 
     def _done(self, outcome: WizardOutcome) -> None:
         self._end()
@@ -146,6 +148,9 @@ class FinishPage(FormPage):
         self.job: Job | None = None
         self.removed: list[str] = []
         self.consent_dialog: QWidget | None = None
+
+    def nextId(self) -> int:  # noqa: N802 - Qt's name
+        return -1  # the last page (the clinic-day page, numbered after it, is not "next")
 
     def verified_count(self) -> int:
         outcome = self.wiz.outcome

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QCheckBox, QWidget, QWizard
+from PySide6.QtWidgets import QAbstractButton, QCheckBox, QPushButton, QWidget, QWizard
 
 from ...archive import records
 from ...ingest import ImportPlan
@@ -21,6 +21,12 @@ from .source import SourcePage
 
 PAGE_SOURCE, PAGE_REVIEW, PAGE_PATIENT, PAGE_ORGANISE, PAGE_CONSENT, PAGE_LOCATION, PAGE_IMPORT, PAGE_FINISH = range(8)
 PAGE_CLINIC_DAY = 8  # the "Clinic day" mode: the folder sorted by consent sheets (clinic_day.py)
+
+
+def wizard_buttons(wizard: QWizard) -> list[QAbstractButton]:
+    return [wizard.button(b) for b in (QWizard.WizardButton.BackButton, QWizard.WizardButton.NextButton,
+                                       QWizard.WizardButton.CommitButton, QWizard.WizardButton.FinishButton,
+                                       QWizard.WizardButton.CancelButton)]
 
 
 class ImportWizard(QWizard):
@@ -62,6 +68,13 @@ class ImportWizard(QWizard):
         self.clinic_day_mode.setObjectName("clinicDayMode")
         self.clinic_day_mode.setAccessibleName("Clinic day mode: sort photos by consent sheet")
         self.source.layout().addWidget(self.clinic_day_mode)
+        for button in self.findChildren(QPushButton):
+            if button not in wizard_buttons(self):
+                # Enter means Next/Import/Finish wherever the focus is; Space still presses the
+                # focused button. In a dialog every QPushButton is an "auto default" that takes
+                # Enter when focused, which made Enter press "Import all" or "Remove originals".
+                button.setAutoDefault(False)
+                button.setDefault(False)
         self.resize(1080, 720)
 
     def nextId(self) -> int:  # noqa: N802 - Qt's name
