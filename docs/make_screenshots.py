@@ -215,7 +215,11 @@ class Screenshots:
         from dermarchive.gui.consent_editor import ConsentEditorDialog
 
         dialog = ConsentEditorDialog(archive, visit_id, parent=window)
-        dialog.show()  # at the size it opens with
+        dialog.show()
+        # The size it opens with on a 1280x720 desktop (the offscreen platform's own screen is
+        # 800x600, which would squeeze it into scroll bars no laptop user sees).
+        # (forms.fit_to_screen: 1140x780, capped to 94 % x 92 % of the screen)
+        dialog.resize(min(1140, int(SIZE[0] * 0.94)), min(780, int(SIZE[1] * 0.92)))
         self.save("consent-editor", dialog)
         dialog.reject()
 
