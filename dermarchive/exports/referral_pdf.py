@@ -516,10 +516,15 @@ def render_page_png(pdf: bytes, page: int = 0, *, dpi: int = 96, password: str |
 
     doc = pdfium.PdfDocument(pdf, password=password)
     try:
-        bitmap = doc[page].render(scale=dpi / 72)
-        buf = io.BytesIO()
-        bitmap.to_pil().save(buf, "PNG")
-        return buf.getvalue()
+        pdf_page = doc[page]
+        bitmap = pdf_page.render(scale=dpi / 72)
+        try:
+            buf = io.BytesIO()
+            bitmap.to_pil().save(buf, "PNG")
+            return buf.getvalue()
+        finally:  # PDFium's native buffers go now, not whenever the collector gets to them
+            bitmap.close()
+            pdf_page.close()
     finally:
         doc.close()
 
