@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -24,7 +24,7 @@ def workers(limit: int = 8) -> int:
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, threads: int | None = None,
-                window: int | None = None, cancelled: Callable[[], bool] = lambda: False) -> Iterator[R]:
+                window: int | None = None, cancelled: Callable[[], bool] = lambda: False) -> Generator[R, None, None]:
     """``map(fn, items)`` on ``threads`` threads, yielding in order; stops submitting once
     ``cancelled()`` (items already in flight finish and are yielded). Exceptions propagate."""
     threads = threads or workers()
