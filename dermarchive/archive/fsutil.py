@@ -15,7 +15,8 @@ Per-OS pieces (each function takes ``os_name`` so tests select every branch on o
   with one ``syncfs(2)``; macOS and Windows fsync each file.
 * folder fsync: POSIX opens the folder and fsyncs it; Windows cannot open folders (NTFS
   journals renames itself).
-* file locks: ``portalocker`` (fcntl.flock on Linux/macOS, LockFileEx on Windows).
+* file locks: ``fcntl.flock`` on Linux/macOS (what ``portalocker`` calls there, without its
+  import cost on every command's start-up), ``portalocker`` (LockFileEx) on Windows.
 * read-only media: ``statvfs`` ``ST_RDONLY`` on POSIX; Windows relies on the write probe.
 """
 
@@ -29,8 +30,6 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import portalocker
 
 from ..errors import InvalidInput, StorageError
 
@@ -112,22 +111,39 @@ class FileLock:
         self.path = path
         self.fh: object | None = None
 
-    def acquire(self, *, exclusive: bool, blocking: bool = True) -> None:
+    def acquire(self, *, exclusive: bool, blocking: bool = True, os_name: str | None = None) -> None:
         if self.fh is None:
             self.fh = open(self.path, "a+b", opener=private_opener)
-        flags = portalocker.LOCK_EX if exclusive else portalocker.LOCK_SH
-        if not blocking:
-            flags |= portalocker.LOCK_NB
-        try:
-            portalocker.lock(self.fh, flags)  # type: ignore[arg-type]
-        except portalocker.exceptions.LockException:
-            raise BlockingIOError(f"{self.path.name} is locked by another process") from None
+        self._posix = _posix(os_name)
+        if self._posix:
+            import fcntl
+
+            try:
+                fcntl.flock(self.fh.fileno(), (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)  # type: ignore[attr-defined]
+                            | (0 if blocking else fcntl.LOCK_NB))
+            except OSError:  # EWOULDBLOCK, or any other flock failure, as portalocker reported it
+                raise BlockingIOError(f"{self.path.name} is locked by another process") from None
+        else:
+            import portalocker
+
+            flags = portalocker.LOCK_EX if exclusive else portalocker.LOCK_SH
+            try:
+                portalocker.lock(self.fh, flags if blocking else flags | portalocker.LOCK_NB)  # type: ignore[arg-type]
+            except portalocker.exceptions.LockException:
+                raise BlockingIOError(f"{self.path.name} is locked by another process") from None
 
     def release(self) -> None:
         if self.fh is not None:
             try:
-                portalocker.unlock(self.fh)  # type: ignore[arg-type]
-            except portalocker.exceptions.LockException:
+                if getattr(self, "_posix", True):
+                    import fcntl
+
+                    fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)  # type: ignore[attr-defined]
+                else:
+                    import portalocker
+
+                    portalocker.unlock(self.fh)  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001,S110 - closing the file below drops the lock anyway
                 pass
             self.fh.close()  # type: ignore[attr-defined]
             self.fh = None
