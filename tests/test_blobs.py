@@ -200,3 +200,12 @@ def test_verify_checks_every_blob_on_several_threads_names_each_damaged_one_and_
     problems = verify(archive, lambda done, total, _msg: calls.append(done), cancelled=lambda: len(calls) >= 10)
     assert "verify: cancelled before every blob was checked" in problems
     assert len(calls) < 40
+
+
+def test_disk_usage_counts_the_stored_blobs_without_walking_their_folders(archive, patient, corpus):
+    """``info``'s bytes on disk: the blobs' file sizes come from their rows (no walk of every
+    blob file), and the figure is what the folder really takes."""
+    store_photo(archive, patient.id, corpus / "jolla.jpg")
+    _store(archive, os.urandom(3 * CHUNK_SIZE + 5))
+    walked = sum(f.stat().st_size for f in archive.path.rglob("*") if f.is_file())
+    assert archive.disk_usage() == walked
