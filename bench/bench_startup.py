@@ -33,8 +33,9 @@ PASSPHRASE = "bench startup passphrase 19"
 
 def run(args: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
+    # cwd: "python -m" puts the working folder first on sys.path, before PYTHONPATH
     subprocess.run([sys.executable, "-m", "dermarchive.cli", *args], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, cwd=env["DERMARCHIVE_STATE_DIR"])
     return time.perf_counter() - start
 
 
@@ -46,6 +47,7 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="bench-startup-", dir=args.dir))
     try:
         (root / "pass").write_text(PASSPHRASE + "\n")
+        (root / "state").mkdir()
         env = {**os.environ, "PYTHONPATH": CODE, "DERMARCHIVE_STATE_DIR": str(root / "state"),
                "DERMARCHIVE_PASSPHRASE_FILE": str(root / "pass"), "XDG_CONFIG_HOME": str(root / "config")}
         archive = root / "archive"
