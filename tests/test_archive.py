@@ -166,3 +166,22 @@ def test_closing_wipes_every_key_copy_and_later_use_is_refused(make_archive):
         archive.blobs.put(b"any photo")
     with pytest.raises(ArchiveLocked):
         archive.audit.verify(archive.catalogue)
+
+
+@pytest.mark.parametrize("os_name", ["linux", "windows"])
+def test_file_lock_branches_refuse_a_second_holder_until_released(tmp_path, os_name):
+    """fcntl.flock on Linux/macOS, portalocker on Windows (selected by name: on Linux portalocker
+    itself uses flock, so only the branch's code is tested here, not LockFileEx)."""
+    from dermarchive.archive.fsutil import FileLock
+    first, second = FileLock(tmp_path / "x.lock"), FileLock(tmp_path / "x.lock")
+    first.acquire(exclusive=True, os_name=os_name)
+    with pytest.raises(BlockingIOError, match="x.lock is locked by another process"):
+        second.acquire(exclusive=False, blocking=False, os_name=os_name)
+    first.release()
+    second.acquire(exclusive=False, blocking=False, os_name=os_name)
+    third = FileLock(tmp_path / "x.lock")
+    third.acquire(exclusive=False, blocking=False, os_name=os_name)  # shared locks share
+    with pytest.raises(BlockingIOError):
+        first.acquire(exclusive=True, blocking=False, os_name=os_name)
+    for lock in (first, second, third):
+        lock.release()

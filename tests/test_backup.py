@@ -177,3 +177,21 @@ def test_backups_taken_while_another_process_writes_are_consistent(clinic, tmp_p
     assert sizes[-1] > sizes[0], "the writer did not write during the backups"
     with Archive.open(bk.restore(dest, tmp_path / "r", passphrase=PASSPHRASE).archive, USER, PASSPHRASE) as r:
         assert verify(r) == []
+
+
+@pytest.mark.parametrize("os_name", ["linux", "macos", "windows"])
+def test_sync_files_flushes_a_batch_once_on_linux_and_file_by_file_elsewhere(tmp_path, os_name):
+    """The backup's one flush per batch: Linux syncs the folder's filesystem with one syncfs(2)
+    (it never opens the files); macOS and Windows fsync each file (a file gone is an error there).
+    Only Linux runs here: the other branches are selected by name."""
+    from dermarchive.archive import fsutil
+    files = [tmp_path / f"f{n}" for n in range(3)]
+    for f in files:
+        f.write_bytes(b"x" * 1000)
+    fsutil.sync_files(files, tmp_path, os_name=os_name)
+    gone = [*files, tmp_path / "gone"]
+    if os_name == "linux":
+        fsutil.sync_files(gone, tmp_path, os_name=os_name)
+    else:
+        with pytest.raises(FileNotFoundError):
+            fsutil.sync_files(gone, tmp_path, os_name=os_name)

@@ -179,3 +179,33 @@ def test_two_processes_storing_the_same_content_leave_every_photo_readable(make_
         for img in records.images(b):
             assert len(records.image_bytes(b, img)) == 200_000
         assert verify(b) == []
+
+
+def test_verify_checks_every_blob_on_several_threads_names_each_damaged_one_and_reports_progress(archive):
+    """verify checks blobs in parallel: every damaged one among many is still named (each once),
+    progress counts up to the total in order, and cancelling part-way says so."""
+    ids = [_store(archive, os.urandom(3000 + n)) for n in range(40)]
+    damaged = sorted(ids)[5::9]
+    for blob_id in damaged:
+        path = archive.blobs.path(blob_id)
+        raw = bytearray(path.read_bytes())
+        raw[-1] ^= 0x80
+        path.write_bytes(bytes(raw))
+    seen: list[tuple[int, int]] = []
+    problems = verify(archive, lambda done, total, _msg: seen.append((done, total)))
+    named = [p for p in problems if "damaged" in p]
+    assert named == [f"blob {b[:12]}…: stored data is damaged: chunk 1 of 1 fails authentication" for b in damaged]
+    assert seen == [(n, 40) for n in range(1, 41)]
+    calls = []
+    problems = verify(archive, lambda done, total, _msg: calls.append(done), cancelled=lambda: len(calls) >= 10)
+    assert "verify: cancelled before every blob was checked" in problems
+    assert len(calls) < 40
+
+
+def test_disk_usage_counts_the_stored_blobs_without_walking_their_folders(archive, patient, corpus):
+    """``info``'s bytes on disk: the blobs' file sizes come from their rows (no walk of every
+    blob file), and the figure is what the folder really takes."""
+    store_photo(archive, patient.id, corpus / "jolla.jpg")
+    _store(archive, os.urandom(3 * CHUNK_SIZE + 5))
+    walked = sum(f.stat().st_size for f in archive.path.rglob("*") if f.is_file())
+    assert archive.disk_usage() == walked

@@ -32,10 +32,12 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlcipher3
 
@@ -43,7 +45,7 @@ from .. import log
 from ..archive.archive import Archive
 from ..archive.blobs import stored_size
 from ..archive.catalogue import CATALOGUE_NAME
-from ..archive.fsutil import TEMP_PREFIX, describe_os_error, fsync_dir
+from ..archive.fsutil import TEMP_PREFIX, describe_os_error, fsync_dir, sync_files
 from ..archive.header import HEADER_NAME, now_iso
 from ..errors import Cancelled, DermArchiveError, InvalidInput, StorageError
 from .restore import BackupCheck, RestoreSummary, display_time, restore, verify_backup
@@ -51,7 +53,7 @@ from .set import (BLOB_DIR, DEFAULT_REMINDER_DAYS, LOCK_NAME, MANIFEST_NAME, SET
                          SETTING_LAST, SETTING_REMINDER_DAYS, BackupError, Cancel, FolderLock, Manifest,
                          Progress, SourceUnreadable, backup_users, connect_catalogue, file_sha256,
                          folder_identity, put_file, read_chunks, read_manifest, scan_blobs, sha256_or_none,
-                         size_or_none, unlink_quietly)
+                         size_or_none, unlink_quietly, write_pending)
 
 __all__ = [
     "BackupCheck", "BackupError", "BackupSummary", "Manifest", "RestoreSummary", "LOCK_NAME", "MANIFEST_NAME",
@@ -59,6 +61,12 @@ __all__ = [
     "last_backup", "read_manifest", "remember_destination", "reminder_days", "restore", "set_reminder_days",
     "verify_backup",
 ]
+
+# Copies in flight at once: reads, hashes, writes and fsyncs overlap (each releases the GIL).
+COPY_THREADS = 4
+# Copies handed to the threads between two looks at ``cancelled`` (and two progress reports).
+COPY_BATCH_BLOBS = 256
+COPY_BATCH_BYTES = 128 * 1024 * 1024
 
 # Names a USB stick or share may carry that do not make a folder "someone else's".
 _IGNORABLE = {"lost+found", "System Volume Information", "$RECYCLE.BIN"}
@@ -316,62 +324,183 @@ class _BlobCopy:
             unlink_quietly(path)
 
     def run(self, snap: _Snapshot) -> bool:
-        """Copy what is missing; False when a blob vanished (deleted meanwhile: re-snapshot)."""
-        total = len(snap.blobs)
-        for n, (blob_id, (size, chunks)) in enumerate(sorted(snap.blobs.items()), 1):
-            if self.cancelled():
-                raise Cancelled("The backup")
-            if not self._one(blob_id, stored_size(size, chunks)):
-                return False
+        """Copy what is missing; False when a blob vanished (deleted meanwhile: re-snapshot).
+
+        Blobs go in batches (at most COPY_BATCH_BLOBS blobs or COPY_BATCH_BYTES bytes to copy).
+        What to do with each blob is decided here, in order (stat calls, and the catalogue, which
+        only this thread may use). The copies of a batch (read, SHA-256, write to a temp name)
+        run on COPY_THREADS threads at once, since each of those steps releases the GIL; then
+        one flush makes the whole batch durable and its files are renamed into place
+        (:meth:`_flush`), on another thread while the next batch copies. A blob file is never
+        under its final name before its data is durable, as with one fsync per file.
+
+        ``cancelled`` is asked before each batch. Every copy and flush has finished (or failed,
+        its temp files removed) when this returns or raises, so the next run, or
+        :meth:`remove_added`, sees every file this run wrote. Results are applied in order, so
+        progress, problems and entries read as before.
+        """
+        items = sorted(snap.blobs.items())
+        total, i, n = len(items), 0, 0
+        vanished = False
+        flushing: Future[list[_Copied | None]] | None = None
+        with ThreadPoolExecutor(max_workers=COPY_THREADS, thread_name_prefix="dermarchive-backup") as pool, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="dermarchive-backup-flush") as flusher:
+            try:
+                while i < total and not vanished:
+                    if self.cancelled():
+                        raise Cancelled("The backup")
+                    batch: list[Future[_Copied] | None] = []
+                    size = 0
+                    try:
+                        while i < total and len(batch) < COPY_BATCH_BLOBS and size < COPY_BATCH_BYTES:
+                            blob_id, (plain, chunks) = items[i]
+                            expected = stored_size(plain, chunks)
+                            job = self._decide(blob_id, expected)
+                            if job is False:
+                                vanished = True
+                                break
+                            i += 1
+                            batch.append(pool.submit(job) if job else None)
+                            size += expected if job else 0
+                    finally:
+                        wait([f for f in batch if f is not None])
+                    copied = self._collect(batch)
+                    if flushing is not None:
+                        n = self._report(flushing.result(), n, total)
+                    flushing = flusher.submit(self._flush, copied)
+                if flushing is not None:
+                    done, flushing = flushing, None
+                    n = self._report(done.result(), n, total)
+            finally:
+                if flushing is not None:
+                    wait([flushing])  # interrupted: that batch is renamed, or its temp files removed
+        return not vanished
+
+    def _report(self, results: list[_Copied | None], n: int, total: int) -> int:
+        for done in results:
+            n += 1
+            if done is not None:
+                self._apply(done)
             if n % 16 == 0 or n == total:
                 self.progress(n, total, "Copying photos to the backup")
-        return True
+        return n
 
-    def _one(self, blob_id: str, expected: int) -> bool:
+    @staticmethod
+    def _collect(batch: list[Future[_Copied] | None]) -> list[_Copied | None]:
+        """The batch's results; on any failure its temp files are removed and the first is raised."""
+        results: list[_Copied | None] = []
+        failure: BaseException | None = None
+        for future in batch:
+            try:
+                results.append(future.result() if future is not None else None)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the clean-up
+                failure = failure or exc
+                results.append(None)
+        if failure is not None:
+            for r in results:
+                if r is not None and r.pending is not None:
+                    unlink_quietly(r.pending)
+            raise failure
+        return results
+
+    def _flush(self, results: list[_Copied | None]) -> list[_Copied | None]:
+        """One flush for a batch's new files, then their renames (on the flush thread); on a
+        failure the batch's remaining temp files are removed (the set is never touched)."""
+        pending = [r for r in results if r is not None and r.pending is not None]
+        try:
+            if pending:
+                sync_files([r.pending for r in pending if r.pending], self.dest / BLOB_DIR)
+            for r in pending:
+                assert r.pending is not None and r.target is not None
+                os.replace(r.pending, r.target)
+                r.pending = None
+                if r.new:
+                    self.added.append(r.target)  # list.append is atomic; read after the threads end
+        except OSError as exc:
+            raise StorageError(describe_os_error(exc, "copy a photo to the backup")) from None
+        finally:
+            for r in pending:
+                if r.pending is not None:
+                    unlink_quietly(r.pending)
+        return results
+
+    def _decide(self, blob_id: str, expected: int) -> Callable[[], _Copied] | Literal[False] | None:
+        """None when the blob needs nothing (entry recorded), False when it vanished from the
+        archive, else the copy (or recheck) to run on a worker thread."""
         # Plain strings and os.stat here: this runs for every blob of every backup.
         target_s = f"{self.dest}/{BLOB_DIR}/{blob_id[:2]}/{blob_id}"
         old = self.known.get(blob_id)
         there = size_or_none(target_s)
-        if old is not None and there == old[0] == expected and (
-                not self.recheck or sha256_or_none(Path(target_s)) == old[1]):
+        if old is not None and there == old[0] == expected and not self.recheck:
             self.entries[blob_id] = old
-            return True
-        target = Path(target_s)
+            return None
         source = self.archive.blobs.path(blob_id)
         have = size_or_none(source)
         if have is None and not self.archive.catalogue.scalar("SELECT 1 FROM blob WHERE id = ?", (blob_id,)):
             return False
+        return lambda: self._copy(blob_id, Path(target_s), source, expected, have, old, there)
+
+    def _copy(self, blob_id: str, target: Path, source: Path, expected: int, have: int | None,
+              old: list[Any] | None, there: int | None) -> _Copied:
+        """On a worker thread: touches only files (a temp file beside the target, renamed later)."""
+        if old is not None and there == old[0] == expected and sha256_or_none(target) == old[1]:
+            return _Copied(blob_id, old)  # --recheck found the backup's copy intact
         if have != expected:
             what = "missing" if have is None else f"of the wrong length ({have} of {expected} bytes)"
-            self.problems.append(f"stored data {blob_id[:12]}… is {what} in the archive itself; run "
-                                 "'dermarchive verify' on the archive")
-            if old is not None and there == old[0]:
-                self.entries[blob_id] = old  # keep the backup's earlier copy
-            return True
+            problem = (f"stored data {blob_id[:12]}… is {what} in the archive itself; run "
+                       "'dermarchive verify' on the archive")
+            # keep the backup's earlier copy when it has one
+            return _Copied(blob_id, old if old is not None and there == old[0] else None, problem=problem)
+        touched = []
         try:
             if old is None and there == expected:  # left by an interrupted or cancelled run?
                 digest = sha256_or_none(target)
                 if digest is not None and digest == file_sha256(source):
-                    self.entries[blob_id] = [expected, digest]
-                    self.touched.add(target.parent)  # its rename may not be durable yet
-                    return True
+                    # its rename may not be durable yet
+                    return _Copied(blob_id, [expected, digest], touched=[target.parent])
             if not target.parent.is_dir():
-                target.parent.mkdir()
-                self.touched.add(target.parent.parent)  # a new sub-folder: its parent changed too
-            size, digest = put_file(target, read_chunks(source), "copy a photo to the backup")
-            self.touched.add(target.parent)
+                try:
+                    target.parent.mkdir()
+                except FileExistsError:
+                    pass  # another thread made it just now
+                touched.append(target.parent.parent)  # a new sub-folder: its parent changed too
+            # Not fsynced one by one: the batch is flushed at once, then renamed (_finish_batch).
+            pending, size, digest = write_pending(target, read_chunks(source), "copy a photo to the backup",
+                                                  sync=False)
+            touched.append(target.parent)
         except SourceUnreadable as exc:
-            self.problems.append(f"stored data {blob_id[:12]}… could not be read from the archive: {exc}")
-            return True
+            return _Copied(blob_id, None, problem=f"stored data {blob_id[:12]}… could not be read from the "
+                                                  f"archive: {exc}")
         except OSError as exc:
             raise StorageError(describe_os_error(exc, "copy a photo to the backup")) from None
-        self.entries[blob_id] = [size, digest]
-        if old is None:
-            self.added.append(target)
-        self.copied += 1
-        self.copied_bytes += size
-        self.repaired += old is not None
-        return True
+        return _Copied(blob_id, [size, digest], touched=touched, copied=size, repaired=old is not None,
+                       pending=pending, target=target, new=old is None)
+
+    def _apply(self, done: _Copied) -> None:
+        if done.entry is not None:
+            self.entries[done.blob_id] = done.entry
+        if done.problem:
+            self.problems.append(done.problem)
+        self.touched.update(done.touched)
+        if done.copied is not None:
+            self.copied += 1
+            self.copied_bytes += done.copied
+            self.repaired += done.repaired
+
+
+@dataclass
+class _Copied:
+    """What a worker did for one blob, applied in order by :meth:`_BlobCopy._apply`."""
+
+    blob_id: str
+    entry: list[Any] | None
+    problem: str | None = None
+    touched: list[Path] = field(default_factory=list)
+    copied: int | None = None  # bytes written, when the blob was copied
+    repaired: bool = False
+    pending: Path | None = None  # written, not yet flushed nor renamed to ``target``
+    target: Path | None = None
+    new: bool = False            # not in the previous set (removed again if the backup fails)
 
 
 def _commit(archive: Archive, dest: Path, identity: tuple[int, int], snap: _Snapshot,

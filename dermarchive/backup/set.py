@@ -175,6 +175,18 @@ def put_file(final: Path, chunks: Iterable[bytes], action: str) -> tuple[int, st
     Unlike ``fsutil.atomic_write`` it never creates missing parent folders: on a drive that was
     unplugged that would write the backup onto the empty mount point instead.
     """
+    tmp, size, digest = write_pending(final, chunks, action, sync=True)
+    try:
+        os.replace(tmp, final)
+    except OSError as exc:
+        unlink_quietly(tmp)
+        raise StorageError(describe_os_error(exc, action)) from None
+    return size, digest
+
+
+def write_pending(final: Path, chunks: Iterable[bytes], action: str, *, sync: bool) -> tuple[Path, int, str]:
+    """Write ``chunks`` to a temp file beside ``final`` (fsynced when ``sync``); return it, the size
+    and the sha256. The caller makes it durable (``fsutil.sync_files``) and renames it, or unlinks it."""
     tmp = final.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
     digest, size = hashlib.sha256(), 0
     try:
@@ -184,15 +196,15 @@ def put_file(final: Path, chunks: Iterable[bytes], action: str) -> tuple[int, st
                 digest.update(chunk)
                 size += len(chunk)
             fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
+            if sync:
+                os.fsync(fh.fileno())
     except OSError as exc:
         unlink_quietly(tmp)
         raise StorageError(describe_os_error(exc, action)) from None
     except BaseException:
         unlink_quietly(tmp)
         raise
-    return size, digest.hexdigest()
+    return tmp, size, digest.hexdigest()
 
 
 def unlink_quietly(path: Path) -> None:

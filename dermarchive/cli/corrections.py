@@ -10,10 +10,17 @@ from typing import Any
 
 from ..archive import records
 from ..archive.records import LESION_STATUSES
-from ..workflows import corrections
 from .common import add_archive, emit, open_archive
 
 STATUSES = LESION_STATUSES
+
+
+def _corrections() -> Any:
+    """The corrections workflows, imported when a command runs: they bring the PACS client
+    (pydicom, requests), which every other command's start-up would pay for."""
+    from ..workflows import corrections
+
+    return corrections
 
 
 def _sub(sub: Any, name: str, help_text: str) -> Any:
@@ -88,7 +95,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 def cmd_patient_edit(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
-        done = corrections.edit_patient(a, args.nhi, family=args.family, given=args.given, dob=args.dob,
+        done = _corrections().edit_patient(a, args.nhi, family=args.family, given=args.given, dob=args.dob,
                                  new_nhi=args.new_nhi, reason=args.reason)
         text = (f"Patient {done.patient.nhi}: changed {', '.join(done.changed)}." if done.changed
                 else "Nothing to change: the details are already so.")
@@ -98,7 +105,7 @@ def cmd_patient_edit(args: argparse.Namespace) -> int:
 
 def cmd_patient_merge(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
-        done = corrections.merge_patients(a, args.from_nhi, args.into_nhi, reason=args.reason)
+        done = _corrections().merge_patients(a, args.from_nhi, args.into_nhi, reason=args.reason)
         m = done.moved
         text = [(f"Merged into {done.patient.nhi}: {len(m['visits'])} visit(s), {len(m['lesions'])} lesion(s), "
                  f"{len(m['images'])} photo(s); the other record is no longer listed.")]
@@ -111,7 +118,7 @@ def cmd_patient_merge(args: argparse.Namespace) -> int:
 
 def cmd_patient_import(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
-        done = corrections.import_patients(a, args.file)
+        done = _corrections().import_patients(a, args.file)
         text = [f"Registered {len(done.added)} patient(s)."]
         if done.already_registered:
             text.append(f"Already registered, left as they are ({len(done.already_registered)}): "
@@ -122,7 +129,7 @@ def cmd_patient_import(args: argparse.Namespace) -> int:
 
 def cmd_image_move(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
-        done = corrections.move_images(a, args.images, to_patient_nhi=args.to_patient, to_lesion=args.to_lesion,
+        done = _corrections().move_images(a, args.images, to_patient_nhi=args.to_patient, to_lesion=args.to_lesion,
                                 reason=args.reason)
         text = [f"Moved {len(done.moves)} photo(s)" + (f" ({len(done.new_visits)} new visit)" if done.new_visits else "")
                 + "." + (f" Already there: image(s) {', '.join(map(str, done.unchanged))}." if done.unchanged else "")]
@@ -132,7 +139,7 @@ def cmd_image_move(args: argparse.Namespace) -> int:
 
 def cmd_image_delete(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
-        done = corrections.delete_images(a, args.images, reason=args.reason)
+        done = _corrections().delete_images(a, args.images, reason=args.reason)
         emit(args, done.as_json(), [f"Deleted {len(done.deleted)} photo(s) and erased their stored files.",
                                     *done.pacs.lines(deleting=True)])
     return 0
@@ -140,7 +147,7 @@ def cmd_image_delete(args: argparse.Namespace) -> int:
 
 def cmd_lesion_edit(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
-        lesion, changed = corrections.edit_lesion(a, args.patient, args.lesion, new_label=args.label, site=args.site,
+        lesion, changed = _corrections().edit_lesion(a, args.patient, args.lesion, new_label=args.label, site=args.site,
                                            laterality=args.laterality, diagnosis=args.diagnosis,
                                            status=args.status, reason=args.reason)
         emit(args, {"label": lesion.label, "changed": changed},
@@ -150,7 +157,7 @@ def cmd_lesion_edit(args: argparse.Namespace) -> int:
 
 def cmd_lesions(args: argparse.Namespace) -> int:
     with open_archive(args) as a:
-        found = corrections.lesion_summaries(a, args.patient)
+        found = _corrections().lesion_summaries(a, args.patient)
         a.log_event("patient.view", {"patient": records.patient_by_nhi(a, args.patient).id},
                     {"lesions_listed": len(found)})
         emit(args, {"lesions": found},

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from xml.sax.saxutils import escape
+from html import escape as _html_escape
 
 from .. import __version__, log
 from ..errors import DermArchiveError, InvalidInput
@@ -260,7 +260,9 @@ def _fold(text: str) -> str:
 
 def _para_text(text: str, unicode_font: bool) -> str:
     text = text if unicode_font else _fold(text)
-    return "<br/>".join(escape(line) for line in text.strip().splitlines())
+    # &, < and > as xml.sax.saxutils.escape does, without its import of urllib, http and ssl
+    # (this module is imported by every command's start-up, for the referral urgencies)
+    return "<br/>".join(_html_escape(line, quote=False) for line in text.strip().splitlines())
 
 
 def _styles(fonts: tuple[str, str, str, bool]) -> dict[str, Any]:
