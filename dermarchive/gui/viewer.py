@@ -40,6 +40,16 @@ def decode_for_view(archive: Any, image: records.ImageRecord) -> QImage:
         raise BlobIntegrityError(image.blob_id, "the photo could not be decoded") from None
 
 
+def reduced_note(image: records.ImageRecord, shown: QImage) -> str:
+    """The caption's note when the viewer shows a photo smaller than it is stored (the size policy
+    decodes a photo over 100 MP at a reduced scale, or a format not decoded here as its
+    screen-size preview); empty when it is shown whole."""
+    stored, seen = max(image.width, image.height), max(shown.width(), shown.height())
+    if not stored or seen >= stored:
+        return ""
+    return f"shown reduced to {shown.width()} × {shown.height()} px (stored {image.width} × {image.height} px)"
+
+
 class ImageView(QGraphicsView):
     """One photo. Keys: + / − zoom, 0 fit, 1 100 %, R / Shift+R rotate the view; drag to pan."""
 
@@ -203,7 +213,8 @@ class PhotoPane(QWidget):
         def done(qimg: QImage) -> None:
             if self._want != image.id:
                 return
-            self.caption.setText(caption)
+            note = reduced_note(image, qimg)
+            self.caption.setText(f"{caption} — {note}" if note else caption)
             self.view.set_image(qimg, image)
             self.loaded.emit(image)
 
