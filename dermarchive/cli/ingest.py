@@ -73,7 +73,7 @@ def _plan_lines(plan: Any) -> list[str]:
 def cmd_import(args: argparse.Namespace) -> int:
     from ..archive import records
     from ..ingest import suggest_visits
-    from ..ingest.run import remove_originals
+    from ..ingest.run import continued_visit, remove_originals
     from ..ingest.scan import scan
     from ..workflows.import_visit import ConsentChoice, ImportChoices, NewLesion, PhotoChoice, carry_out
 
@@ -112,7 +112,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         seen = [e for e in plan.entries if e.status in ("new", "already-imported") and e.metadata]
         visits = suggest_visits(seen, args.gap_hours)
         for v, group in enumerate(visits):
-            earlier = _visit_of_earlier(archive, patient.id, group)
+            earlier = continued_visit(archive, patient.id, group)
             for e in group:
                 if e.status != "new":
                     continue
@@ -157,22 +157,6 @@ def cmd_import(args: argparse.Namespace) -> int:
                     "removed": removed, "entries": entries,
                     "undated": [{"file": rel, "visit_date": when} for rel, when in undated]}, text)
     return 1 if failed else 0
-
-
-def _visit_of_earlier(archive: Any, patient_id: int, group: list[Any]) -> int | None:
-    """The visit an already-imported photo of this capture session (and this patient) is in."""
-    from ..archive import records
-    from ..errors import NotFound
-
-    for e in group:
-        if e.status == "already-imported" and e.existing_image_id:
-            try:
-                image = records.get_image(archive, e.existing_image_id)
-            except NotFound:
-                continue
-            if image.patient_id == patient_id:
-                return image.visit_id
-    return None
 
 
 def _undated(archive: Any, plan: Any, outcome_of: dict[str, Any]) -> list[tuple[str, str]]:

@@ -301,13 +301,9 @@ class _Writer:
             self.group_date[n] = (first or now_iso())[:10]
             for e in group:
                 self.group_of[e.rel] = n
-                if e.status == "already-imported" and e.existing_image_id and n not in self.visit_of_group:
-                    try:
-                        img = records.get_image(archive, e.existing_image_id)
-                    except NotFound:
-                        continue
-                    if img.patient_id == options.patient_id:
-                        self.visit_of_group[n] = img.visit_id
+            earlier = continued_visit(archive, options.patient_id, group)
+            if earlier is not None:
+                self.visit_of_group[n] = earlier
         for e in photos:  # groups the user made by hand
             key = options.assignment(e.rel).visit_group
             if key is not None and e.metadata is not None:
@@ -392,6 +388,20 @@ class _Writer:
         for ref in orphans:  # never in place: their files are still pending temp files
             self.archive.blobs.discard(ref)
         return outcomes
+
+
+def continued_visit(archive: Any, patient_id: int, session: list[PlanEntry]) -> int | None:
+    """The visit an already-imported photo of this capture session (and of this patient) is in:
+    a re-run after an interruption continues that visit instead of starting another."""
+    for e in session:
+        if e.status == "already-imported" and e.existing_image_id:
+            try:
+                image = records.get_image(archive, e.existing_image_id)
+            except NotFound:
+                continue
+            if image.patient_id == patient_id:
+                return image.visit_id
+    return None
 
 
 def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progress: Progress | None = None,
