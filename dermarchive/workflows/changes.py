@@ -26,8 +26,5 @@ class Changes:
         return Changes(self.patient_list or other.patient_list, self.patients | other.patients,
                        self.backup_status or other.backup_status)
 
-    def __bool__(self) -> bool:
-        return self.patient_list or bool(self.patients) or self.backup_status
-
 
 NOTHING = Changes()

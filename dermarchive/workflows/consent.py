@@ -102,17 +102,17 @@ def record_visit_consent(archive: Archive, visit_id: int, *, form_image_id: int 
 
     ``fields`` are :func:`~dermarchive.consent.records.record_consent`'s.
     """
-    marked: str | None = None
+    marked: tuple[int, str] | None = None  # (photo, the kind it had) while marked for this consent
     if form_image_id is not None:
         photo = records.get_image(archive, form_image_id)
         if photo.kind != "consent-form":
-            marked = photo.kind
-            records.update_image(archive, form_image_id, kind="consent-form")
+            marked = (photo.id, photo.kind)
+            records.update_image(archive, photo.id, kind="consent-form")
     try:
         return record_consent(archive, visit_id, form_image_id=form_image_id, **fields)
     except DermArchiveError:
         if marked is not None:
-            records.update_image(archive, form_image_id, kind=marked)  # type: ignore[arg-type]
+            records.update_image(archive, marked[0], kind=marked[1])
         raise
 
 
