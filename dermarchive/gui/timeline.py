@@ -32,6 +32,11 @@ VisitRole = Qt.ItemDataRole.UserRole + 11
 HeaderRole = Qt.ItemDataRole.UserRole + 12
 BadgesRole = Qt.ItemDataRole.UserRole + 13  # list of (text, tooltip) over the thumbnail
 ThumbStateRole = Qt.ItemDataRole.UserRole + 14  # "loading", "shown", "damaged" or "unavailable"
+# What a thumbnail's arrival (or failure) changes. None of it changes a tile's size, so the view
+# repaints those tiles without laying out the whole timeline again (TimelineView.dataChanged).
+THUMBNAIL_ROLES = frozenset({Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.DisplayRole,
+                             Qt.ItemDataRole.AccessibleTextRole, ThumbStateRole})
+_THUMBNAIL_ROLE_NUMBERS = frozenset(int(r) for r in THUMBNAIL_ROLES)
 
 KIND_TAGS = {  # label, colour
     "clinical": ("Clinical", QColor("#2a7f62")),
@@ -227,23 +232,23 @@ class TimelineModel(QAbstractListModel):
         rows, self._ready_rows = self._ready_rows, set()
         rows = {r for r in rows if r < len(self._rows)}
         if rows:
-            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)),
-                                  [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
-                                   Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole, ThumbStateRole])
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), list(THUMBNAIL_ROLES))
 
 
 class TimelineDelegate(QStyledItemDelegate):
-    """Paints tiles and visit headers; fonts and tag sizes are worked out once per font, since
-    painting runs for every visible tile on every scroll step."""
+    """Paints tiles and visit headers. Fonts, tag widths and sizes are worked out once per font
+    (and a header's size once per width): painting runs for every visible tile on every scroll
+    step, and a layout asks the size of every row, 2,000 photos' worth, from Python."""
 
     def __init__(self, view: QListView) -> None:
         super().__init__(view)
         self.view = view
-        self._fonts: tuple[str, QFont, QFont, dict[str, int], int] | None = None
+        self._fonts: tuple[QFont, QFont, QFont, dict[str, int], int] | None = None
+        self._tile: QSize | None = None
+        self._header_sizes: dict[tuple[Any, ...], QSize] = {}
 
     def _font_setup(self, base: QFont) -> tuple[QFont, QFont, dict[str, int], int]:
-        key = base.key()
-        if self._fonts is None or self._fonts[0] != key:
+        if self._fonts is None or self._fonts[0] != base:  # QFont == is cheap; key() built a string each time
             small = QFont(base)
             small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
             bold = QFont(base)
@@ -251,7 +256,9 @@ class TimelineDelegate(QStyledItemDelegate):
             bold.setPointSizeF(bold.pointSizeF() * 1.08)
             fm = QFontMetrics(small)
             widths = {kind: fm.horizontalAdvance(label) + 12 for kind, (label, _c) in KIND_TAGS.items()}
-            self._fonts = (key, small, bold, widths, fm.height() + 4)
+            self._fonts = (QFont(base), small, bold, widths, fm.height() + 4)
+            self._tile = None
+            self._header_sizes.clear()
         return self._fonts[1], self._fonts[2], self._fonts[3], self._fonts[4]
 
     @staticmethod
@@ -269,20 +276,31 @@ class TimelineDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         item = index.model().item(index.row())
+        font = option.font
         if isinstance(item, VisitHeader):
+            self._font_setup(font)  # a new font empties the cache
             width = max(TILE.width(), self.view.viewport().width() - 2 * self.view.spacing() - 4)
-            lines = QFontMetrics(option.font).lineSpacing()
-            height = max(HEADER_HEIGHT, lines + 14)
-            return QSize(width, height + lines if self.header_wraps(item, option.font, width) else height)
-        return self.tile_size(option.font)
+            key = (item.visit.id, item.visit.date, item.visit.clinician, item.photos, item.consent, width)
+            size = self._header_sizes.get(key)
+            if size is None:
+                if len(self._header_sizes) > 4096:  # many widths while resizing: start again
+                    self._header_sizes.clear()
+                lines = QFontMetrics(font).lineSpacing()
+                height = max(HEADER_HEIGHT, lines + 14)
+                size = QSize(width, height + lines if self.header_wraps(item, font, width) else height)
+                self._header_sizes[key] = size
+            return size
+        return self.tile_size(font)
 
     def tile_size(self, font: QFont) -> QSize:
         """A tile wide and tall enough for the widest kind tag beside "L12 · 09:05" at this text
         size (at 14 pt the fixed tile cut the caption to ":06")."""
         small, _bold, tag_widths, tag_height = self._font_setup(font)
-        caption = QFontMetrics(small).horizontalAdvance("L12 · 00:00")
-        return QSize(max(TILE.width(), max(tag_widths.values()) + caption + 26),
-                     max(TILE.height(), THUMB_SIDE + tag_height + 26))
+        if self._tile is None:
+            caption = QFontMetrics(small).horizontalAdvance("L12 · 00:00")
+            self._tile = QSize(max(TILE.width(), max(tag_widths.values()) + caption + 26),
+                               max(TILE.height(), THUMB_SIDE + tag_height + 26))
+        return self._tile
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         model: TimelineModel = index.model()
@@ -438,6 +456,15 @@ class TimelineView(QListView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setItemDelegate(TimelineDelegate(self))
         self.activated.connect(self._activated)
+
+    def dataChanged(self, top_left: Index, bottom_right: Index, roles: Any = ()) -> None:  # noqa: N802 - Qt's name
+        """A thumbnail arrived (or failed): repaint those tiles, without the full layout that
+        QListView does on every dataChanged (2,000 size hints from Python: 20-50 ms, on each
+        batch of arriving thumbnails, made scrolling stutter)."""
+        if roles and {int(r) for r in roles} <= _THUMBNAIL_ROLE_NUMBERS:
+            QAbstractItemView.dataChanged(self, top_left, bottom_right, roles)
+        else:
+            super().dataChanged(top_left, bottom_right, roles)
 
     def _activated(self, index: QModelIndex) -> None:
         item = self.model().item(index.row())
