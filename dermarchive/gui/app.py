@@ -8,6 +8,7 @@ start screen → unlock (or create) → main window; "Close archive" returns to 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -111,6 +112,11 @@ class App(QObject):
 def application(argv: Sequence[str] = ()) -> QApplication:
     app = QApplication.instance()
     if app is None:
+        # Qt's raster engine hands each fill of 96 or more scan lines (a thumbnail, the scroll bar)
+        # to a thread pool and blocks the GUI thread until the pool's threads have run: on a busy
+        # machine they wait their turn for a core, and scrolling the timeline stuttered (issue 19).
+        # The fills are small here; painting them on the GUI thread is as fast and never waits.
+        os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         app = QApplication(["dermarchive", *argv])
     assert isinstance(app, QApplication)

@@ -231,8 +231,15 @@ class TimelineModel(QAbstractListModel):
     def _flush_ready(self) -> None:
         rows, self._ready_rows = self._ready_rows, set()
         rows = {r for r in rows if r < len(self._rows)}
-        if rows:
-            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), list(THUMBNAIL_ROLES))
+        roles = list(THUMBNAIL_ROLES)
+        if len(rows) > 64:  # a big batch (a lock, a folder of damaged files): one signal for all
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), roles)
+            return
+        # One signal per tile: the view then repaints just those tiles (a range repaints the whole
+        # viewport, ~25 tiles, on each batch of arrivals) and tells a screen reader which changed.
+        for row in sorted(rows):
+            index = self.index(row)
+            self.dataChanged.emit(index, index, roles)
 
 
 class TimelineDelegate(QStyledItemDelegate):
