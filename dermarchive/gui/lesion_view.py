@@ -189,6 +189,9 @@ class LesionView(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(head)
         layout.addWidget(self.pages, 1)
+        # The strips' tiles by image id: the loader is shared with the timeline, so each thumbnail
+        # it loads anywhere arrives here and must cost a lookup, not a walk over every tile.
+        self._tiles: dict[int, list[QListWidgetItem]] = {}
         loader.loaded.connect(self._thumbnail_ready)
         self._update_buttons()
 
@@ -217,6 +220,7 @@ class LesionView(QWidget):
 
     def _fill(self) -> None:
         first = self.all_images[0] if self.all_images else None
+        self._tiles = {}
         for kind, strip in self.strips.items():
             strip.clear()
             shown = [i for i in self.all_images if i.kind == kind]
@@ -226,6 +230,7 @@ class LesionView(QWidget):
                 item = QListWidgetItem(self._tile_text(image, first))
                 item.setData(ImageRole, image)
                 item.setToolTip(self._tile_text(image, first).replace("\n", " · "))
+                self._tiles.setdefault(image.id, []).append(item)
                 pix = self.loader.get(image)
                 if pix is not None:
                     item.setIcon(_icon(pix))
@@ -249,14 +254,10 @@ class LesionView(QWidget):
         return f"{when}\n{interval_text(interval_days(first, image))}"
 
     def _thumbnail_ready(self, image_id: int) -> None:
-        for strip in self.strips.values():
-            for i in range(strip.count()):
-                item = strip.item(i)
-                image = item.data(ImageRole)
-                if image.id == image_id:
-                    pix = self.loader.get(image)
-                    if pix is not None:
-                        item.setIcon(_icon(pix))
+        for item in self._tiles.get(image_id, ()):
+            pix = self.loader.get(item.data(ImageRole))
+            if pix is not None:
+                item.setIcon(_icon(pix))
 
     # -- state ---------------------------------------------------------------------------------
     def current_strip(self) -> PhotoStrip | None:
@@ -351,6 +352,7 @@ class LesionView(QWidget):
         """Drop every decoded photo (lock)."""
         self.compare.clear()
         self.grid.clear()
+        self._tiles = {}
         for strip in self.strips.values():
             strip.clear()
         self.all_images = []
