@@ -399,8 +399,9 @@ class Archive:
             self.blobs.discard(ref)
             return ref.id
         self.blobs.place(ref)
-        tx.execute("INSERT OR REPLACE INTO blob (id, wrapped_key, size, chunks, created_at, epoch) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", (ref.id, ref.wrapped_key, ref.size, ref.chunks, now_iso(), ref.epoch))
+        tx.execute("INSERT OR REPLACE INTO blob (id, wrapped_key, size, chunks, created_at, epoch, sha256) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (ref.id, ref.wrapped_key, ref.size, ref.chunks, now_iso(), ref.epoch, ref.sha256))
         return ref.id
 
     def blob_ref(self, blob_id: str) -> BlobRef:

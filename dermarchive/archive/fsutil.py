@@ -13,6 +13,9 @@ Per-OS pieces (each function takes ``os_name`` so tests select every branch on o
   POSIX modes (``chmod`` only sets read-only); there the user's profile ACLs protect the folder.
 * many files made durable at once (:func:`sync_files`): Linux flushes the folder's filesystem
   with one ``syncfs(2)``; macOS and Windows fsync each file.
+* copying a file (:func:`copy_in_kernel`): Linux asks ``copy_file_range(2)`` (no pass through
+  user space; a shared-block clone on Btrfs/XFS, a server-side copy on NFS/SMB); macOS and
+  Windows copy through user space (the caller's read/write loop).
 * folder fsync: POSIX opens the folder and fsyncs it; Windows cannot open folders (NTFS
   journals renames itself).
 * file locks: ``fcntl.flock`` on Linux/macOS (what ``portalocker`` calls there, without its
@@ -193,6 +196,28 @@ def sync_files(paths: Iterable[Path | str], folder: Path, *, os_name: str | None
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def copy_in_kernel(src: int, dst: int, *, os_name: str | None = None) -> int:
+    """Copy from ``src``'s position to its end into ``dst`` without passing the bytes through
+    user space, where the OS can; return how many bytes were copied (both positions advance).
+
+    It stops early, returning what it copied, when the kernel cannot (another filesystem type,
+    an old kernel) or fails (a read or write error): the caller copies the rest through user
+    space, where a failure says which side it was. Linux: ``copy_file_range(2)``. macOS and
+    Windows: 0, nothing copied (Python offers no in-kernel copy between two open files there).
+    """
+    if (os_name or current_os()) != "linux" or not hasattr(os, "copy_file_range"):
+        return 0
+    done = 0
+    while True:
+        try:
+            n = os.copy_file_range(src, dst, 1 << 30)
+        except OSError:
+            return done
+        if n == 0:  # the end (or a filesystem that copies nothing this way: the caller goes on)
+            return done
+        done += n
 
 
 def _syncfs(folder: Path) -> bool:

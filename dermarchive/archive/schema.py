@@ -189,6 +189,13 @@ CREATE TABLE lesion_pin (
 );
 """
 
+# 90 (issue 19, backup speed): the SHA-256 of each blob's encrypted file, taken as it is written,
+# so a backup copies the file without reading it back to hash it (NULL for blobs stored before:
+# a backup hashes those as it copies them).
+V90 = """
+ALTER TABLE blob ADD COLUMN sha256 TEXT;
+"""
+
 MIGRATIONS: list[tuple[int, str]] = [
     (1, V1),
     (30, V30),
@@ -196,6 +203,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (60, V60),
     (70, V70),
     (80, V80),
+    (90, V90),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -51,9 +51,9 @@ from ..errors import Cancelled, DermArchiveError, InvalidInput, StorageError
 from .restore import BackupCheck, RestoreSummary, display_time, restore, verify_backup
 from .set import (BLOB_DIR, DEFAULT_REMINDER_DAYS, LOCK_NAME, MANIFEST_NAME, SETTING_DESTINATION,
                          SETTING_LAST, SETTING_REMINDER_DAYS, BackupError, Cancel, FolderLock, Manifest,
-                         Progress, SourceUnreadable, backup_users, connect_catalogue, file_sha256,
-                         folder_identity, put_file, read_chunks, read_manifest, scan_blobs, sha256_or_none,
-                         size_or_none, unlink_quietly, write_pending)
+                         Progress, SourceUnreadable, backup_users, connect_catalogue, copy_pending,
+                         file_sha256, folder_identity, put_file, read_manifest, scan_blobs, sha256_or_none,
+                         size_or_none, unlink_quietly)
 
 __all__ = [
     "BackupCheck", "BackupError", "BackupSummary", "Manifest", "RestoreSummary", "LOCK_NAME", "MANIFEST_NAME",
@@ -87,7 +87,7 @@ def _database_error(exc: Exception, action: str) -> DermArchiveError:
 class _Snapshot:
     temp: Path
     schema: int
-    blobs: dict[str, tuple[int, int]]          # id -> (plaintext size, chunks)
+    blobs: dict[str, tuple[int, int, str | None]]  # id -> (plaintext size, chunks, file's SHA-256 if recorded)
     images: list[int]
     audit_head: dict[str, Any] | None = None   # {"count", "mac"} of the snapshot's audit chain
 
@@ -106,7 +106,11 @@ def _take_snapshot(archive: Archive, dest: Path) -> _Snapshot:
         conn.execute("PRAGMA snapshot.synchronous = OFF")
         conn.execute("BEGIN")
         schema = int(conn.execute("PRAGMA main.user_version").fetchone()[0])
-        blobs = {r[0]: (int(r[1]), int(r[2])) for r in conn.execute("SELECT id, size, chunks FROM main.blob")}
+        # A read-only archive may be at a schema before 90, without recorded SHA-256s.
+        columns = {r[1] for r in conn.execute("PRAGMA main.table_info(blob)")}
+        recorded = "sha256" if "sha256" in columns else "NULL"
+        blobs = {r[0]: (int(r[1]), int(r[2]), r[3])
+                 for r in conn.execute(f"SELECT id, size, chunks, {recorded} FROM main.blob")}
         images = [int(r[0]) for r in conn.execute("SELECT id FROM main.image ORDER BY id")]
         head = conn.execute("SELECT seq, mac FROM main.audit ORDER BY seq DESC LIMIT 1").fetchone()
         conn.execute("SELECT sqlcipher_export('snapshot')")
@@ -353,9 +357,9 @@ class _BlobCopy:
                     size = 0
                     try:
                         while i < total and len(batch) < COPY_BATCH_BLOBS and size < COPY_BATCH_BYTES:
-                            blob_id, (plain, chunks) = items[i]
+                            blob_id, (plain, chunks, known) = items[i]
                             expected = stored_size(plain, chunks)
-                            job = self._decide(blob_id, expected)
+                            job = self._decide(blob_id, expected, known)
                             if job is False:
                                 vanished = True
                                 break
@@ -424,7 +428,7 @@ class _BlobCopy:
                     unlink_quietly(r.pending)
         return results
 
-    def _decide(self, blob_id: str, expected: int) -> Callable[[], _Copied] | Literal[False] | None:
+    def _decide(self, blob_id: str, expected: int, known: str | None) -> Callable[[], _Copied] | Literal[False] | None:
         """None when the blob needs nothing (entry recorded), False when it vanished from the
         archive, else the copy (or recheck) to run on a worker thread."""
         # Plain strings and os.stat here: this runs for every blob of every backup.
@@ -438,11 +442,19 @@ class _BlobCopy:
         have = size_or_none(source)
         if have is None and not self.archive.catalogue.scalar("SELECT 1 FROM blob WHERE id = ?", (blob_id,)):
             return False
-        return lambda: self._copy(blob_id, Path(target_s), source, expected, have, old, there)
+        return lambda: self._copy(blob_id, Path(target_s), source, expected, have, old, there, known)
 
     def _copy(self, blob_id: str, target: Path, source: Path, expected: int, have: int | None,
-              old: list[Any] | None, there: int | None) -> _Copied:
-        """On a worker thread: touches only files (a temp file beside the target, renamed later)."""
+              old: list[Any] | None, there: int | None, known: str | None) -> _Copied:
+        """On a worker thread: touches only files (a temp file beside the target, renamed later).
+
+        ``known`` is the SHA-256 the archive recorded when it wrote the file (schema 90 on): the
+        manifest lists it and the file is copied without being read back to hash it (in the
+        kernel where the OS can). So a file damaged in the archive itself reaches the backup
+        under its true checksum, and ``backup verify`` names it, even without a passphrase. A
+        ``recheck`` reads and hashes every copy, and says when the archive's own file differs
+        from its recorded checksum. Blobs stored before schema 90 are hashed as they are copied.
+        """
         if old is not None and there == old[0] == expected and sha256_or_none(target) == old[1]:
             return _Copied(blob_id, old)  # --recheck found the backup's copy intact
         if have != expected:
@@ -455,7 +467,7 @@ class _BlobCopy:
         try:
             if old is None and there == expected:  # left by an interrupted or cancelled run?
                 digest = sha256_or_none(target)
-                if digest is not None and digest == file_sha256(source):
+                if digest is not None and digest == (known or file_sha256(source)):
                     # its rename may not be durable yet
                     return _Copied(blob_id, [expected, digest], touched=[target.parent])
             if not target.parent.is_dir():
@@ -464,16 +476,24 @@ class _BlobCopy:
                 except FileExistsError:
                     pass  # another thread made it just now
                 touched.append(target.parent.parent)  # a new sub-folder: its parent changed too
-            # Not fsynced one by one: the batch is flushed at once, then renamed (_finish_batch).
-            pending, size, digest = write_pending(target, read_chunks(source), "copy a photo to the backup",
-                                                  sync=False)
+            # Not fsynced one by one: the batch is flushed at once, then renamed (_flush).
+            hashed = known is None or self.recheck
+            pending, size, digest = copy_pending(target, source, "copy a photo to the backup", hashed=hashed)
             touched.append(target.parent)
         except SourceUnreadable as exc:
             return _Copied(blob_id, None, problem=f"stored data {blob_id[:12]}… could not be read from the "
                                                   f"archive: {exc}")
         except OSError as exc:
             raise StorageError(describe_os_error(exc, "copy a photo to the backup")) from None
-        return _Copied(blob_id, [size, digest], touched=touched, copied=size, repaired=old is not None,
+        damage = (f"changed length while it was copied ({size} of {expected} bytes)" if size != expected else
+                  "is damaged (its checksum differs from the one recorded when it was stored)"
+                  if digest and known and digest != known else None)
+        if damage:
+            unlink_quietly(pending)
+            return _Copied(blob_id, old if old is not None and there == old[0] else None, touched=touched,
+                           problem=f"stored data {blob_id[:12]}… in the archive {damage}; run "
+                                   "'dermarchive verify' on the archive")
+        return _Copied(blob_id, [size, digest or known], touched=touched, copied=size, repaired=old is not None,
                        pending=pending, target=target, new=old is None)
 
     def _apply(self, done: _Copied) -> None:
@@ -529,7 +549,7 @@ def _commit(archive: Archive, dest: Path, identity: tuple[int, int], snap: _Snap
         blobs=dict(sorted(entries.items())), images=snap.images, audit_head=snap.audit_head,
     )
     manifest.mac = manifest.compute_mac(key)
-    put_file(dest / MANIFEST_NAME, [manifest.to_bytes()], "write the backup manifest")
+    put_file(dest / MANIFEST_NAME, manifest.to_bytes(), "write the backup manifest")
     try:
         fsync_dir(dest)
     except OSError:  # committed already; the rename itself is durable on every journaling fs

@@ -31,8 +31,8 @@ from ..archive.keys import MasterKey
 from ..archive.verify import verify as verify_archive
 from ..errors import ArchiveExists, Cancelled, InvalidInput, StorageError, UnknownUser
 from .set import (BLOB_DIR, SETTING_LAST, BackupError, Cancel, FolderLock, Manifest, Progress,
-                  SourceUnreadable, blob_path, connect_catalogue, file_sha256, read_chunks, require_manifest,
-                  scan_blobs, size_or_none, unlink_quietly, write_pending)
+                  SourceUnreadable, blob_path, connect_catalogue, copy_pending, file_sha256, require_manifest,
+                  scan_blobs, size_or_none, unlink_quietly)
 
 
 def display_time(value: str | datetime) -> str:
@@ -351,7 +351,7 @@ def _copy_backup_set(dest: Path, work: Path, manifest: Manifest, progress: Progr
         src, dst, digest, what = job
         dst.parent.mkdir(exist_ok=True)
         try:
-            tmp, _size, actual = write_pending(dst, read_chunks(src), "write the restored archive", sync=False)
+            tmp, _size, actual = copy_pending(dst, src, "write the restored archive", hashed=True)
         except SourceUnreadable:
             return f"{what} is missing or unreadable"
         try:

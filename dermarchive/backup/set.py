@@ -18,7 +18,9 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ import sqlcipher3
 
 from .. import __version__
 from ..archive.catalogue import read_only_uri
-from ..archive.fsutil import TEMP_PREFIX, FileLock, describe_os_error
+from ..archive.fsutil import TEMP_PREFIX, FileLock, copy_in_kernel, describe_os_error
 from ..archive.header import Header, KeySlot
 from ..errors import DermArchiveError, StorageError
 
@@ -39,7 +41,6 @@ LOCK_NAME = "backup.lock"
 BLOB_DIR = "blobs"
 FORMAT = "dermarchive-backup"
 FORMAT_VERSION = 1
-READ_SIZE = 1024 * 1024
 
 SETTING_DESTINATION = "backup.destination"
 SETTING_LAST = "backup.last"
@@ -145,66 +146,96 @@ class SourceUnreadable(Exception):
         super().__init__(describe_os_error(exc, "read stored data to copy"))
 
 
-def read_chunks(path: Path) -> Iterator[bytes]:
-    """The file's bytes in chunks; a read failure is the source's fault, not the destination's."""
+# Each thread's copy buffer: a copy or a hash reads into it, hashes and writes from it (no new
+# buffer per block, so no page faults for fresh memory on every megabyte).
+COPY_BLOCK = 4 * 1024 * 1024
+_buffers = threading.local()
+
+
+def copy_pending(final: Path, source: Path | str, action: str, *, hashed: bool) -> tuple[Path, int, str | None]:
+    """Copy the file ``source`` to a temp file beside ``final``; return it, the bytes copied and,
+    when ``hashed``, the SHA-256 of those bytes (else None).
+
+    Not fsynced: the caller makes a batch durable at once (``fsutil.sync_files``) and renames it,
+    or unlinks it. Unhashed (the caller knows the file's SHA-256), the bytes are copied inside the
+    kernel where the OS can (:func:`fsutil.copy_in_kernel`), the rest through user space; hashed,
+    each block is read once, hashed and written from one buffer. A read failure raises
+    SourceUnreadable (the source's fault), a write failure StorageError; the temp file is removed.
+    """
     try:
-        fh = open(path, "rb")
+        src = open(source, "rb", buffering=0)
     except OSError as exc:
         raise SourceUnreadable(exc) from exc
-    with fh:
-        while True:
-            try:
-                chunk = fh.read(READ_SIZE)
-            except OSError as exc:
-                raise SourceUnreadable(exc) from exc
-            if not chunk:
-                return
-            yield chunk
+    digest = hashlib.sha256() if hashed else None
+    with src, _temp_beside(final, action) as tmp, open(tmp, "xb", buffering=0) as dst:
+        size = 0 if hashed else copy_in_kernel(src.fileno(), dst.fileno())
+        size += _pump(src, dst, digest)
+    return tmp, size, digest.hexdigest() if digest is not None else None
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    for chunk in read_chunks(path):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def put_file(final: Path, chunks: Iterable[bytes], action: str) -> tuple[int, str]:
-    """Write ``chunks`` to ``final`` via a temp name, fsync, rename; return (size, sha256).
-
-    Unlike ``fsutil.atomic_write`` it never creates missing parent folders: on a drive that was
-    unplugged that would write the backup onto the empty mount point instead.
-    """
-    tmp, size, digest = write_pending(final, chunks, action, sync=True)
-    try:
-        os.replace(tmp, final)
-    except OSError as exc:
-        unlink_quietly(tmp)
-        raise StorageError(describe_os_error(exc, action)) from None
-    return size, digest
-
-
-def write_pending(final: Path, chunks: Iterable[bytes], action: str, *, sync: bool) -> tuple[Path, int, str]:
-    """Write ``chunks`` to a temp file beside ``final`` (fsynced when ``sync``); return it, the size
-    and the sha256. The caller makes it durable (``fsutil.sync_files``) and renames it, or unlinks it."""
+@contextmanager
+def _temp_beside(final: Path, action: str) -> Iterator[Path]:
+    """A temp name beside ``final``; the file is removed when the block fails, and an OSError
+    becomes StorageError (``action`` says what could not be done)."""
     tmp = final.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
-    digest, size = hashlib.sha256(), 0
     try:
-        with open(tmp, "xb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-            fh.flush()
-            if sync:
-                os.fsync(fh.fileno())
+        yield tmp
     except OSError as exc:
         unlink_quietly(tmp)
         raise StorageError(describe_os_error(exc, action)) from None
     except BaseException:
         unlink_quietly(tmp)
         raise
-    return tmp, size, digest.hexdigest()
+
+
+def _pump(src: Any, dst: Any, digest: Any) -> int:
+    """Read ``src`` (a raw file) to its end through this thread's buffer, into ``digest`` and/or
+    ``dst`` when given; return the bytes read. Read errors raise SourceUnreadable."""
+    view = getattr(_buffers, "view", None)
+    if view is None:
+        view = _buffers.view = memoryview(bytearray(COPY_BLOCK))
+    size = 0
+    while True:
+        try:
+            n = src.readinto(view)
+        except OSError as exc:
+            raise SourceUnreadable(exc) from exc
+        if not n:
+            return size
+        block = view[:n]
+        if digest is not None:
+            digest.update(block)
+        if dst is not None:
+            written = 0
+            while written < n:
+                written += dst.write(block[written:])
+        size += n
+
+
+def file_sha256(path: Path | str) -> str:
+    """SHA-256 of the file; a read failure raises SourceUnreadable."""
+    digest = hashlib.sha256()
+    try:
+        fh = open(path, "rb", buffering=0)
+    except OSError as exc:
+        raise SourceUnreadable(exc) from exc
+    with fh:
+        _pump(fh, None, digest)
+    return digest.hexdigest()
+
+
+def put_file(final: Path, data: bytes, action: str) -> None:
+    """Write ``data`` to ``final`` via a temp name, fsync, rename.
+
+    Unlike ``fsutil.atomic_write`` it never creates missing parent folders: on a drive that was
+    unplugged that would write the backup onto the empty mount point instead.
+    """
+    with _temp_beside(final, action) as tmp:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
 
 
 def unlink_quietly(path: Path) -> None:
