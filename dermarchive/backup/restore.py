@@ -123,46 +123,54 @@ def _verify_backup(dest: Path, manifest: Manifest, master: MasterKey | None, che
                                       (master.subkey("backup"), *master.older_keys("backup"))):
         problems.append("manifest: fails its authentication check (altered, or not made with this key)")
     catalogue = dest / str(manifest.catalogue["name"])
-    catalogue_ok = _check_file(catalogue, manifest.catalogue["size"], manifest.catalogue["sha256"],
-                               "catalogue snapshot", problems)
+    problem = _file_problem(catalogue, manifest.catalogue["size"], manifest.catalogue["sha256"],
+                            "catalogue snapshot")
+    catalogue_ok = problem is None
+    problems += [problem] if problem else []
     owners: dict[str, list[str]] = {}
     refs: dict[str, BlobRef] = {}
     if master is not None and catalogue_ok:
         owners, refs = _check_snapshot(catalogue, master, manifest, problems)
     store = BlobStore(dest, master, create=False) if master is not None else None
-    total = len(manifest.blobs)
-    for n, (blob_id, (size, digest)) in enumerate(sorted(manifest.blobs.items()), 1):
-        if cancelled():
-            raise Cancelled("Checking the backup")
+    def check(item: tuple[str, list[Any]]) -> str | None:
+        """On a worker thread: one blob's size and SHA-256, then (with a key) its decryption."""
+        blob_id, (size, digest) = item
         what = ", ".join(owners.get(blob_id) or [f"stored file {blob_id[:12]}…"])
-        if _check_file(blob_path(dest, blob_id), size, digest, what, problems) and store is not None:
+        problem = _file_problem(blob_path(dest, blob_id), size, digest, what)
+        if problem is None and store is not None:
             ref = refs.get(blob_id)
-            problem = store.check(ref) if ref else "the catalogue snapshot has no row for it"
-            if problem:
-                problems.append(f"{what}: does not decrypt: {problem}")
+            failure = store.check(ref) if ref else "the catalogue snapshot has no row for it"
+            problem = f"{what}: does not decrypt: {failure}" if failure else None
+        return problem
+
+    # SHA-256, AES-GCM and file reads release the GIL: the blobs are checked on every core, a
+    # bounded window in flight, results in order (problems and progress read as before).
+    total, n = len(manifest.blobs), 0
+    for n, problem in enumerate(ordered_map(check, sorted(manifest.blobs.items()), cancelled=cancelled), 1):
+        if problem:
+            problems.append(problem)
         if n % 16 == 0 or n == total:
             progress(n, total, "Checking the backup")
+    if n < total:
+        raise Cancelled("Checking the backup")
     listed = set(manifest.blobs)
     check.stray_files = sum(1 for p in scan_blobs(dest)[0] if os.path.basename(p) not in listed)
 
 
-def _check_file(path: Path, size: int, digest: str, what: str, problems: list[str]) -> bool:
+def _file_problem(path: Path, size: int, digest: str, what: str) -> str | None:
+    """What is wrong with a file of the set (missing, wrong size, unreadable, checksum), or None."""
     have = size_or_none(path)
     if have is None:
-        problems.append(f"{what}: missing from the backup")
-        return False
+        return f"{what}: missing from the backup"
     if have != size:
-        problems.append(f"{what}: damaged at the backup (size {have}, expected {size})")
-        return False
+        return f"{what}: damaged at the backup (size {have}, expected {size})"
     try:
         actual = file_sha256(path)
     except SourceUnreadable as exc:
-        problems.append(f"{what}: unreadable at the backup ({exc})")
-        return False
+        return f"{what}: unreadable at the backup ({exc})"
     if actual != digest:
-        problems.append(f"{what}: damaged at the backup (checksum differs)")
-        return False
-    return True
+        return f"{what}: damaged at the backup (checksum differs)"
+    return None
 
 
 def _check_snapshot(path: Path, master: MasterKey, manifest: Manifest,
@@ -297,6 +305,7 @@ def restore(dest: Path | str, target: Path | str, *, user: str | None = None,
             if cancelled():
                 raise Cancelled("The restore")
             if problems:
+                _raise_if_damaged(_damaged_copies(work, manifest))  # the backup's fault: say which files
                 raise BackupError("The restored archive does not verify, so it was not kept: "
                                   + "; ".join(problems[:5]))
             with restored.transaction() as tx:
@@ -338,20 +347,27 @@ def _check_restore_target(target: Path) -> None:
 
 
 def _copy_backup_set(dest: Path, work: Path, manifest: Manifest, progress: Progress, cancelled: Cancel) -> None:
-    """Copy snapshot and blobs into ``work``, checking each against the manifest's SHA-256."""
+    """Copy snapshot and blobs into ``work``, checking each one's size, and the snapshot's SHA-256.
+
+    The blobs' SHA-256 is not computed here: ``restore`` then decrypts every blob of the restored
+    archive and checks it against its id (``dermarchive verify``), which finds any changed byte
+    that a checksum would; only when that fails are the copies hashed (:func:`_damaged_copies`),
+    to name the damaged files. The snapshot is hashed, since its SHA-256 in the MAC'd manifest is
+    what ties it (and the blob keys in it) to this backup.
+    """
     (work / BLOB_DIR).mkdir(parents=True)
     damaged: list[str] = []
-    jobs = [(dest / str(manifest.catalogue["name"]), work / CATALOGUE_NAME, manifest.catalogue["sha256"],
-             "the catalogue snapshot")]
-    jobs += [(blob_path(dest, b), blob_path(work, b), digest, f"stored file {b[:12]}…")
-             for b, (_size, digest) in sorted(manifest.blobs.items())]
+    jobs = [(dest / str(manifest.catalogue["name"]), work / CATALOGUE_NAME, int(manifest.catalogue["size"]),
+             str(manifest.catalogue["sha256"]), "the catalogue snapshot")]
+    jobs += [(blob_path(dest, b), blob_path(work, b), size, None, f"stored file {b[:12]}…")
+             for b, (size, _digest) in sorted(manifest.blobs.items())]
 
-    def copy(job: tuple[Path, Path, str, str]) -> str | None:
-        """On a worker thread: one file copied and hashed (no fsync: the folder is flushed once below)."""
-        src, dst, digest, what = job
+    def copy(job: tuple[Path, Path, int, str | None, str]) -> str | None:
+        """On a worker thread: one file copied (no fsync: the folder is flushed once below)."""
+        src, dst, size, digest, what = job
         dst.parent.mkdir(exist_ok=True)
         try:
-            tmp, _size, actual = copy_pending(dst, src, "write the restored archive", hashed=True)
+            tmp, copied, actual = copy_pending(dst, src, "write the restored archive", hashed=digest is not None)
         except SourceUnreadable:
             return f"{what} is missing or unreadable"
         try:
@@ -359,6 +375,8 @@ def _copy_backup_set(dest: Path, work: Path, manifest: Manifest, progress: Progr
         except OSError as exc:
             unlink_quietly(tmp)
             raise StorageError(describe_os_error(exc, "write the restored archive")) from None
+        if copied != size:
+            return f"{what} is damaged (size {copied}, expected {size})"
         return None if actual == digest else f"{what} is damaged (checksum differs)"
 
     # The files are copied on a few threads at once (reads, SHA-256 and writes release the GIL);
@@ -372,12 +390,26 @@ def _copy_backup_set(dest: Path, work: Path, manifest: Manifest, progress: Progr
             progress(n, len(jobs), "Restoring photos from the backup")
     if n < len(jobs):
         raise Cancelled("The restore")
+    _raise_if_damaged(damaged)
+    sync_files([job[1] for job in jobs], work)
+    for sub in sorted({job[1].parent for job in jobs}):
+        fsync_dir(sub)
+    fsync_dir(work / BLOB_DIR)
+    fsync_dir(work)
+
+
+def _damaged_copies(work: Path, manifest: Manifest) -> list[str]:
+    """The restored blob files whose SHA-256 is not the manifest's (on every core)."""
+    def damaged(item: tuple[str, list[Any]]) -> str | None:
+        blob_id, (_size, digest) = item
+        path = blob_path(work, blob_id)
+        ok = size_or_none(path) is not None and file_sha256(path) == digest
+        return None if ok else f"stored file {blob_id[:12]}… is damaged (checksum differs)"
+    return [p for p in ordered_map(damaged, sorted(manifest.blobs.items())) if p]
+
+
+def _raise_if_damaged(damaged: list[str]) -> None:
     if damaged:
         more = f" and {len(damaged) - 5} more" if len(damaged) > 5 else ""
         raise BackupError("The backup is damaged, so nothing was restored: " + "; ".join(damaged[:5]) + more
                           + ". Run 'dermarchive backup verify' on it for the full list.")
-    sync_files([dst for _src, dst, _digest, _what in jobs], work)
-    for sub in sorted({dst.parent for _src, dst, _digest, _what in jobs}):
-        fsync_dir(sub)
-    fsync_dir(work / BLOB_DIR)
-    fsync_dir(work)
