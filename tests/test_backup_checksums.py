@@ -102,3 +102,17 @@ def test_copy_pending_copies_every_byte_and_hashes_when_asked(tmp_path, hashed):
     assert pending.read_bytes() == data and size == len(data)
     assert digest == (hashlib.sha256(data).hexdigest() if hashed else None)
     assert not (tmp_path / "final").exists()  # the caller flushes and renames
+
+
+@pytest.mark.parametrize("os_name", ["linux", "macos", "windows"])
+def test_sync_files_makes_new_names_in_folders_durable_on_every_branch(tmp_path, os_name):
+    """The backup's commit and the restore make their new file names durable with the same call
+    as the data: one syncfs on Linux; elsewhere each file, then each folder (Windows cannot open
+    folders: NTFS journals renames). Only Linux runs here: the other branches are selected by name."""
+    sub = tmp_path / "ab"
+    sub.mkdir()
+    (sub / "f").write_bytes(b"x")
+    fsutil.sync_files([sub / "f"], tmp_path, folders=[sub, tmp_path], os_name=os_name)
+    if os_name == "macos":
+        with pytest.raises(FileNotFoundError):  # each file is opened and fsynced there
+            fsutil.sync_files([sub / "gone"], tmp_path, folders=[sub], os_name=os_name)

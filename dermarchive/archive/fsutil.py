@@ -180,13 +180,16 @@ def fsync_dir(path: Path, *, os_name: str | None = None) -> None:
         os.close(fd)
 
 
-def sync_files(paths: Iterable[Path | str], folder: Path, *, os_name: str | None = None) -> None:
+def sync_files(paths: Iterable[Path | str], folder: Path, *, folders: Iterable[Path] = (),
+               os_name: str | None = None) -> None:
     """Make the written data of ``paths`` (files on the same filesystem as ``folder``) durable,
-    with one flush where the OS has one for a whole filesystem; raises OSError.
+    and the entries (new names) of ``folders``, with one flush where the OS has one for a whole
+    filesystem; raises OSError.
 
-    Linux: ``syncfs(2)`` on ``folder`` (one journal commit instead of one per file; it reports
-    write-back errors since Linux 5.8); when libc lacks it, each file is fsynced. macOS and
-    Windows: each file is fsynced (``os.fsync``: fsync(2) / FlushFileBuffers), as elsewhere here.
+    Linux: ``syncfs(2)`` on ``folder`` (one journal commit instead of one per file and folder; it
+    reports write-back errors since Linux 5.8); when libc lacks it, each file is fsynced, then
+    each folder. macOS and Windows: each file is fsynced (``os.fsync``: fsync(2) /
+    FlushFileBuffers), as elsewhere here, then each folder (:func:`fsync_dir`).
     """
     if (os_name or current_os()) == "linux" and _syncfs(folder):
         return
@@ -196,6 +199,8 @@ def sync_files(paths: Iterable[Path | str], folder: Path, *, os_name: str | None
             os.fsync(fd)
         finally:
             os.close(fd)
+    for sub in folders:
+        fsync_dir(sub, os_name=os_name)
 
 
 def copy_in_kernel(src: int, dst: int, *, os_name: str | None = None) -> int:

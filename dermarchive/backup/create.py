@@ -532,9 +532,9 @@ def _commit(archive: Archive, dest: Path, identity: tuple[int, int], snap: _Snap
     try:
         cat_size, cat_sha = snap.temp.stat().st_size, file_sha256(snap.temp)
         os.replace(snap.temp, dest / name)
-        for sub in sorted(touched):  # only folders this run wrote into
-            fsync_dir(sub)
-        fsync_dir(dest)  # the snapshot's new name is durable before the manifest points at it
+        # The folders this run wrote into, and the snapshot's new name, durable before the manifest
+        # points at them (one syncfs on Linux rather than an fsync for each of up to 257 folders).
+        sync_files([], dest, folders=[*sorted(touched), dest])
     except (OSError, SourceUnreadable) as exc:
         _remove_temp_db(snap.temp)
         text = str(exc) if isinstance(exc, SourceUnreadable) else describe_os_error(exc, "finish the backup")

@@ -391,11 +391,8 @@ def _copy_backup_set(dest: Path, work: Path, manifest: Manifest, progress: Progr
     if n < len(jobs):
         raise Cancelled("The restore")
     _raise_if_damaged(damaged)
-    sync_files([job[1] for job in jobs], work)
-    for sub in sorted({job[1].parent for job in jobs}):
-        fsync_dir(sub)
-    fsync_dir(work / BLOB_DIR)
-    fsync_dir(work)
+    sync_files([job[1] for job in jobs], work,
+               folders=[*sorted({job[1].parent for job in jobs}), work / BLOB_DIR, work])
 
 
 def _damaged_copies(work: Path, manifest: Manifest) -> list[str]:
