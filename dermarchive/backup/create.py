@@ -6,7 +6,10 @@ here: this module is the public API).
 
 Everything is copied as it is stored, so a backup is exactly as unreadable as the archive
 without a passphrase; the key slots travel in the manifest, so a restored archive opens with
-the same user names and passphrases.
+the same user names and passphrases. The manifest lists each blob file's SHA-256 as the archive
+recorded it when it wrote the file (schema 90), so a blob is copied without being read back to
+hash it, inside the kernel where the OS can (``fsutil.copy_in_kernel``); blobs stored before
+that are hashed as they are copied.
 
 *Consistent.* The catalogue snapshot is ``sqlcipher_export`` from a second connection inside one
 read transaction (WAL gives it a stable view while the app keeps writing); the blob list comes
@@ -62,7 +65,7 @@ __all__ = [
     "verify_backup",
 ]
 
-# Copies in flight at once: reads, hashes, writes and fsyncs overlap (each releases the GIL).
+# Copies in flight at once: kernel copies, reads, hashes and writes overlap (each releases the GIL).
 COPY_THREADS = 4
 # Copies handed to the threads between two looks at ``cancelled`` (and two progress reports).
 COPY_BATCH_BLOBS = 256
@@ -332,8 +335,8 @@ class _BlobCopy:
 
         Blobs go in batches (at most COPY_BATCH_BLOBS blobs or COPY_BATCH_BYTES bytes to copy).
         What to do with each blob is decided here, in order (stat calls, and the catalogue, which
-        only this thread may use). The copies of a batch (read, SHA-256, write to a temp name)
-        run on COPY_THREADS threads at once, since each of those steps releases the GIL; then
+        only this thread may use). The copies of a batch (to a temp name; see :meth:`_copy`)
+        run on COPY_THREADS threads at once, since each of their steps releases the GIL; then
         one flush makes the whole batch durable and its files are renamed into place
         (:meth:`_flush`), on another thread while the next batch copies. A blob file is never
         under its final name before its data is durable, as with one fsync per file.
