@@ -116,3 +116,21 @@ def test_sync_files_makes_new_names_in_folders_durable_on_every_branch(tmp_path,
     if os_name == "macos":
         with pytest.raises(FileNotFoundError):  # each file is opened and fsynced there
             fsutil.sync_files([sub / "gone"], tmp_path, folders=[sub], os_name=os_name)
+
+
+def test_a_photo_deleted_while_the_backup_copies_is_left_out_without_a_problem(clinic, tmp_path):
+    """Its file and row are gone after the snapshot listed it: a worker finds the file missing,
+    the catalogue has no row, and the backup takes a new snapshot instead of reporting damage."""
+    archive, _patient, ids = clinic
+    calls = []
+
+    def delete_once():
+        if not calls:
+            records.delete_images(archive, [ids[0]], reason="consent withdrawn")
+        calls.append(1)
+        return False
+
+    dest = tmp_path / "backup"
+    summary = bk.backup(archive, dest, create=True, cancelled=delete_once)
+    assert summary.problems == [] and summary.images == 1 and summary.blobs == 3
+    assert bk.verify_backup(dest, passphrase=PASSPHRASE).ok

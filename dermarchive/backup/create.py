@@ -40,7 +40,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import sqlcipher3
 
@@ -216,7 +216,7 @@ def _backup(archive: Archive, dest: Path, create: bool, recheck: bool, progress:
         progress(0, 1, "Taking a snapshot of the catalogue")
         for _attempt in range(3):
             snap = _take_snapshot(archive, dest)
-            copy = _BlobCopy(archive, dest, previous, recheck, progress, cancelled)
+            copy = _BlobCopy(archive, dest, previous, recheck, progress, cancelled, present)
             try:
                 if copy.run(snap):
                     break
@@ -316,8 +316,11 @@ class _BlobCopy:
     """Copies the snapshot's blobs the destination lacks; builds the manifest's blob entries."""
 
     def __init__(self, archive: Archive, dest: Path, previous: Manifest | None, recheck: bool,
-                 progress: Progress, cancelled: Cancel) -> None:
+                 progress: Progress, cancelled: Cancel, present: list[str]) -> None:
         self.archive, self.dest, self.recheck = archive, dest, recheck
+        # Blob files at the destination when the run began: only those are looked at (a first
+        # backup of 60,000 blobs makes no stat call for its targets).
+        self.present = {os.path.basename(p) for p in present}
         self.known = previous.blobs if previous else {}
         self.progress, self.cancelled = progress, cancelled
         self.entries: dict[str, list[Any]] = {}
@@ -334,8 +337,9 @@ class _BlobCopy:
         """Copy what is missing; False when a blob vanished (deleted meanwhile: re-snapshot).
 
         Blobs go in batches (at most COPY_BATCH_BLOBS blobs or COPY_BATCH_BYTES bytes to copy).
-        What to do with each blob is decided here, in order (stat calls, and the catalogue, which
-        only this thread may use). The copies of a batch (to a temp name; see :meth:`_copy`)
+        What to do with each blob is decided here, in order (a stat of its copy when the destination
+        had it; the catalogue, which only this thread may use, is asked about a blob whose file
+        a worker found missing). The copies of a batch (to a temp name; see :meth:`_copy`)
         run on COPY_THREADS threads at once, since each of their steps releases the GIL; then
         one flush makes the whole batch durable and its files are renamed into place
         (:meth:`_flush`), on another thread while the next batch copies. A blob file is never
@@ -363,15 +367,16 @@ class _BlobCopy:
                             blob_id, (plain, chunks, known) = items[i]
                             expected = stored_size(plain, chunks)
                             job = self._decide(blob_id, expected, known)
-                            if job is False:
-                                vanished = True
-                                break
                             i += 1
                             batch.append(pool.submit(job) if job else None)
                             size += expected if job else 0
                     finally:
                         wait([f for f in batch if f is not None])
                     copied = self._collect(batch)
+                    # A blob file missing from the archive whose row is gone too was deleted while
+                    # the backup ran: this batch is finished, then a new snapshot is taken.
+                    vanished = any(r is not None and r.missing and not self.archive.catalogue.scalar(
+                        "SELECT 1 FROM blob WHERE id = ?", (r.blob_id,)) for r in copied)
                     if flushing is not None:
                         n = self._report(flushing.result(), n, total)
                     flushing = flusher.submit(self._flush, copied)
@@ -431,24 +436,21 @@ class _BlobCopy:
                     unlink_quietly(r.pending)
         return results
 
-    def _decide(self, blob_id: str, expected: int, known: str | None) -> Callable[[], _Copied] | Literal[False] | None:
-        """None when the blob needs nothing (entry recorded), False when it vanished from the
-        archive, else the copy (or recheck) to run on a worker thread."""
+    def _decide(self, blob_id: str, expected: int, known: str | None) -> Callable[[], _Copied] | None:
+        """None when the blob needs nothing (entry recorded), else the copy (or recheck) to run on
+        a worker thread (which looks at the archive's file: few system calls here, since each
+        waits for the GIL while the workers run)."""
         # Plain strings and os.stat here: this runs for every blob of every backup.
         target_s = f"{self.dest}/{BLOB_DIR}/{blob_id[:2]}/{blob_id}"
         old = self.known.get(blob_id)
-        there = size_or_none(target_s)
+        there = size_or_none(target_s) if blob_id in self.present else None
         if old is not None and there == old[0] == expected and not self.recheck:
             self.entries[blob_id] = old
             return None
-        source = self.archive.blobs.path(blob_id)
-        have = size_or_none(source)
-        if have is None and not self.archive.catalogue.scalar("SELECT 1 FROM blob WHERE id = ?", (blob_id,)):
-            return False
-        return lambda: self._copy(blob_id, Path(target_s), source, expected, have, old, there, known)
+        return lambda: self._copy(blob_id, Path(target_s), expected, old, there, known)
 
-    def _copy(self, blob_id: str, target: Path, source: Path, expected: int, have: int | None,
-              old: list[Any] | None, there: int | None, known: str | None) -> _Copied:
+    def _copy(self, blob_id: str, target: Path, expected: int, old: list[Any] | None, there: int | None,
+              known: str | None) -> _Copied:
         """On a worker thread: touches only files (a temp file beside the target, renamed later).
 
         ``known`` is the SHA-256 the archive recorded when it wrote the file (schema 90 on): the
@@ -460,12 +462,15 @@ class _BlobCopy:
         """
         if old is not None and there == old[0] == expected and sha256_or_none(target) == old[1]:
             return _Copied(blob_id, old)  # --recheck found the backup's copy intact
+        source = self.archive.blobs.path(blob_id)
+        have = size_or_none(source)
         if have != expected:
             what = "missing" if have is None else f"of the wrong length ({have} of {expected} bytes)"
             problem = (f"stored data {blob_id[:12]}… is {what} in the archive itself; run "
                        "'dermarchive verify' on the archive")
             # keep the backup's earlier copy when it has one
-            return _Copied(blob_id, old if old is not None and there == old[0] else None, problem=problem)
+            return _Copied(blob_id, old if old is not None and there == old[0] else None, problem=problem,
+                           missing=have is None)
         touched = []
         try:
             if old is None and there == expected:  # left by an interrupted or cancelled run?
@@ -524,6 +529,7 @@ class _Copied:
     pending: Path | None = None  # written, not yet flushed nor renamed to ``target``
     target: Path | None = None
     new: bool = False            # not in the previous set (removed again if the backup fails)
+    missing: bool = False        # the archive's file is not there (deleted meanwhile, if its row is gone)
 
 
 def _commit(archive: Archive, dest: Path, identity: tuple[int, int], snap: _Snapshot,
