@@ -147,8 +147,9 @@ class SourceUnreadable(Exception):
 
 
 # Each thread's copy buffer: a copy or a hash reads into it, hashes and writes from it (no new
-# buffer per block, so no page faults for fresh memory on every megabyte).
-COPY_BLOCK = 4 * 1024 * 1024
+# buffer per block, so no page faults for fresh memory on every megabyte). 1 MiB: the blob
+# store's chunk size, so a thread that has copied keeps little.
+COPY_BLOCK = 1024 * 1024
 _buffers = threading.local()
 
 
