@@ -186,7 +186,8 @@ def main() -> int:
 
             patient = records.find_patients(archive, "scale0")[0]
             visit = records.add_visit(archive, patient.id, "2026-02-02")
-            add_photos(archive, visit, args.photos, 10)
+            # photo numbers after every photo already there (earlier --keep runs left theirs): new content
+            add_photos(archive, visit, archive.catalogue.scalar("SELECT count(*) FROM image"), 10)
             second, t_second = timed(bk.backup, archive, dest)
             print(f"incremental backup of 10 new photos: {t_second:.2f} s ({second.copied} blobs copied)")
 
