@@ -13,6 +13,7 @@ from dermarchive.archive.verify import verify
 from dermarchive.cli import main
 from dermarchive.errors import InvalidInput
 from dermarchive.ingest import EntryAssignment, ImportOptions, remove_originals, run_import, scan
+from dermarchive.ingest.previews import make_missing_previews
 from dermarchive.ingest.metadata import read_metadata, sniff
 
 SMALL = ("landscape_1.jpg", "landscape_3.jpg", "landscape_6.jpg", "empty_gps_ifd.jpg", "noexif.jpg",
@@ -358,6 +359,10 @@ def test_photos_that_clean_to_the_same_picture_share_their_stored_copy(archive, 
     assert len(result.imported) == 7
     stored = records.images(archive, patient_id=patient.id)
     assert len({i.blob_id for i in stored}) == 1 and len({i.thumb_blob_id for i in stored}) == 1
+    # The original and its thumbnail; the screen preview is made after the import, once too.
+    assert archive.catalogue.scalar("SELECT count(*) FROM blob") == 2
+    assert make_missing_previews(archive) == 7
+    assert len({i.preview_blob_id for i in records.images(archive, patient_id=patient.id)} - {None}) == 1
     assert archive.catalogue.scalar("SELECT count(*) FROM blob") == 3
     assert verify(archive) == []
 

@@ -1,9 +1,11 @@
 """Run an import: the plan's new photos → cleaned, encrypted, verified, catalogued.
 
-Work per photo (read, keyed fingerprint, clean, thumbnails, encrypt, write, read back and check)
+Work per photo (read, keyed fingerprint, clean, grid thumbnail, encrypt, write, read back and check)
 runs on a thread pool sized to the machine's cores: Pillow's decoders, hashlib and AES-GCM work
-outside the GIL. At most ``workers + 2`` photos are in flight, so memory does not grow with the
-folder. The calling thread is the one catalogue writer: it commits finished photos in small
+outside the GIL. The screen-size preview is not made here (it cost more than half of an
+import): :mod:`.previews` makes it on first view or in an idle job after the import; until then
+``records.image_bytes(…, "preview")`` gives the original. At most ``workers + 2`` photos are in
+flight, so memory does not grow with the folder. The calling thread is the one catalogue writer: it commits finished photos in small
 batches, each batch one transaction with its audit entry.
 
 Crash safety (kill -9 at any moment): a blob file is durable (fsync, rename, fsync folder) and
@@ -141,7 +143,7 @@ class _Prepared:
     meta: PhotoMetadata
     stored_format: str
     orientation: int
-    ids: tuple[str, str, str]              # original, thumbnail, preview
+    ids: tuple[str, str, str | None]       # original, thumbnail, preview (made later: None)
     new_refs: list[BlobRef]                # rows to insert (files written by this run)
 
 
@@ -272,7 +274,7 @@ def _prepare(archive: Any, entry: PlanEntry, known: _Known) -> _Prepared | FileO
             raise UnreadablePhoto("it changed since the folder was scanned and is no longer a photo")
         meta = entry.metadata if unchanged else read_metadata(data, fmt, st.st_mtime)
         assert meta is not None
-        stored = prepare(data, meta)
+        stored = prepare(data, meta, preview=False)
     except UnreadablePhoto as exc:
         return FileOutcome(entry.rel, "rejected", str(exc))
     except DECODE_ERRORS as exc:  # from read_metadata on a file that changed since the scan
@@ -281,7 +283,7 @@ def _prepare(archive: Any, entry: PlanEntry, known: _Known) -> _Prepared | FileO
     new_refs: list[BlobRef] = []
     ids = (_store(archive, stored.data, known, new_refs),
            _store(archive, stored.thumbs.thumb, known, new_refs),
-           _store(archive, stored.thumbs.preview, known, new_refs))
+           _store(archive, stored.thumbs.preview, known, new_refs) if stored.thumbs.preview else None)
     return _Prepared(entry, fingerprint, meta, stored.stored_format, stored.orientation, ids, new_refs)
 
 
