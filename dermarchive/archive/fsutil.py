@@ -195,6 +195,18 @@ def sync_files(paths: Iterable[Path | str], folder: Path, *, os_name: str | None
             os.close(fd)
 
 
+def sync_folders(folders: Iterable[Path], root: Path, *, os_name: str | None = None) -> None:
+    """Make the renames into ``folders`` (all on ``root``'s filesystem) durable; raises OSError.
+
+    Linux: one ``syncfs(2)`` on ``root`` (it commits the journal, renames included). macOS: each
+    folder is fsynced. Windows: nothing (NTFS journals renames; folders cannot be opened).
+    """
+    if (os_name or current_os()) == "linux" and _syncfs(root):
+        return
+    for folder in sorted(set(folders)):
+        fsync_dir(folder, os_name=os_name)
+
+
 def _syncfs(folder: Path) -> bool:
     """syncfs(2) of ``folder``'s filesystem; False when the C library has no syncfs."""
     import ctypes  # only here: most commands never sync many files at once
@@ -255,11 +267,13 @@ def atomic_write(final: Path, chunks: Iterable[bytes], *, action: str = "write a
 
 
 def write_temp(final: Path, chunks: Iterable[bytes], *, action: str = "write a file",
-               temp_dir: Path | None = None) -> Path:
+               temp_dir: Path | None = None, sync: bool = True) -> Path:
     """Write ``chunks`` durably to a temp file beside ``final`` (or in ``temp_dir``, on the same
     disk) without renaming it; return its path.
 
     The caller later moves it into place with :func:`move_into_place`, or deletes it.
+    ``sync=False`` leaves the flush to the caller, who makes a whole batch durable at once with
+    :func:`sync_files` before moving any of it into place.
     """
     tmp = temp_path_for(final) if temp_dir is None else temp_dir / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
     try:
@@ -268,7 +282,8 @@ def write_temp(final: Path, chunks: Iterable[bytes], *, action: str = "write a f
             for chunk in chunks:
                 fh.write(chunk)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise StorageError(describe_os_error(exc, action)) from exc
@@ -278,11 +293,14 @@ def write_temp(final: Path, chunks: Iterable[bytes], *, action: str = "write a f
     return tmp
 
 
-def move_into_place(tmp: Path, final: Path, *, action: str = "write a file") -> None:
+def move_into_place(tmp: Path, final: Path, *, action: str = "write a file", sync: bool = True) -> None:
+    """Rename ``tmp`` to ``final`` and fsync its folder (``sync=False``: the caller makes the
+    folders of a whole batch durable at once with :func:`sync_folders`)."""
     try:
         private_mkdir(final.parent, exist_ok=True)
         os.replace(tmp, final)
-        fsync_dir(final.parent)
+        if sync:
+            fsync_dir(final.parent)
     except OSError as exc:
         raise StorageError(describe_os_error(exc, action)) from exc
 

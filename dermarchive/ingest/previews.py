@@ -52,7 +52,8 @@ def _render(archive: Any, image: records.ImageRecord, *, skip_damaged: bool = Fa
             return None
         raise BlobIntegrityError(image.blob_id, "the photo could not be decoded") from None
     del data
-    return archive.blobs.put(preview)
+    ref: BlobRef = archive.blobs.put(preview)
+    return ref
 
 
 def make_preview(archive: Any, image_id: int) -> str | None:
