@@ -62,7 +62,7 @@ def test_closing_the_import_wizard_fills_the_missing_previews_in_the_background(
 def test_lock_stops_the_preview_job_and_the_archive_reopens_whole(main_window: Any, demo_archive: Any,
                                                                   corpus_copy: Any, qtbot: Any) -> None:
     archive = main_window.archive
-    ids = _import(archive, corpus_copy, "ZZZ1004")
+    _import(archive, corpus_copy, "ZZZ1004")
     main_window.make_previews()
     job = main_window._preview_jobs[0]
     main_window.lock()
