@@ -278,7 +278,8 @@ def _prepare(archive: Any, entry: PlanEntry, known: _Known) -> _Prepared | FileO
             raise UnreadablePhoto("it changed since the folder was scanned and is no longer a photo")
         meta = entry.metadata if unchanged else read_metadata(data, fmt, st.st_mtime)
         assert meta is not None
-        stored = prepare(data, meta, preview=False)
+        stored = prepare(data, meta, preview=False, thumb=entry.thumb if unchanged else None)
+        entry.thumb = None  # stored now (or about to be refused): the plan need not hold it
     except UnreadablePhoto as exc:
         return FileOutcome(entry.rel, "rejected", str(exc))
     except DECODE_ERRORS as exc:  # from read_metadata on a file that changed since the scan
