@@ -71,7 +71,7 @@ def _pixel_hash(img: Image.Image) -> str:
 def _jpeg(data: bytes, meta: PhotoMetadata, check_only: bool = False, preview: bool = True,
           thumb: bytes | None = None) -> StoredPhoto | None:
     try:
-        cleaned = jpeg.clean(data, meta.orientation)
+        cleaned = jpeg.clean(data, meta.orientation, prove=not check_only)
     except jpeg.JpegStructureError as exc:
         raise UnreadablePhoto(str(exc)) from None
     if thumb and not preview and not check_only:
