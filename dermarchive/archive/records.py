@@ -480,7 +480,11 @@ def update_image(archive: Archive, image_id: int, **fields: Any) -> None:
 
 
 def image_bytes(archive: Archive, image: ImageRecord, which: str = "original") -> bytes:
-    """Decrypted bytes of the stored original, ``preview`` (screen size) or ``thumb``."""
+    """Decrypted bytes of the stored original, ``preview`` (screen size) or ``thumb``.
+
+    A photo imported since issue 19 has no preview until it is first viewed (or the idle job
+    made it): ``preview`` then gives the original, whose orientation is a tag, not applied.
+    For an upright screen picture use ``ingest.previews.preview_bytes``."""
     blob_id = {"original": image.blob_id, "preview": image.preview_blob_id or image.blob_id,
                "thumb": image.thumb_blob_id or image.preview_blob_id or image.blob_id}[which]
     return archive.read_blob(blob_id)

@@ -75,6 +75,22 @@ def make_preview(archive: Any, image_id: int) -> str | None:
         raise
 
 
+def preview_bytes(archive: Any, image: records.ImageRecord) -> bytes:
+    """The photo's screen preview (upright, no metadata), made and kept now if it has none; an
+    audited view like ``records.view_image``. On a read-only archive a missing preview is made
+    in memory only. (``records.image_bytes(…, "preview")`` alone gives the stored original for a
+    photo without one, whose orientation is still a tag.)"""
+    made = make_preview(archive, image.id)
+    if made is not None:
+        data: bytes = archive.read_blob(made)
+    else:
+        original = archive.read_blob(image.blob_id)
+        with open_decodable(original, image.stored_format.upper()) as img:
+            data = encode_preview(img, image.orientation)
+    archive.log_event("image.view", {"image": image.id, "patient": image.patient_id})
+    return data
+
+
 def make_missing_previews(archive: Any, image_ids: list[int] | None = None, *, progress: Progress | None = None,
                           cancelled: Callable[[], bool] = lambda: False, threads: int = 1) -> int:
     """Make the previews these images (default: all) still lack; returns how many were made.
