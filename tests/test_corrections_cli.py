@@ -140,9 +140,11 @@ def test_delete_erases_the_stored_files_and_keeps_the_fact(cli: Cli, corpus_copy
     assert done["deleted"] == [ids[0]]
     after = cli.json("info")
     assert after["images"] == info["images"] - 1
-    assert after["blobs"] == info["blobs"] - 3, "original, preview and thumbnail erased"
+    # original and thumbnail erased (since issue 19 import leaves the preview to the first view;
+    # tests/test_previews.py erases a preview made later)
+    assert after["blobs"] == info["blobs"] - 2, "original and thumbnail erased"
     left = {p.name for p in (cli.path / "blobs").rglob("*") if p.is_file()}
-    assert len(blob_files - left) == 3
+    assert len(blob_files - left) == 2
     [entry] = cli.json("audit", "--action", "image.delete")["entries"]
     assert entry["subject"]["images"] == [ids[0]] and entry["details"]["reason"] == "duplicate photo"
     assert list(cli.images(A)) == [ids[1]]

@@ -13,6 +13,7 @@ from dermarchive.archive.verify import verify
 from dermarchive.cli import main
 from dermarchive.errors import InvalidInput
 from dermarchive.ingest import EntryAssignment, ImportOptions, remove_originals, run_import, scan
+from dermarchive.ingest.previews import make_missing_previews
 from dermarchive.ingest.metadata import read_metadata, sniff
 
 SMALL = ("landscape_1.jpg", "landscape_3.jpg", "landscape_6.jpg", "empty_gps_ifd.jpg", "noexif.jpg",
@@ -358,6 +359,10 @@ def test_photos_that_clean_to_the_same_picture_share_their_stored_copy(archive, 
     assert len(result.imported) == 7
     stored = records.images(archive, patient_id=patient.id)
     assert len({i.blob_id for i in stored}) == 1 and len({i.thumb_blob_id for i in stored}) == 1
+    # The original and its thumbnail; the screen preview is made after the import, once too.
+    assert archive.catalogue.scalar("SELECT count(*) FROM blob") == 2
+    assert make_missing_previews(archive) == 7
+    assert len({i.preview_blob_id for i in records.images(archive, patient_id=patient.id)} - {None}) == 1
     assert archive.catalogue.scalar("SELECT count(*) FROM blob") == 3
     assert verify(archive) == []
 
@@ -373,3 +378,27 @@ def test_dermoscopic_photos_keep_the_dermatoscope_settings_of_their_day(archive,
     for image_id in result.imported:
         taken = dermoscopy_of(archive, image_id)
         assert (taken.polarization, taken.contact, taken.magnification) == ("POLARIZED", "NON_CONTACT", 10)
+
+
+def test_the_import_stores_the_scans_thumbnail_and_never_a_stale_one(archive, patient, corpus_copy):
+    """The scan's check decodes each JPEG and keeps its thumbnail, so the import need not decode
+    it again; a photo replaced after the scan gets a thumbnail of what is stored."""
+    import shutil
+
+    from dermarchive.ingest.clean import check
+
+    folder = corpus_copy("landscape_1.jpg", "jolla.jpg")
+    plan = scan(folder, archive)
+    kept = {e.rel: e.thumb for e in plan.entries}
+    assert all(kept.values())
+    shutil.copyfile(corpus_copy("landscape_6.jpg", folder="other") / "landscape_6.jpg", folder / "jolla.jpg")
+    os.utime(folder / "jolla.jpg", ns=(1, 1))  # a different file: size and time differ from the scan's
+    result = run_import(archive, plan, ImportOptions(patient.id))
+    assert len(result.imported) == 2
+    by_rel = {o.rel: records.get_image(archive, o.image_id) for o in result.outcomes}
+    assert records.image_bytes(archive, by_rel["landscape_1.jpg"], "thumb") == kept["landscape_1.jpg"]
+    assert all(e.thumb is None for e in plan.entries)  # the plan does not keep them after use
+    replaced = records.image_bytes(archive, by_rel["jolla.jpg"], "thumb")
+    now = (folder / "jolla.jpg").read_bytes()
+    assert replaced != kept["jolla.jpg"]
+    assert replaced == check(now, read_metadata(now, "JPEG"), thumbnail=True)

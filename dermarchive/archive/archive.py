@@ -395,14 +395,28 @@ class Archive:
         existing row, which holds the key of the file in place, stays; otherwise the file moves
         into place and its row is inserted. Registering the same ref twice is harmless.
         """
-        if tx.scalar("SELECT 1 FROM blob WHERE id = ?", (ref.id,)) and self.blobs.exists(ref.id):
-            self.blobs.discard(ref)
-            return ref.id
-        self.blobs.place(ref)
-        tx.execute("INSERT OR REPLACE INTO blob (id, wrapped_key, size, chunks, created_at, epoch, sha256) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (ref.id, ref.wrapped_key, ref.size, ref.chunks, now_iso(), ref.epoch, ref.sha256))
+        self.register_blobs(tx, [ref])
         return ref.id
+
+    def register_blobs(self, tx: Transaction, refs: list[BlobRef]) -> None:
+        """:meth:`register_blob` for a batch: every file is renamed into place, then one flush
+        makes the renames durable (``blobs.place_many``), then the rows are inserted."""
+        todo: dict[str, BlobRef] = {}
+        for ref in refs:
+            first = todo.get(ref.id)
+            if first is not None:
+                if first.pending != ref.pending:  # the same content written twice: one is enough
+                    self.blobs.discard(ref)
+                continue
+            if tx.scalar("SELECT 1 FROM blob WHERE id = ?", (ref.id,)) and self.blobs.exists(ref.id):
+                self.blobs.discard(ref)
+                continue
+            todo[ref.id] = ref
+        self.blobs.place_many(list(todo.values()))
+        for ref in todo.values():
+            tx.execute("INSERT OR REPLACE INTO blob (id, wrapped_key, size, chunks, created_at, epoch, sha256) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (ref.id, ref.wrapped_key, ref.size, ref.chunks, now_iso(), ref.epoch, ref.sha256))
 
     def blob_ref(self, blob_id: str) -> BlobRef:
         row = self.catalogue.query_one("SELECT * FROM blob WHERE id = ?", (blob_id,))

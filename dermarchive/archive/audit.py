@@ -32,7 +32,7 @@ ACTIONS = {
     "patient.add", "patient.update", "patient.view", "patient.delete", "patient.merge", "patient.import",
     "lesion.add", "lesion.update", "visit.add",
     "image.import", "image.view", "image.compare", "image.update", "image.delete", "image.move",
-    "image.remove-original",
+    "image.remove-original", "image.preview",
     "consent.record", "consent.withdraw", "consent.none",
     "export", "export.refused", "backup", "restore", "pacs.send", "pacs.delete", "pacs.set", "verify",
     "settings.letterhead", "sheet.print",

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .. import log
-from ..errors import BlobIntegrityError
-from .fsutil import TEMP_PREFIX, move_into_place, private_mkdir, write_temp
+from ..errors import BlobIntegrityError, StorageError
+from .fsutil import TEMP_PREFIX, describe_os_error, move_into_place, private_mkdir, sync_files, sync_folders, write_temp
 from .keys import HeldKey, MasterKey, hmac_hex, unwrap, wrap
 
 MAGIC = b"DAB1"
@@ -148,13 +148,15 @@ class BlobStore:
         return self.path(blob_id).exists()
 
     # -- write ------------------------------------------------------------------------------
-    def put(self, data: bytes, blob_id: str | None = None) -> BlobRef:
+    def put(self, data: bytes, blob_id: str | None = None, *, sync: bool = True) -> BlobRef:
         """Encrypt ``data`` into a durable temp file; return the row to register.
 
         Nothing is in place until :meth:`place` (called by ``Archive.register_blob`` inside the
         write transaction); :meth:`discard` drops a pending file that is not needed.
         ``blob_id`` saves hashing ``data`` again when the caller has just computed
         :meth:`blob_id` (a wrong one is caught by :meth:`check`, which re-derives it).
+        ``sync=False`` (the import's batches): not yet durable; :meth:`sync_pending` makes a
+        batch of such files durable with one flush before any of them is placed.
         """
         blob_id = blob_id or self.blob_id(data)
         data_key = AESGCM.generate_key(bit_length=256)
@@ -162,21 +164,45 @@ class BlobStore:
         # MB): a backup records it instead of reading the file back to hash it.
         digest = hashlib.sha256()
         tmp = write_temp(self.path(blob_id), _hashed(self._encrypt(data, data_key, blob_id), digest),
-                         action="store an encrypted image", temp_dir=self.root / PENDING_DIR)
+                         action="store an encrypted image", temp_dir=self.root / PENDING_DIR, sync=sync)
         return BlobRef(blob_id, wrap(self._wrap_key(self.epoch), data_key, _aad(blob_id)), len(data),
                        chunk_count(len(data)), pending=tmp, epoch=self.epoch, sha256=digest.hexdigest())
 
     def place(self, ref: BlobRef) -> None:
         """Move a pending file to its final name (replacing any stray file without a row)."""
-        if ref.pending is None:
-            raise ValueError("blob is not pending")
-        if not ref.pending.exists():
-            # Placed before by a transaction that then rolled back: fine if it is this very file.
-            placed = BlobRef(ref.id, ref.wrapped_key, ref.size, ref.chunks, epoch=ref.epoch, sha256=ref.sha256)
-            if self.exists(ref.id) and self.check(placed) is None:
-                return
-            raise BlobIntegrityError(ref.id, "its encrypted file went missing before it was stored")
-        move_into_place(ref.pending, self.path(ref.id), action="store an encrypted image")
+        self.place_many([ref])
+
+    def place_many(self, refs: list[BlobRef]) -> None:
+        """Move pending files to their final names, then make the renames durable with one flush
+        (``fsutil.sync_folders``: one syncfs on Linux, each folder elsewhere)."""
+        folders = []
+        for ref in refs:
+            if ref.pending is None:
+                raise ValueError("blob is not pending")
+            if not ref.pending.exists():
+                # Placed before by a transaction that then rolled back: fine if it is this very file.
+                placed = BlobRef(ref.id, ref.wrapped_key, ref.size, ref.chunks, epoch=ref.epoch, sha256=ref.sha256)
+                if self.exists(ref.id) and self.check(placed) is None:
+                    continue
+                raise BlobIntegrityError(ref.id, "its encrypted file went missing before it was stored")
+            move_into_place(ref.pending, self.path(ref.id), action="store an encrypted image", sync=False)
+            folders.append(self.path(ref.id).parent)
+        if folders:
+            self._flush(lambda: sync_folders(folders, self.root), "store an encrypted image")
+
+    def sync_pending(self, refs: list[BlobRef]) -> None:
+        """Make pending files written with ``put(sync=False)`` durable, with one flush
+        (``fsutil.sync_files``: one syncfs on Linux, each file elsewhere)."""
+        paths = [r.pending for r in refs if r.pending is not None and r.pending.exists()]
+        if paths:
+            self._flush(lambda: sync_files(paths, self.root / PENDING_DIR), "store the encrypted images")
+
+    @staticmethod
+    def _flush(sync: Callable[[], None], action: str) -> None:
+        try:
+            sync()
+        except OSError as exc:
+            raise StorageError(describe_os_error(exc, action)) from exc
 
     def discard(self, ref: BlobRef) -> None:
         if ref.pending is not None:

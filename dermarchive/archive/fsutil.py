@@ -225,6 +225,15 @@ def copy_in_kernel(src: int, dst: int, *, os_name: str | None = None) -> int:
         done += n
 
 
+def sync_folders(folders: Iterable[Path], root: Path, *, os_name: str | None = None) -> None:
+    """Make the renames into ``folders`` (all on ``root``'s filesystem) durable; raises OSError.
+
+    Linux: one ``syncfs(2)`` on ``root`` (it commits the journal, renames included). macOS: each
+    folder is fsynced. Windows: nothing (NTFS journals renames; folders cannot be opened).
+    """
+    sync_files((), root, folders=sorted(set(folders)), os_name=os_name)
+
+
 def _syncfs(folder: Path) -> bool:
     """syncfs(2) of ``folder``'s filesystem; False when the C library has no syncfs."""
     import ctypes  # only here: most commands never sync many files at once
@@ -285,11 +294,13 @@ def atomic_write(final: Path, chunks: Iterable[bytes], *, action: str = "write a
 
 
 def write_temp(final: Path, chunks: Iterable[bytes], *, action: str = "write a file",
-               temp_dir: Path | None = None) -> Path:
+               temp_dir: Path | None = None, sync: bool = True) -> Path:
     """Write ``chunks`` durably to a temp file beside ``final`` (or in ``temp_dir``, on the same
     disk) without renaming it; return its path.
 
     The caller later moves it into place with :func:`move_into_place`, or deletes it.
+    ``sync=False`` leaves the flush to the caller, who makes a whole batch durable at once with
+    :func:`sync_files` before moving any of it into place.
     """
     tmp = temp_path_for(final) if temp_dir is None else temp_dir / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
     try:
@@ -298,7 +309,8 @@ def write_temp(final: Path, chunks: Iterable[bytes], *, action: str = "write a f
             for chunk in chunks:
                 fh.write(chunk)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise StorageError(describe_os_error(exc, action)) from exc
@@ -308,11 +320,14 @@ def write_temp(final: Path, chunks: Iterable[bytes], *, action: str = "write a f
     return tmp
 
 
-def move_into_place(tmp: Path, final: Path, *, action: str = "write a file") -> None:
+def move_into_place(tmp: Path, final: Path, *, action: str = "write a file", sync: bool = True) -> None:
+    """Rename ``tmp`` to ``final`` and fsync its folder (``sync=False``: the caller makes the
+    folders of a whole batch durable at once with :func:`sync_folders`)."""
     try:
         private_mkdir(final.parent, exist_ok=True)
         os.replace(tmp, final)
-        fsync_dir(final.parent)
+        if sync:
+            fsync_dir(final.parent)
     except OSError as exc:
         raise StorageError(describe_os_error(exc, action)) from exc
 

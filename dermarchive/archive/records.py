@@ -15,6 +15,7 @@ from .. import nhi as nhi_mod
 from ..errors import DuplicateNHI, InvalidInput, NotFound
 from . import bodysites
 from .archive import Archive
+from .blobs import BlobRef
 from .header import now_iso
 
 if TYPE_CHECKING:
@@ -479,10 +480,39 @@ def update_image(archive: Archive, image_id: int, **fields: Any) -> None:
 
 
 def image_bytes(archive: Archive, image: ImageRecord, which: str = "original") -> bytes:
-    """Decrypted bytes of the stored original, ``preview`` (screen size) or ``thumb``."""
+    """Decrypted bytes of the stored original, ``preview`` (screen size) or ``thumb``.
+
+    A photo imported since issue 19 has no preview until it is first viewed (or the idle job
+    made it): ``preview`` then gives the original, whose orientation is a tag, not applied.
+    For an upright screen picture use ``ingest.previews.preview_bytes``."""
     blob_id = {"original": image.blob_id, "preview": image.preview_blob_id or image.blob_id,
                "thumb": image.thumb_blob_id or image.preview_blob_id or image.blob_id}[which]
     return archive.read_blob(blob_id)
+
+
+def record_previews(archive: Archive, tx: Transaction, made: dict[int, BlobRef]) -> dict[int, str]:
+    """Record screen-size previews made after import (image id → its pending blob) in ``tx``.
+
+    An image that has a preview by now (another window or job made one first) keeps it, and one
+    deleted meanwhile gets none: their pending files are discarded. Returns image id → the
+    preview blob id now recorded; audited as ``image.preview`` (ids and a count only).
+    """
+    recorded: dict[int, str] = {}
+    fresh: list[int] = []
+    for image_id, ref in made.items():
+        row = tx.query_one("SELECT preview_blob_id FROM image WHERE id = ?", (image_id,))
+        if row is None or row[0]:
+            archive.blobs.discard(ref)
+            if row is not None:
+                recorded[image_id] = row[0]
+            continue
+        archive.register_blob(tx, ref)
+        tx.execute("UPDATE image SET preview_blob_id = ? WHERE id = ?", (ref.id, image_id))
+        recorded[image_id] = ref.id
+        fresh.append(image_id)
+    if fresh:
+        archive.record(tx, "image.preview", {"images": fresh}, {"count": len(fresh)})
+    return recorded
 
 
 def view_image(archive: Archive, image: ImageRecord, which: str = "original") -> bytes:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QHeaderView, QInputDialog,
 from .. import log
 from ..archive import records
 from ..errors import DermArchiveError
+from ..ingest import previews
 from ..workflows.changes import Changes
 from ..system import return_freed_memory
 from . import corrections_menu, messages, settings
@@ -83,6 +84,8 @@ class MainWindow(QMainWindow):
         # windows showing archive data, closed and deleted by lock (id → window; entries leave
         # when the window is destroyed, so nothing here keeps a closed dialog alive)
         self._patient_windows: dict[int, QWidget] = {}
+        self._preview_jobs: list[Any] = []  # the idle job making previews after an import
+        self._preview_again = False
         central = load_form("main_window", self)
         self.setCentralWidget(central)
         self.lock_stack = child(central, QStackedWidget, "lockStack")
@@ -499,8 +502,36 @@ class MainWindow(QMainWindow):
             return None
         self.register_patient_window(dialog)
         dialog.finished.connect(self._dialog_finished)
+        if key == "import":  # whatever it imported (one visit or a clinic day) still lacks previews
+            dialog.finished.connect(lambda _result=0: self.make_previews())
         dialog.open()
         return dialog
+
+    def make_previews(self) -> None:
+        """The idle job after an import: screen previews of photos that have none yet (import
+        leaves them for later, see ``ingest.previews``), on one core, quietly; lock and close
+        cancel it and wait for its last batch."""
+        if self.locked or not getattr(self.archive, "writable", False):
+            return
+        self._preview_jobs = [j for j in self._preview_jobs if not j.finished.is_set()]
+        if self._preview_jobs:  # one at a time: the running one finds what the new import left
+            self._preview_again = True
+            return
+        self._preview_again = False
+
+        def finished(_result: object = None) -> None:
+            if self._preview_again and not self.locked:
+                QTimer.singleShot(0, self.make_previews)
+
+        self._preview_jobs.append(run_job(previews.make_missing_previews, self.archive, with_progress=True,
+                                          show_dialog=False, on_done=finished, on_error=finished))
+
+    def stop_previews(self) -> None:
+        for job in self._preview_jobs:
+            job.cancel()
+        for job in self._preview_jobs:
+            job.finished.wait(30)  # one photo and a batch commit at most
+        self._preview_jobs = []
 
     def _dialog_finished(self, _result: int) -> None:
         # What the dialog says it changed, or everything when it does not say (e.g. the import wizard).
@@ -634,6 +665,7 @@ class MainWindow(QMainWindow):
         self.locked = True
         self.idle.stop()
         self.phone_watch.stop()
+        self.stop_previews()
         self.drop_decrypted()
         try:
             self.archive.close(reason=reason)
@@ -693,6 +725,7 @@ class MainWindow(QMainWindow):
         self.phone_watch.stop()
         if not self.locked:
             self.locked = True  # first: a dialog closed below must not start a refresh on this archive
+            self.stop_previews()
             self.drop_decrypted()
             self.archive.close(reason="closed")
         self.loader.pool.clear()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QFrame, QGraphicsPixmapItem, QGraphicsScene, QGra
                                QLabel, QVBoxLayout, QWidget)
 
 from ..archive import records
+from ..ingest import previews
 from .jobs import run_job
 from .thumbnails import DECODED_FORMATS, damage, damage_problem, damaged_message, decode_image
 
@@ -217,6 +218,11 @@ class PhotoPane(QWidget):
             self.caption.setText(f"{caption} — {note}" if note else caption)
             self.view.set_image(qimg, image)
             self.loaded.emit(image)
+            if image.preview_blob_id is None and getattr(archive, "writable", False):
+                # First view of a photo imported without its screen preview: make and keep it
+                # (encrypted, recorded once: make_preview re-reads the row) after it is shown.
+                run_job(previews.make_preview, archive, image.id, on_done=lambda _id: None,
+                        on_error=lambda _exc: None)  # the original stands in; verify names damage
 
         def failed(exc: BaseException) -> None:
             problem = damage_problem(exc)

@@ -68,25 +68,32 @@ def _pixel_hash(img: Image.Image) -> str:
     return hashlib.sha256(img.mode.encode() + repr(img.size).encode() + img.tobytes()).hexdigest()
 
 
-def _jpeg(data: bytes, meta: PhotoMetadata, check_only: bool = False) -> StoredPhoto | None:
+def _jpeg(data: bytes, meta: PhotoMetadata, check_only: bool = False, preview: bool = True,
+          thumb: bytes | None = None) -> StoredPhoto | None:
     try:
-        cleaned = jpeg.clean(data, meta.orientation)
+        cleaned = jpeg.clean(data, meta.orientation, prove=not check_only)
     except jpeg.JpegStructureError as exc:
         raise UnreadablePhoto(str(exc)) from None
+    if thumb and not preview and not check_only:
+        # The scan decoded this very file (unchanged since) and made its thumbnail from the same
+        # cleaned picture: no second decode. The coding digest above still proves the pixels.
+        return StoredPhoto(cleaned.data, "JPEG", meta.orientation, Thumbnails(thumb, None),
+                           f"coding-digest:{cleaned.digest}")
     try:
         with open_pil(cleaned.data, "JPEG") as img:
-            if check_only:  # every scan decoded (at 1/8: the same entropy data), nothing encoded
+            if check_only and thumb is None:  # every scan decoded (at 1/8: the same entropy data)
                 img.draft("RGB", (max(1, img.size[0] // 8), max(1, img.size[1] // 8)))
                 img.load()
                 return None
-            thumbs = make_thumbnails(img, meta.orientation)
+            # check_only with a thumbnail wanted (``thumb`` is b""): the check's decode makes it
+            thumbs = make_thumbnails(img, meta.orientation, preview=preview and not check_only)
     except OSError:
         raise UnreadablePhoto("its picture data is damaged and cannot be decoded (corrupt or truncated)") from None
     # Multi-picture files keep their primary image only (jpeg.clean): stored as a plain JPEG.
     return StoredPhoto(cleaned.data, "JPEG", meta.orientation, thumbs, f"coding-digest:{cleaned.digest}")
 
 
-def _heic(data: bytes, check_only: bool = False) -> StoredPhoto | None:
+def _heic(data: bytes, check_only: bool = False, preview: bool = True) -> StoredPhoto | None:
     heif = open_heif(data)
     try:
         if check_only:
@@ -106,11 +113,12 @@ def _heic(data: bytes, check_only: bool = False) -> StoredPhoto | None:
     exif = _exif_for(info.get("exif"), orientation=1, size=img.size)
     img.save(out, "JPEG", quality=HEIC_JPEG_QUALITY, subsampling=0,
              icc_profile=info.get("icc_profile") or None, exif=exif or b"")
-    thumbs = make_thumbnails(img, 1)  # libheif turned it already
+    thumbs = make_thumbnails(img, 1, preview=preview)  # libheif turned it already
     return StoredPhoto(out.getvalue(), "JPEG", 1, thumbs, "lossy:heic-to-jpeg-q95-444")
 
 
-def _to_png(data: bytes, fmt: str, meta: PhotoMetadata, check_only: bool = False) -> StoredPhoto | None:
+def _to_png(data: bytes, fmt: str, meta: PhotoMetadata, check_only: bool = False,
+            preview: bool = True) -> StoredPhoto | None:
     try:
         with open_pil(data, fmt) as src:
             src.load()
@@ -139,31 +147,41 @@ def _to_png(data: bytes, fmt: str, meta: PhotoMetadata, check_only: bool = False
         check.load()
         if _pixel_hash(check) != _pixel_hash(img):  # pragma: no cover - PNG is lossless
             raise UnreadablePhoto("its pixels could not be stored without change")
-        thumbs = make_thumbnails(check, orientation)
+        thumbs = make_thumbnails(check, orientation, preview=preview)
     return StoredPhoto(stored, "PNG", orientation, thumbs, f"pixels:{_pixel_hash(img)}")
 
 
-def prepare(data: bytes, meta: PhotoMetadata) -> StoredPhoto:
-    """The cleaned copy and thumbnails of a photo (raises :class:`UnreadablePhoto`)."""
-    stored = _prepare(data, meta, False)
+def prepare(data: bytes, meta: PhotoMetadata, *, preview: bool = True, thumb: bytes | None = None) -> StoredPhoto:
+    """The cleaned copy and thumbnails of a photo (raises :class:`UnreadablePhoto`).
+
+    ``preview=False`` makes the grid thumbnail only (``thumbs.preview`` is None): import leaves
+    the screen-size preview to :mod:`.previews` (first view, or the idle job after an import).
+    ``thumb``: the thumbnail :func:`check` made of these very bytes (JPEG): then, with
+    ``preview=False``, nothing is decoded again."""
+    stored = _prepare(data, meta, False, preview, thumb)
     assert stored is not None
     return stored
 
 
-def check(data: bytes, meta: PhotoMetadata) -> None:
+def check(data: bytes, meta: PhotoMetadata, *, thumbnail: bool = False) -> bytes | None:
     """Every check :func:`prepare` makes that can refuse a photo (structure, metadata rebuild, a
-    full decode), without encoding anything: what the plan runs, so it says what the import does."""
-    _prepare(data, meta, True)
+    full decode), without encoding anything: what the plan runs, so it says what the import does.
+
+    ``thumbnail``: also return the grid thumbnail of a JPEG, made from the check's own decode
+    (a resize and a small encode more), for :func:`prepare` to reuse; None for other formats."""
+    stored = _prepare(data, meta, True, False, b"" if thumbnail else None)
+    return stored.thumbs.thumb if stored is not None else None
 
 
-def _prepare(data: bytes, meta: PhotoMetadata, check_only: bool) -> StoredPhoto | None:
+def _prepare(data: bytes, meta: PhotoMetadata, check_only: bool, preview: bool = True,
+             thumb: bytes | None = None) -> StoredPhoto | None:
     try:
         if meta.format in ("JPEG", "MPO"):
-            return _jpeg(data, meta, check_only)
+            return _jpeg(data, meta, check_only, preview, thumb)
         if meta.format == "HEIC":
-            return _heic(data, check_only)
+            return _heic(data, check_only, preview)
         if meta.format in ("PNG", "TIFF", "WEBP"):
-            return _to_png(data, meta.format, meta, check_only)
+            return _to_png(data, meta.format, meta, check_only, preview)
     except UnreadablePhoto:
         raise
     except DECODE_ERRORS as exc:  # whatever a damaged file makes a decoder raise

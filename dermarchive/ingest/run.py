@@ -1,13 +1,18 @@
 """Run an import: the plan's new photos → cleaned, encrypted, verified, catalogued.
 
-Work per photo (read, keyed fingerprint, clean, thumbnails, encrypt, write, read back and check)
+Work per photo (read, keyed fingerprint, clean, grid thumbnail, encrypt, write, read back and check)
 runs on a thread pool sized to the machine's cores: Pillow's decoders, hashlib and AES-GCM work
-outside the GIL. At most ``workers + 2`` photos are in flight, so memory does not grow with the
-folder. The calling thread is the one catalogue writer: it commits finished photos in small
-batches, each batch one transaction with its audit entry.
+outside the GIL. The screen-size preview is not made here (it cost more than half of an
+import): :mod:`.previews` makes it on first view or in an idle job after the import; until then
+``records.image_bytes(…, "preview")`` gives the original. At most ``workers + 2`` photos are in
+flight, so memory does not grow with the folder. One writer thread is the import's catalogue
+writer: it commits finished photos in small batches, each batch one transaction with its audit
+entry, while the calling thread keeps the workers fed.
 
-Crash safety (kill -9 at any moment): a blob file is durable (fsync, rename, fsync folder) and
-read back before its catalogue row is committed; a photo's rows (blobs, visit, image) commit
+Crash safety (kill -9 at any moment): a blob file is durable and read back before its catalogue
+row is committed (per batch: the workers write and read back pending files, the writer makes
+them durable with one flush, renames them, makes the renames durable with one more, and then
+commits; ``fsutil.sync_files``/``sync_folders`` hold the per-OS flush); a photo's rows (blobs, visit, image) commit
 together with the original file's keyed fingerprint. Re-running the same folder therefore finds
 every committed photo as already imported, and the orphan sweep at the next open removes blob
 files of the photo that was cut off. Visits are reused on a re-run: a capture group that already
@@ -17,6 +22,7 @@ has imported photos continues in their visit.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from collections import deque
@@ -141,7 +147,7 @@ class _Prepared:
     meta: PhotoMetadata
     stored_format: str
     orientation: int
-    ids: tuple[str, str, str]              # original, thumbnail, preview
+    ids: tuple[str, str, str | None]       # original, thumbnail, preview (made later: None)
     new_refs: list[BlobRef]                # rows to insert (files written by this run)
 
 
@@ -232,7 +238,7 @@ def _store(archive: Any, data: bytes, known: _Known, new_refs: list[BlobRef]) ->
         ref: BlobRef | None = None
         problem = "it could not be written"
         try:
-            ref = archive.blobs.put(data, blob_id)
+            ref = archive.blobs.put(data, blob_id, sync=False)  # made durable with its batch
             problem = archive.blobs.check(ref)
         finally:
             known.done(blob_id, ref if ref is not None and not problem else None)
@@ -272,7 +278,8 @@ def _prepare(archive: Any, entry: PlanEntry, known: _Known) -> _Prepared | FileO
             raise UnreadablePhoto("it changed since the folder was scanned and is no longer a photo")
         meta = entry.metadata if unchanged else read_metadata(data, fmt, st.st_mtime)
         assert meta is not None
-        stored = prepare(data, meta)
+        stored = prepare(data, meta, preview=False, thumb=entry.thumb if unchanged else None)
+        entry.thumb = None  # stored now (or about to be refused): the plan need not hold it
     except UnreadablePhoto as exc:
         return FileOutcome(entry.rel, "rejected", str(exc))
     except DECODE_ERRORS as exc:  # from read_metadata on a file that changed since the scan
@@ -281,7 +288,7 @@ def _prepare(archive: Any, entry: PlanEntry, known: _Known) -> _Prepared | FileO
     new_refs: list[BlobRef] = []
     ids = (_store(archive, stored.data, known, new_refs),
            _store(archive, stored.thumbs.thumb, known, new_refs),
-           _store(archive, stored.thumbs.preview, known, new_refs))
+           _store(archive, stored.thumbs.preview, known, new_refs) if stored.thumbs.preview else None)
     return _Prepared(entry, fingerprint, meta, stored.stored_format, stored.orientation, ids, new_refs)
 
 
@@ -349,8 +356,12 @@ class _Writer:
         outcomes: list[FileOutcome] = []
         orphans: list[BlobRef] = []
         opts = self.options
+        # The batch's new files were written without a flush each: one flush makes them all
+        # durable before any is moved into place (and one more the renames, in register_blobs).
+        self.archive.blobs.sync_pending([r for p in batch for r in p.new_refs])
         with self.archive.transaction() as tx:
             ids, kept, had = [], 0, 0
+            keep: list[_Prepared] = []
             for p in batch:
                 existing = tx.scalar("SELECT id FROM image WHERE source_hmac = ? LIMIT 1", (p.fingerprint,))
                 if existing is not None:  # imported meanwhile (another run): keep the first
@@ -358,8 +369,10 @@ class _Writer:
                     outcomes.append(FileOutcome(p.entry.rel, "already-imported",
                                                 f"this photo was imported before (image {existing})", existing))
                     continue
-                for ref in p.new_refs:  # moved into place now, under the write lock
-                    self.archive.register_blob(tx, ref)
+                keep.append(p)
+            # moved into place now, under the write lock, then their rows inserted
+            self.archive.register_blobs(tx, [r for p in keep for r in p.new_refs])
+            for p in keep:
                 assign = opts.assignment(p.entry.rel)
                 meta = p.meta
                 location = meta.location if opts.keep_location else None
@@ -429,23 +442,44 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
     workers = options.workers or (os.cpu_count() or 1) + 1
     window: deque[tuple[PlanEntry, Future[Any]]] = deque()
     ready: list[_Prepared] = []
-    queue = iter(todo)
+    queue_ = iter(todo)
     stop = False
 
     last_commit = time.monotonic()
+    # The writer runs on its own thread: while it flushes and commits a batch, this thread keeps
+    # the workers fed. At most two batches wait for it (ids and rows only, no pixels).
+    batches: queue.Queue[list[_Prepared] | None] = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+    outcomes_lock = threading.Lock()
+
+    def write_batches() -> None:
+        while (batch := batches.get()) is not None:
+            if failed:
+                continue  # after a failure the rest is drained unwritten (pending files stay temp)
+            try:
+                written = writer.commit(batch)
+            except BaseException as exc:  # noqa: BLE001 - raised again on the calling thread
+                failed.append(exc)
+                continue
+            with outcomes_lock:
+                result.outcomes.extend(written)
 
     def flush() -> None:
         nonlocal last_commit
+        if failed:
+            raise failed[0]
         if ready:
-            result.outcomes.extend(writer.commit(ready))
+            batches.put(list(ready))
             ready.clear()
         last_commit = time.monotonic()
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import")
+    writing = threading.Thread(target=write_batches, name="import-writer", daemon=True)
+    writing.start()
     try:
         while True:
             while not stop and len(window) < workers + 2:
-                entry = next(queue, None)
+                entry = next(queue_, None)
                 if entry is None:
                     break
                 window.append((entry, pool.submit(_prepare, archive, entry, known)))
@@ -459,7 +493,8 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
             if isinstance(got, _Prepared):
                 ready.append(got)
             else:
-                result.outcomes.append(got)
+                with outcomes_lock:
+                    result.outcomes.append(got)
             done += 1
             # Commit in batches (each commit is an fsync), but at least every COMMIT_SECONDS so
             # progress is durable and a crash loses little work.
@@ -474,6 +509,10 @@ def run_import(archive: Any, plan: ImportPlan, options: ImportOptions, *, progre
         for _e, f in window:
             f.cancel()
         pool.shutdown(wait=True)
+        batches.put(None)
+        writing.join()
+    if failed:
+        raise failed[0]
     handled = {o.rel for o in result.outcomes}
     for e in todo:
         if e.rel not in handled:

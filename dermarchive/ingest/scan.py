@@ -52,6 +52,9 @@ RAW_EXT = {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2
 RAW_REASON = ("it is a camera RAW file, which DermArchive does not import; export it as JPEG from the "
               "camera or its photo software (or set the camera to save JPEG) and import that")
 MAX_FILE_BYTES = 256_000_000  # a 200 MP JPEG is ~60 MB; anything this big is not a phone photo
+# Thumbnails a keyed scan keeps for the import (about 15–30 KB a photo): past this many bytes the
+# rest of a huge folder is decoded again at import, so a plan's memory stays bounded.
+THUMBS_KEPT_BYTES = 32_000_000
 SYSTEM_NAMES = {"thumbs.db", "desktop.ini", ".ds_store", ".nomedia"}
 FORMAT_WORDS = {"JPEG": "a JPEG", "HEIC": "an HEIC", "PNG": "a PNG", "TIFF": "a TIFF", "WEBP": "a WebP",
                 "GIF": "a GIF", "BMP": "a BMP", "VIDEO": "a video", "AVIF": "an AVIF"}
@@ -72,6 +75,9 @@ class PlanEntry:
     fingerprint: str | None = field(default=None, repr=False)  # keyed HMAC of the bytes (SHA-256 without archive)
     existing_image_id: int | None = None                     # for already-imported
     stat_key: tuple[int, int] | None = field(default=None, repr=False)  # (size, mtime_ns) when read
+    # The grid thumbnail the scan's check made (JPEG, keyed scans): the import stores it instead
+    # of decoding the photo a second time, and drops it once used.
+    thumb: bytes | None = field(default=None, repr=False)
 
     @property
     def is_photo(self) -> bool:
@@ -152,7 +158,7 @@ def read_with_stat(path: Path) -> tuple[bytes, os.stat_result]:
         return fh.read(), os.fstat(fh.fileno())
 
 
-def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntry:
+def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str], keep_thumb: bool = False) -> PlanEntry:
     """Read one candidate file and decide what it is (runs on the pool)."""
     ext = os.path.splitext(rel.lower())[1]
     named = PHOTO_EXT.get(ext)
@@ -208,7 +214,7 @@ def _look(path: Path, rel: str, fingerprint: Callable[[bytes], str]) -> PlanEntr
         entry.metadata = read_metadata(data, actual, st.st_mtime)
         # Every check the import runs, run now (issue 14: the plan said "new" for photos the
         # import then rejected): clean, rebuild metadata, decode; nothing is encoded.
-        check(data, entry.metadata)
+        entry.thumb = check(data, entry.metadata, thumbnail=keep_thumb)
         if entry.metadata.notes:
             entry.reason = "; ".join(entry.metadata.notes)
     except UnreadablePhoto as exc:
@@ -271,10 +277,14 @@ def scan(folder: Path | str, archive: Any = None, *, progress: Progress | None =
     pool = ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 2),
                               thread_name_prefix="scan")
     try:
-        for entry in pool.map(lambda r: _look(folder / r, r, fingerprint), todo):
+        kept = 0
+        for entry in pool.map(lambda r: _look(folder / r, r, fingerprint, archive is not None), todo):
             if cancelled is not None and cancelled():
                 raise Cancelled("Scanning the folder")
             entries[entry.rel] = entry
+            kept += len(entry.thumb or b"")
+            if kept > THUMBS_KEPT_BYTES:  # a huge folder: the rest are decoded again at import
+                entry.thumb = None
             done += 1
             if progress:
                 progress(done, total, "Reading photos")

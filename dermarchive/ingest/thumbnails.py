@@ -17,13 +17,14 @@ from .picture import decode_upright, orientation_of, upright
 
 THUMB_SIZE = 320
 PREVIEW_SIZE = 1600
+PREVIEW_QUALITY = 88
 PREVIEW_MAX = 2048  # a decoded (drafted) picture up to this size is used as the preview as it is
 
 
 @dataclass(frozen=True)
 class Thumbnails:
     thumb: bytes
-    preview: bytes
+    preview: bytes | None  # None when the preview is left for later (import: see ingest.previews)
 
 
 def _encode(img: Image.Image, quality: int) -> bytes:
@@ -41,26 +42,46 @@ def _fit(size: tuple[int, int], box: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
-def make_thumbnails(img: Image.Image, orientation: int | None = None) -> Thumbnails:
+def make_thumbnails(img: Image.Image, orientation: int | None = None, *, preview: bool = True) -> Thumbnails:
     """From an opened (not yet loaded) Pillow image; applies the orientation (``orientation``, else
     the one rule of :mod:`.picture`).
 
-    JPEG: draft-decodes at the smallest 1/2…1/8 scale that still covers the preview size (the
+    JPEG: draft-decodes at the smallest 1/2…1/8 scale that still covers the size needed (the
     request has the photo's own aspect ratio, else a 4:3 photo would never qualify for 1/2).
+    ``preview=False`` (what import does: the screen-size preview is made later, see
+    :mod:`.previews`) needs only the thumbnail, so a 12 MP JPEG decodes at 1/8: a fraction of
+    the 1/2-scale decode, resize and 2016-px encode a preview costs. The whole entropy-coded data
+    is read either way, so a damaged photo is refused just the same.
     A drafted picture no larger than PREVIEW_MAX is the preview as it is (no resampling pass).
     Reduce first, then turn: rotating a preview costs far less than rotating the full photo.
     """
     orientation = orientation or orientation_of(img)
+    if not preview:
+        if img.format in ("JPEG", "MPO"):
+            img.draft("RGB", _fit(img.size, THUMB_SIZE))
+        img.load()
+        small = img.resize(_fit(img.size, THUMB_SIZE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        return Thumbnails(thumb=_encode(upright(small, orientation), 85), preview=None)
+    picture = screen_picture(img, orientation)
+    thumb = picture.resize(_fit(picture.size, THUMB_SIZE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return Thumbnails(thumb=_encode(thumb, 85), preview=_encode(picture, PREVIEW_QUALITY))
+
+
+def screen_picture(img: Image.Image, orientation: int) -> Image.Image:
+    """The upright screen-size picture of an opened (not yet loaded) image: what a preview holds."""
     if img.format in ("JPEG", "MPO"):
         img.draft("RGB", _fit(img.size, PREVIEW_SIZE))
     if max(img.size) <= PREVIEW_MAX:  # e.g. a 12 MP photo drafted at 1/2: 2016 px is screen size
         img.load()
-        preview = img
+        picture = img
     else:
-        preview = img.resize(_fit(img.size, PREVIEW_SIZE), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    preview = upright(preview, orientation)
-    thumb = preview.resize(_fit(preview.size, THUMB_SIZE), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    return Thumbnails(thumb=_encode(thumb, 85), preview=_encode(preview, 88))
+        picture = img.resize(_fit(img.size, PREVIEW_SIZE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return upright(picture, orientation)
+
+
+def make_preview(img: Image.Image, orientation: int | None = None) -> bytes:
+    """The screen-size preview alone (baseline JPEG, no metadata) of an opened image."""
+    return _encode(screen_picture(img, orientation or orientation_of(img)), PREVIEW_QUALITY)
 
 
 def make_thumbnails_from_bytes(data: bytes) -> Thumbnails:
