@@ -23,7 +23,6 @@ import argparse
 import gc
 import os
 import secrets
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -168,8 +167,9 @@ def main() -> int:
     parser.add_argument("--report-every", type=int, default=100, help="print figures every N rounds")
     args = parser.parse_args()
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
     from dermarchive.gui import messages
+    from dermarchive.gui.app import application
+    app = application()  # as the desktop app starts: its style, and how it sets up memory
     shown: list[str] = []
     messages.sink = lambda _parent, level, _title, _text: shown.append(level)  # never block on a box
 

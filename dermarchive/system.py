@@ -34,6 +34,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Platforms that draw into memory or a framebuffer: no desktop libraries to check.
 NEEDS_NOTHING = {"offscreen", "minimal", "vnc", "linuxfb", "eglfs", "minimalegl", "vkkhrdisplay"}
@@ -350,6 +351,17 @@ def _missing_message(platform: str, missing: list[str]) -> str:
     return text + "Nothing was changed. The command-line tools work without these: see 'dermarchive --help'."
 
 
+def _glibc(name: str) -> Any:
+    """A glibc malloc function, or None where the C library is another (musl) or not Linux's."""
+    import ctypes
+
+    try:
+        fn = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    return fn
+
+
 def return_freed_memory(platform: str = sys.platform) -> bool:
     """Hand memory the process has freed back to the OS; True if this OS needed asking.
 
@@ -365,13 +377,44 @@ def return_freed_memory(platform: str = sys.platform) -> bool:
         return False
     import ctypes
 
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
+    trim = _glibc("malloc_trim")
+    if trim is None:
         return False
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     trim(0)
     return True
+
+
+# glibc's mallopt parameter and its default: blocks of this size or more get a mapping of their own.
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 128 * 1024
+
+
+def map_large_blocks(platform: str = sys.platform) -> bool:
+    """Make every photo-sized block go back to the OS the moment it is freed, all day; True if
+    this OS needed telling (called once, as the desktop app starts).
+
+    Linux (glibc): a block of 128 KB or more gets a mapping of its own and is unmapped when
+    freed, but only until the first such block is freed: glibc then raises that threshold to the
+    freed block's size (up to 32 MB) and the trim threshold to twice it. From then on every decoded
+    photo (3 MB at 1024×768, 36 MB for a 12-megapixel phone photo) comes from the heap of the
+    worker thread that decoded it, and up to twice the largest photo stays resident at the top of
+    each worker's heap, where ``malloc_trim`` does not reach (it trims only the main heap's top).
+    Which worker decoded which photo decides how much, so the level after each lock wanders up and
+    down by tens of MB over a clinic day. Fixing the threshold at glibc's own default
+    (``mallopt(M_MMAP_THRESHOLD)``, which also stops the raising) keeps photos in mappings of
+    their own. Windows and macOS already do this with no raising (see
+    :func:`return_freed_memory`); musl's mallopt does nothing.
+    """
+    if platform in ("win32", "darwin") or not platform.startswith("linux"):
+        return False
+    import ctypes
+
+    mallopt = _glibc("mallopt")
+    if mallopt is None:
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
 
 
 # Windows file attributes of files a cloud client (OneDrive, iCloud for Windows, Dropbox) has not

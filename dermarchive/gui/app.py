@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from .. import __version__, log
 from ..archive.keys import KdfParams
+from ..system import map_large_blocks
 from . import messages, settings
 from .colours import readable_palette
 from .icons import style_sheet, text_scale_for
@@ -110,6 +111,7 @@ class App(QObject):
 
 
 def application(argv: Sequence[str] = ()) -> QApplication:
+    map_large_blocks()  # decoded photos go back to the OS as they are freed, all day (issue 21)
     app = QApplication.instance()
     if app is None:
         # Qt's raster engine hands each fill of 96 or more scan lines (a thumbnail, the scroll bar)
