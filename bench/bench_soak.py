@@ -8,7 +8,7 @@ is a benchmark) in a temp folder, opens the real main window offscreen and repea
 a clinician does: open a patient, each of their lesions, the viewer (zoom in and out, step to the
 next and previous photo), compare two photos, back to the patient. Every 20 rounds it locks and
 unlocks through the real unlock panel; now and then it opens the referral and the teaching/research
-export dialogs and cancels them.
+export dialogs, waits for the letter's page preview or the photo to redact, and cancels them.
 
 Printed: RSS, widget count (QApplication.allWidgets) and QObject count (every QObject reachable
 from the application's windows plus every QObject Python still holds) every 100 rounds, and the
@@ -75,6 +75,14 @@ def wait_until(pred: Any, timeout: float = 20.0) -> bool:
     return True
 
 
+def shown_ready(dialog: Any) -> bool:
+    """The referral dialog's preview or the export dialog's photo is on screen (or a message instead)."""
+    if hasattr(dialog, "preview"):
+        return dialog.preview.has_page or dialog.preview.text() not in ("", "Preparing the preview…")
+    canvas = dialog.canvas
+    return canvas.picture is not None or canvas.message != "Loading the photo…"
+
+
 class Soak:
     def __init__(self, window: Any, passphrase: str) -> None:
         self.w = window
@@ -136,6 +144,9 @@ class Soak:
         pump(10)
         shown = w.dialog_shown
         if shown is not None:
+            # as a clinician does: look at what it shows (page 1 of the letter rendered by PDFium,
+            # the photo to redact), then cancel; cancelled at once, the preview was mostly never drawn
+            self._wait(lambda: shown_ready(shown))
             try:
                 shown.reject()
             except RuntimeError:  # already deleted
