@@ -30,7 +30,7 @@ def test_on_linux_freed_heap_memory_goes_back_to_the_os() -> None:
     """100 MB of freed 1 KB blocks (photo rows, records) stay resident until asked for."""
     script = """
 import os, sys
-from dermarchive.system import map_large_blocks, return_freed_memory
+from dermarchive.system import return_freed_memory
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
@@ -57,7 +57,7 @@ def test_other_systems_map_large_blocks_already(platform: str) -> None:
 # when glibc starts keeping such blocks in the heaps); printed: MB still resident after lock's trim.
 _DECODES_IN_WORKERS = """
 import gc, os, threading
-from dermarchive.system import map_large_blocks, return_freed_memory
+from dermarchive.system import return_freed_memory
 {start}
 def rss():
     with open("/proc/self/statm") as f:
