@@ -19,7 +19,7 @@ import importlib
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPixmapCache
 from PySide6.QtWidgets import (QApplication, QDialog, QHeaderView, QInputDialog, QLabel, QLineEdit, QMainWindow,
                                QPushButton, QSplitter, QStackedWidget, QTableView, QToolButton, QWidget)
 
@@ -658,6 +658,9 @@ class MainWindow(QMainWindow):
         clip = QApplication.clipboard()
         if clip is not None and clip.ownsClipboard():
             clip.clear()
+        # Qt keeps pixmaps drawn for the widgets (up to 10 MB, e.g. for each referral preview
+        # shown) after those widgets are gone: pictures of patients, and the lock level crept up
+        QPixmapCache.clear()
 
     def lock(self, reason: str = "manual") -> None:
         if self.locked:

@@ -153,3 +153,20 @@ def test_lock_closes_and_deletes_every_open_dialog(qtbot: Any, main_window: Any)
     left = [type(o).__name__ for o in gc.get_objects() if type(o).__name__ in opened]
     assert left == []
     assert main_window.dialog_shown is None
+
+
+def test_lock_empties_qts_pixmap_cache(qtbot: Any, main_window: Any) -> None:
+    """Qt caches pixmaps drawn for widgets (a referral preview among them) beyond the widgets' life:
+    lock must not leave them, and the level after each lock must not creep up by them."""
+    from PySide6.QtGui import QColor, QPixmap, QPixmapCache
+
+    _select_photos(main_window, qtbot)
+    OPENERS["referral"](main_window)
+    qtbot.waitUntil(lambda: main_window.dialog_shown.preview.has_page, timeout=30_000)
+    drawn = QPixmap(300, 400)
+    drawn.fill(QColor("white"))
+    QPixmapCache.insert("referral-preview-as-drawn", drawn)
+    main_window.dialog_shown.reject()
+    main_window.lock("manual")
+    flush()
+    assert QPixmapCache.find("referral-preview-as-drawn") is None
