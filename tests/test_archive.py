@@ -168,6 +168,24 @@ def test_closing_wipes_every_key_copy_and_later_use_is_refused(make_archive):
         archive.audit.verify(archive.catalogue)
 
 
+def test_a_read_still_running_when_the_archive_locks_is_told_it_is_locked(make_archive):
+    # A background job of the app (a thumbnail, a patient list) that reaches the catalogue after
+    # lock gets the app's own "locked" error, which the GUI drops quietly, not sqlcipher's
+    # "Cannot operate on a closed database" logged as a failed job.
+    from dermarchive.errors import ArchiveLocked
+
+    archive = make_archive()
+    records.add_patient(archive, "ZZZ0016", "Locked", "Before")
+    archive.close(reason="lock")
+    with pytest.raises(ArchiveLocked):
+        records.find_patients(archive)
+    with pytest.raises(ArchiveLocked):
+        archive.catalogue.scalar("SELECT count(*) FROM patient")
+    with pytest.raises(ArchiveLocked):
+        with archive.catalogue.transaction():
+            pass
+
+
 @pytest.mark.parametrize("os_name", ["linux", "windows"])
 def test_file_lock_branches_refuse_a_second_holder_until_released(tmp_path, os_name):
     """fcntl.flock on Linux/macOS, portalocker on Windows (selected by name: on Linux portalocker

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import sqlcipher3
 
 from .. import log
-from ..errors import ArchiveCorrupt, StorageError
+from ..errors import ArchiveCorrupt, ArchiveLocked, StorageError
 from .fsutil import private_opener
 from .schema import LATEST, MIGRATIONS
 
@@ -87,6 +87,7 @@ class Catalogue:
                  migrate: bool = True) -> None:
         self.path = path
         self.lock = threading.RLock()
+        self.closed = False
         self.read_only = read_only
         self.blocked: str | None = None
         if not create and not path.exists():
@@ -160,6 +161,7 @@ class Catalogue:
         if self.read_only or self.blocked:
             raise ReadOnlyArchive(self.read_only or self.blocked or "")
         with self.lock:
+            self._live()
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except OperationalError as exc:
@@ -177,13 +179,21 @@ class Catalogue:
                     _raise_storage(exc, "write to the catalogue")
                 raise
 
+    def _live(self) -> None:
+        """A background read still running when the archive locks gets the app's own error,
+        not sqlcipher's 'closed database' (call with the lock held)."""
+        if self.closed:
+            raise ArchiveLocked()
+
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         with self.lock:
+            self._live()
             rows: list[Row] = self.conn.execute(sql, params).fetchall()
             return rows
 
     def query_one(self, sql: str, params: Params = ()) -> Row | None:
         with self.lock:
+            self._live()
             row: Row | None = self.conn.execute(sql, params).fetchone()
             return row
 
@@ -221,6 +231,7 @@ class Catalogue:
 
     def close(self) -> None:
         with self.lock:
+            self.closed = True
             try:
                 if not self.read_only:
                     self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
