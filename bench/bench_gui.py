@@ -146,9 +146,12 @@ def main() -> int:
         window.show()
         app.processEvents()
         shown_at = (time.perf_counter() - t) * 1000
+        wait_until(app, lambda: window.patient_model.rowCount() > 0)
+        first_at = (time.perf_counter() - t) * 1000
         wait_until(app, lambda: window.patients_ready)
-        print(f"main window shown in {shown_at:.0f} ms; list of {window.patient_model.total:,} patients "
-              f"loaded (in a worker) after {(time.perf_counter() - t) * 1000:.0f} ms")
+        print(f"main window shown in {shown_at:.0f} ms; first screen of patients after {first_at:.0f} ms; "
+              f"whole list of {window.patient_model.total:,} patients loaded (in a worker) after "
+              f"{(time.perf_counter() - t) * 1000:.0f} ms (target: list ready 200 ms after the window)")
 
         page = window.patient_page
         if "--scroll-only" not in sys.argv[1:]:

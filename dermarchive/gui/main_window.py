@@ -46,6 +46,7 @@ from .lesion_view import LesionView
 from .viewer import ImageView, PhotoPane
 
 PAGE_EMPTY, PAGE_PATIENT, PAGE_VIEWER = 0, 1, 2
+FIRST_SCREEN = 200  # patients shown before the whole list has loaded (more than a tall screen holds)
 
 # The dialogs, imported when first opened (start-up loads none of them): (module, class).
 DIALOGS = {
@@ -317,18 +318,30 @@ class MainWindow(QMainWindow):
 
     # -- patients --------------------------------------------------------------------------
     def load_patients(self, then: Any = None) -> None:
-        """Read the patient list in a worker (50,000 patients take most of a second)."""
+        """Read the patient list in a worker (50,000 patients take most of a second).
+
+        On the first load after unlock (an empty list) the first screenful, in name order from
+        the name index, is read first and shown at once, so the nurse sees patients within a few
+        milliseconds; the whole list replaces it when it arrives (the search typed meanwhile is
+        applied to it, and the patient opened meanwhile stays selected)."""
         self.patients_ready = False
         self.patient_count.setText("Loading patients…")
         archive = self.archive
+
+        def first(patients: list[records.Patient]) -> None:
+            if self.locked or self.archive is not archive or self.patients_ready:
+                return
+            self.patient_model.set_patients(patients)
+            self.patient_model.set_search(self.search.text())
 
         def done(patients: list[records.Patient]) -> None:
             if self.locked or self.archive is not archive:
                 return
             self.patient_model.set_patients(patients)
             self.patient_model.set_search(self.search.text())
-            self._update_count()
             self.patients_ready = True
+            self._update_count()
+            self._select_patient_row(self.current_patient_id())
             if then is not None:
                 then()
 
@@ -336,9 +349,14 @@ class MainWindow(QMainWindow):
             if not self.locked:
                 messages.show_error(self, exc)
 
-        run_job(records.find_patients, archive, on_done=done, on_error=failed)
+        if self.patient_model.total == 0:
+            run_job(lambda: records.find_patients(archive, limit=FIRST_SCREEN), on_done=first)
+        run_job(lambda: records.find_patients(archive), on_done=done, on_error=failed)
 
     def _update_count(self) -> None:
+        if not self.patients_ready:  # the first screen only: counts would be wrong
+            self.patient_count.setText("Loading patients…")
+            return
         shown, total = self.patient_model.rowCount(), self.patient_model.total
         self.patient_count.setText(f"{total} patient{'s' if total != 1 else ''}" if shown == total
                                    else f"{shown} of {total} patients match")
