@@ -329,10 +329,11 @@ class MainWindow(QMainWindow):
         archive = self.archive
 
         def first(patients: list[records.Patient]) -> None:
-            if self.locked or self.archive is not archive or self.patients_ready:
+            if self.locked or self.archive is not archive:
                 return
             self.patient_model.set_patients(patients)
             self.patient_model.set_search(self.search.text())
+            whole()
 
         def done(patients: list[records.Patient]) -> None:
             if self.locked or self.archive is not archive:
@@ -349,9 +350,14 @@ class MainWindow(QMainWindow):
             if not self.locked:
                 messages.show_error(self, exc)
 
-        if self.patient_model.total == 0:
-            run_job(lambda: records.find_patients(archive, limit=FIRST_SCREEN), on_done=first)
-        run_job(lambda: records.find_patients(archive), on_done=done, on_error=failed)
+        def whole() -> None:
+            run_job(lambda: records.find_patients(archive), on_done=done, on_error=failed)
+
+        if self.patient_model.total == 0:  # the whole list after the first screen, not beside it
+            run_job(lambda: records.find_patients(archive, limit=FIRST_SCREEN), on_done=first,
+                    on_error=lambda _exc: whole())
+        else:
+            whole()
 
     def _update_count(self) -> None:
         if not self.patients_ready:  # the first screen only: counts would be wrong
