@@ -31,7 +31,7 @@ from ..archive.keys import MasterKey
 from ..archive.verify import verify as verify_archive
 from ..errors import ArchiveExists, Cancelled, InvalidInput, StorageError, UnknownUser
 from .set import (BLOB_DIR, SETTING_LAST, BackupError, Cancel, FolderLock, Manifest, Progress,
-                  SourceUnreadable, blob_path, connect_catalogue, copy_pending, file_sha256, require_manifest,
+                  SourceUnreadable, blob_path, connect_catalogue, copy_pending, copy_to, file_sha256, require_manifest,
                   scan_blobs, size_or_none, unlink_quietly)
 
 
@@ -372,21 +372,28 @@ def _copy_backup_set(dest: Path, work: Path, manifest: Manifest, progress: Progr
              for b, (size, _digest) in sorted(manifest.blobs.items())]
 
     def copy(job: tuple[Path, Path, int, str | None, str]) -> str | None:
-        """On a worker thread: one file copied (no fsync: the folder is flushed once below)."""
+        """On a worker thread: one file copied (no fsync: the folder is flushed once below), to
+        its own name: the work folder is hidden until verified, so no temp file and rename."""
         src, dst, size, digest, what = job
-        dst.parent.mkdir(exist_ok=True)
+        actual = None
         try:
-            tmp, copied, actual = copy_pending(dst, src, "write the restored archive", hashed=digest is not None)
+            if digest is None:
+                copied = copy_to(dst, src, "write the restored archive")
+            else:
+                tmp, copied, actual = copy_pending(dst, src, "write the restored archive", hashed=True)
+                try:
+                    os.replace(tmp, dst)
+                except OSError as exc:
+                    unlink_quietly(tmp)
+                    raise StorageError(describe_os_error(exc, "write the restored archive")) from None
         except SourceUnreadable:
             return f"{what} is missing or unreadable"
-        try:
-            os.replace(tmp, dst)
-        except OSError as exc:
-            unlink_quietly(tmp)
-            raise StorageError(describe_os_error(exc, "write the restored archive")) from None
         if copied != size:
             return f"{what} is damaged (size {copied}, expected {size})"
         return None if actual == digest else f"{what} is damaged (checksum differs)"
+
+    for folder in sorted({job[1].parent for job in jobs}):
+        folder.mkdir(exist_ok=True)
 
     # The files are copied on a few threads at once (reads, SHA-256 and writes release the GIL);
     # the work folder is hidden until it is verified and renamed, so one flush at the end makes

@@ -174,18 +174,36 @@ def copy_pending(final: Path, source: Path | str, action: str, *, hashed: bool) 
     return tmp, size, digest.hexdigest() if digest is not None else None
 
 
+def copy_to(final: Path, source: Path | str, action: str) -> int:
+    """Copy the file ``source`` straight to the new name ``final``, in a folder nobody uses until
+    it is complete and checked (a restore's hidden work folder): no temp file and rename, which
+    cost a restore of 60,000 blobs about as much as the copying. Unhashed and not fsynced, like
+    :func:`copy_pending`, with the same errors; a partly written ``final`` is removed."""
+    try:
+        src = open(source, "rb", buffering=0)
+    except OSError as exc:
+        raise SourceUnreadable(exc) from exc
+    with src, _removed_on_failure(final, action), open(final, "xb", buffering=0) as dst:
+        return copy_in_kernel(src.fileno(), dst.fileno()) + _pump(src, dst, None)
+
+
 @contextmanager
 def _temp_beside(final: Path, action: str) -> Iterator[Path]:
     """A temp name beside ``final``; the file is removed when the block fails, and an OSError
     becomes StorageError (``action`` says what could not be done)."""
-    tmp = final.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
-    try:
+    with _removed_on_failure(final.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}", action) as tmp:
         yield tmp
+
+
+@contextmanager
+def _removed_on_failure(path: Path, action: str) -> Iterator[Path]:
+    try:
+        yield path
     except OSError as exc:
-        unlink_quietly(tmp)
+        unlink_quietly(path)
         raise StorageError(describe_os_error(exc, action)) from None
     except BaseException:
-        unlink_quietly(tmp)
+        unlink_quietly(path)
         raise
 
 
