@@ -31,8 +31,8 @@ from ..archive.keys import MasterKey
 from ..archive.verify import verify as verify_archive
 from ..errors import ArchiveExists, Cancelled, InvalidInput, StorageError, UnknownUser
 from .set import (BLOB_DIR, SETTING_LAST, BackupError, Cancel, FolderLock, Manifest, Progress,
-                  SourceUnreadable, blob_path, connect_catalogue, copy_pending, copy_to, file_sha256, require_manifest,
-                  scan_blobs, size_or_none, unlink_quietly)
+                  SourceUnreadable, blob_path, connect_catalogue, copy_to, file_sha256, require_manifest,
+                  scan_blobs, size_or_none)
 
 
 def display_time(value: str | datetime) -> str:
@@ -375,17 +375,8 @@ def _copy_backup_set(dest: Path, work: Path, manifest: Manifest, progress: Progr
         """On a worker thread: one file copied (no fsync: the folder is flushed once below), to
         its own name: the work folder is hidden until verified, so no temp file and rename."""
         src, dst, size, digest, what = job
-        actual = None
         try:
-            if digest is None:
-                copied = copy_to(dst, src, "write the restored archive")
-            else:
-                tmp, copied, actual = copy_pending(dst, src, "write the restored archive", hashed=True)
-                try:
-                    os.replace(tmp, dst)
-                except OSError as exc:
-                    unlink_quietly(tmp)
-                    raise StorageError(describe_os_error(exc, "write the restored archive")) from None
+            copied, actual = copy_to(dst, src, "write the restored archive", hashed=digest is not None)
         except SourceUnreadable:
             return f"{what} is missing or unreadable"
         if copied != size:

@@ -158,33 +158,34 @@ def copy_pending(final: Path, source: Path | str, action: str, *, hashed: bool) 
     when ``hashed``, the SHA-256 of those bytes (else None).
 
     Not fsynced: the caller makes a batch durable at once (``fsutil.sync_files``) and renames it,
-    or unlinks it. Unhashed (the caller knows the file's SHA-256), the bytes are copied inside the
-    kernel where the OS can (:func:`fsutil.copy_in_kernel`), the rest through user space; hashed,
-    each block is read once, hashed and written from one buffer. A read failure raises
-    SourceUnreadable (the source's fault), a write failure StorageError; the temp file is removed.
+    or unlinks it. The copy itself is :func:`copy_to`'s.
+    """
+    with _temp_beside(final, action) as tmp:
+        size, digest = copy_to(tmp, source, action, hashed=hashed)
+    return tmp, size, digest
+
+
+def copy_to(final: Path, source: Path | str, action: str, *, hashed: bool = False) -> tuple[int, str | None]:
+    """Copy the file ``source`` to the new name ``final``; return the bytes copied and, when
+    ``hashed``, their SHA-256 (else None). Not fsynced.
+
+    Straight to ``final`` (no temp file and rename, which cost a restore of 60,000 blobs about as
+    much as the copying) where nobody uses the folder until it is complete and checked: a
+    restore's hidden work folder. Unhashed (the caller knows the file's SHA-256), the bytes are
+    copied inside the kernel where the OS can (:func:`fsutil.copy_in_kernel`), the rest through
+    user space; hashed, each block is read once, hashed and written from one buffer. A read
+    failure raises SourceUnreadable (the source's fault), a write failure StorageError; a partly
+    written ``final`` is removed.
     """
     try:
         src = open(source, "rb", buffering=0)
     except OSError as exc:
         raise SourceUnreadable(exc) from exc
     digest = hashlib.sha256() if hashed else None
-    with src, _temp_beside(final, action) as tmp, open(tmp, "xb", buffering=0) as dst:
+    with src, _removed_on_failure(final, action), open(final, "xb", buffering=0) as dst:
         size = 0 if hashed else copy_in_kernel(src.fileno(), dst.fileno())
         size += _pump(src, dst, digest)
-    return tmp, size, digest.hexdigest() if digest is not None else None
-
-
-def copy_to(final: Path, source: Path | str, action: str) -> int:
-    """Copy the file ``source`` straight to the new name ``final``, in a folder nobody uses until
-    it is complete and checked (a restore's hidden work folder): no temp file and rename, which
-    cost a restore of 60,000 blobs about as much as the copying. Unhashed and not fsynced, like
-    :func:`copy_pending`, with the same errors; a partly written ``final`` is removed."""
-    try:
-        src = open(source, "rb", buffering=0)
-    except OSError as exc:
-        raise SourceUnreadable(exc) from exc
-    with src, _removed_on_failure(final, action), open(final, "xb", buffering=0) as dst:
-        return copy_in_kernel(src.fileno(), dst.fileno()) + _pump(src, dst, None)
+    return size, digest.hexdigest() if digest is not None else None
 
 
 @contextmanager
