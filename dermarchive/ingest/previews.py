@@ -40,9 +40,7 @@ def _render(archive: Any, image: records.ImageRecord, *, skip_damaged: bool = Fa
     ``skip_damaged``: None for an original that is damaged or cannot be decoded (else it raises
     BlobIntegrityError); errors of the disk always raise."""
     try:
-        data = archive.read_blob(image.blob_id)
-        with open_decodable(data, image.stored_format.upper()) as img:
-            preview = encode_preview(img, image.orientation)
+        preview = _encoded(archive, image)
     except (BlobIntegrityError, NotFound):
         if skip_damaged:
             return None
@@ -51,9 +49,14 @@ def _render(archive: Any, image: records.ImageRecord, *, skip_damaged: bool = Fa
         if skip_damaged:
             return None
         raise BlobIntegrityError(image.blob_id, "the photo could not be decoded") from None
-    del data
     ref: BlobRef = archive.blobs.put(preview)
     return ref
+
+
+def _encoded(archive: Any, image: records.ImageRecord) -> bytes:
+    """The upright screen preview (JPEG, no metadata) of the stored original, in memory."""
+    with open_decodable(archive.read_blob(image.blob_id), image.stored_format.upper()) as img:
+        return encode_preview(img, image.orientation)
 
 
 def make_preview(archive: Any, image_id: int) -> str | None:
@@ -84,9 +87,7 @@ def preview_bytes(archive: Any, image: records.ImageRecord) -> bytes:
     if made is not None:
         data: bytes = archive.read_blob(made)
     else:
-        original = archive.read_blob(image.blob_id)
-        with open_decodable(original, image.stored_format.upper()) as img:
-            data = encode_preview(img, image.orientation)
+        data = _encoded(archive, image)
     archive.log_event("image.view", {"image": image.id, "patient": image.patient_id})
     return data
 
